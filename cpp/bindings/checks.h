@@ -1,0 +1,84 @@
+#pragma once
+// Argument checks at the Python boundary (STYLE.md "Crossing into Python"): arrays must
+// already have the right dtype, layout and shape; nothing is converted or copied. A bad
+// argument raises ValueError naming the function, the argument, the rule and what was given.
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <initializer_list>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace ccinfer::bindings {
+
+namespace py = pybind11;
+
+/// Any size along this axis is accepted.
+constexpr int64_t kAnyDim = -1;
+
+std::string describe(const py::handle& obj);
+std::string shape_str(const std::vector<int64_t>& shape);
+
+/// Raises ValueError("<func>: <what>").
+[[noreturn]] void fail(const char* func, const std::string& what);
+
+/// Checks that obj is a C-contiguous ndarray of dtype T with the given shape (kAnyDim = any)
+/// and returns it. `writable` additionally requires a writeable array (outputs).
+template <typename T>
+py::array checked_array(const char* func, const char* name, const py::handle& obj,
+                        std::initializer_list<int64_t> shape, bool writable = false);
+
+/// Strides-free bounds of an array's data, for aliasing checks.
+bool overlaps(const py::array& a, const py::array& b);
+
+/// Raises ValueError if `out` shares memory with any of `inputs` (None entries are skipped).
+void check_no_alias(const char* func, const py::array& out,
+                    std::initializer_list<const py::array*> inputs);
+
+
+template <typename T>
+inline const char* dtype_name();
+template <>
+inline const char* dtype_name<float>() { return "float32"; }
+template <>
+inline const char* dtype_name<int32_t>() { return "int32"; }
+template <>
+inline const char* dtype_name<uint8_t>() { return "uint8"; }
+template <>
+inline const char* dtype_name<bool>() { return "bool"; }
+
+template <typename T>
+py::array checked_array(const char* func, const char* name, const py::handle& obj,
+                        std::initializer_list<int64_t> shape, bool writable) {
+    std::string want = std::string(dtype_name<T>()) + " of shape (";
+    {
+        int i = 0;
+        for (int64_t d : shape)
+            want += (i++ ? ", " : "") + (d == kAnyDim ? std::string("*") : std::to_string(d));
+        want += shape.size() == 1 ? ",)" : ")";
+    }
+    if (!py::isinstance<py::array>(obj))
+        fail(func, std::string(name) + " must be a numpy.ndarray, " + want + ", got " +
+                       describe(obj));
+    py::array a = py::reinterpret_borrow<py::array>(obj);
+    const std::vector<int64_t> got(a.shape(), a.shape() + a.ndim());
+    bool ok = a.dtype().is(py::dtype::of<T>()) && a.ndim() == static_cast<py::ssize_t>(shape.size());
+    if (ok) {
+        int i = 0;
+        for (int64_t d : shape) ok = ok && (d == kAnyDim || got[i] == d), ++i;
+    }
+    if (!ok)
+        fail(func, std::string(name) + " must be " + want + ", got " +
+                       std::string(py::str(a.dtype())) + " " + shape_str(got));
+    if (!(a.flags() & py::array::c_style))
+        fail(func, std::string(name) + " must be C-contiguous (use numpy.ascontiguousarray), " +
+                       "got strides " + shape_str(std::vector<int64_t>(a.strides(),
+                                                                        a.strides() + a.ndim())));
+    if (writable && !a.writeable()) fail(func, std::string(name) + " must be writeable");
+    return a;
+}
+
+}  // namespace ccinfer::bindings

@@ -1,0 +1,81 @@
+"""ccinfer: conditional computation for CPU inference.
+
+Neural networks that predict which of their units will be zero, and a compiled engine that
+never computes them. See the README for the models and ``ccinfer.kernels`` for the kernels.
+"""
+
+from __future__ import annotations
+
+# Load OpenBLAS from the scipy-openblas64 wheel into the process before the extension needs
+# it (numpy's "preloading"): the extension's DT_NEEDED entry then resolves to this library
+# wherever the wheel is installed.
+import scipy_openblas64 as _scipy_openblas64  # noqa: F401
+
+from . import _core, kernels
+
+__version__: str = _core.build_info()["version"]
+
+# CCINFER_ISA=scalar|avx2|avx512 forces a kernel level; one this CPU lacks is a ValueError.
+_core.init_isa_from_env()
+
+available_isas = _core.available_isas
+get_isa = _core.get_isa
+get_num_threads = _core.get_num_threads
+
+
+def set_isa(name: str) -> None:
+    """Select the kernels of one instruction-set level.
+
+    Parameters
+    ----------
+    name : {"scalar", "avx2", "avx512"}
+        The level. It must be in :func:`available_isas`.
+
+    Raises
+    ------
+    ValueError
+        If the name is unknown or this CPU (or build) lacks the level.
+    """
+    _core.set_isa(name)
+
+
+def set_num_threads(n: int) -> None:
+    """Set the thread count of ccinfer's kernels and of OpenBLAS together.
+
+    Both pools get the same count so a conditional kernel and its dense baseline are always
+    compared at equal threads, and ccinfer never calls BLAS from inside its own parallel
+    region, so the two pools do not fight over the cores.
+
+    Raises
+    ------
+    ValueError
+        If ``n < 1``.
+    """
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise ValueError(f"set_num_threads: n must be an int >= 1, got {n!r}")
+    _core.set_num_threads(n)
+
+
+def build_info() -> dict:
+    """What this build is and what it runs on.
+
+    Returns
+    -------
+    dict
+        ``version``, ``compiled_isas``, ``available_isas``, ``detected_isa``, ``active_isa``,
+        ``omp_max_threads``, ``openblas_config``, ``openblas_corename``,
+        ``openblas_num_threads``, ``openblas_library`` (the file the dynamic linker bound
+        ccinfer's BLAS calls to), ``compiler``.
+    """
+    return _core.build_info()
+
+
+__all__ = [
+    "available_isas",
+    "build_info",
+    "get_isa",
+    "get_num_threads",
+    "kernels",
+    "set_isa",
+    "set_num_threads",
+]
