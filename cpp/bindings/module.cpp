@@ -11,6 +11,11 @@ namespace py = pybind11;
 namespace ccinfer::bindings {
 void bind_dense(py::module_& kernels);
 void bind_cond_gemv(py::module_& kernels);
+void bind_cond_gemv_batch(py::module_& kernels);
+void bind_sparse_input_gemv(py::module_& kernels);
+void bind_block_gated_gemm(py::module_& kernels);
+void bind_sign_estimator(py::module_& kernels);
+void bind_cond_mlp(py::module_& m);
 }  // namespace ccinfer::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -48,4 +53,9 @@ PYBIND11_MODULE(_core, m) {
     py::module_ kernels = m.def_submodule("kernels", "Kernels: conditional and dense baselines");
     bindings::bind_dense(kernels);
     bindings::bind_cond_gemv(kernels);
+    bindings::bind_cond_gemv_batch(kernels);
+    bindings::bind_sparse_input_gemv(kernels);
+    bindings::bind_block_gated_gemm(kernels);
+    bindings::bind_sign_estimator(kernels);
+    bindings::bind_cond_mlp(m);
 }

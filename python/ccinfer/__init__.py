@@ -12,6 +12,8 @@ from __future__ import annotations
 import scipy_openblas64 as _scipy_openblas64  # noqa: F401
 
 from . import _core, kernels
+from .io import load
+from .mlp import CondMLP
 
 __version__: str = _core.build_info()["version"]
 
@@ -71,11 +73,13 @@ def build_info() -> dict:
 
 
 __all__ = [
+    "CondMLP",
     "available_isas",
     "build_info",
     "get_isa",
     "get_num_threads",
     "kernels",
+    "load",
     "set_isa",
     "set_num_threads",
 ]

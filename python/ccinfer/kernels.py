@@ -3,10 +3,44 @@
 Every function takes NumPy arrays that already have the documented dtype (float32 weights and
 activations, int32 row indices), are C-contiguous and have the documented shape; anything else
 raises ``ValueError``. Nothing is converted or copied. The GIL is released while computing.
+
+The unstructured conditional products (outputs never requested are left untouched, or zero
+in a new array; row lists are int32, strictly increasing: unsorted or repeated rows raise
+``ValueError``, they are never sorted silently):
+
+- ``cond_gemv(W, x, rows=None, bias=None, out=None, *, mask=None)``: ``out[rows] = W[rows] @ x
+  (+ bias[rows])``, for one sample; ``mask`` (bool/uint8, length m) instead of ``rows``.
+  At high density it runs OpenBLAS over all rows (threshold in ``cpp/include/ccinfer/
+  cond_gemv.h``).
+- ``cond_gemv_batch(W, X, mask=None, bias=None, out=None, *, indptr=None, indices=None)``:
+  ``out[s, i] = X[s] @ W[i] (+ bias[i])`` where ``mask[s, i]`` (bool/uint8 (n, m)), or with
+  the row lists of each sample in CSR form; each weight row is read once for all the
+  samples that need it.
+- ``sparse_input_gemv(Wt, x, rows=None, bias=None, out=None)``: ``Wt.T @ x (+ bias)`` over the
+  non-zero entries of ``x`` only, from the transposed weight copy ``Wt`` (k, m); with
+  ``rows`` only ``out[rows]``.
 """
 
 from __future__ import annotations
 
-from ._core.kernels import cond_gemv, dense_gemm, dense_gemv
+from ._core.kernels import (
+    block_gated_gemm,
+    block_gated_gemm_dense_threshold,
+    cond_gemv,
+    cond_gemv_batch,
+    dense_gemm,
+    dense_gemv,
+    sparse_input_gemv,
+)
+from .estimator import SignEstimator
 
-__all__ = ["cond_gemv", "dense_gemm", "dense_gemv"]
+__all__ = [
+    "SignEstimator",
+    "block_gated_gemm",
+    "block_gated_gemm_dense_threshold",
+    "cond_gemv",
+    "cond_gemv_batch",
+    "dense_gemm",
+    "dense_gemv",
+    "sparse_input_gemv",
+]

@@ -2,15 +2,28 @@
 
 #include <stdexcept>
 
+#include "block_gemm/block_gemm.h"
 #include "gemv_rows/gemv_rows.h"
+#include "gemv_samples/gemv_samples.h"
+#include "sign_rows/sign_rows.h"
+#include "sparse_input/sparse_input.h"
 
 namespace ccinfer::kernels {
 namespace {
 
-const KernelTable kScalarTable{Isa::kScalar, scalar::gemv_rows};
+const KernelTable kScalarTable{Isa::kScalar, scalar::gemv_rows, scalar::block_gemm,
+                                scalar::sign_rows, scalar::sign_mask,
+                                scalar::gemv_samples, scalar::sparse_input_cols,
+                                scalar::sparse_input_rows};
 #ifdef CCINFER_X86
-const KernelTable kAvx2Table{Isa::kAvx2, avx2::gemv_rows};
-const KernelTable kAvx512Table{Isa::kAvx512, avx512::gemv_rows};
+const KernelTable kAvx2Table{Isa::kAvx2, avx2::gemv_rows, avx2::block_gemm, avx2::sign_rows,
+                              avx2::sign_mask,
+                              avx2::gemv_samples, avx2::sparse_input_cols,
+                              avx2::sparse_input_rows};
+const KernelTable kAvx512Table{Isa::kAvx512, avx512::gemv_rows, avx512::block_gemm,
+                                avx512::sign_rows, avx512::sign_mask,
+                                avx512::gemv_samples, avx512::sparse_input_cols,
+                                avx512::sparse_input_rows};
 #endif
 
 }  // namespace

@@ -21,9 +21,48 @@ namespace ccinfer::kernels {
 using GemvRowsFn = void (*)(const float* w, int64_t ldw, int64_t k, const float* x,
                             const int32_t* rows, int64_t nrows, const float* bias, float* out);
 
+/// y[s*ldy + r] = dot(x[s*ldx : +k], w[r*ldw : +k]) for r < nrows and s = samples[i]
+/// (s = i when samples is null), i < nsamples: a small GEMM Y[S, :] = X[S] W^T over the
+/// listed samples (block_gemm/block_gemm.h).
+using BlockGemmFn = void (*)(const float* w, int64_t ldw, int64_t nrows, int64_t k,
+                             const float* x, int64_t ldx, const int32_t* samples,
+                             int64_t nsamples, float* y, int64_t ldy);
+
+/// The sign estimator's fused step t = A u + bias over A in panels (sign_rows/sign_rows.h):
+/// the rows i < m with t_i > tau, ascending, into rows_out (returns their number), or the
+/// 0/1 mask of them.
+using SignRowsFn = int64_t (*)(const float* a_panels, const float* bias, int64_t m, int64_t r,
+                               const float* u, float tau, int32_t* rows_out);
+using SignMaskFn = void (*)(const float* a_panels, const float* bias, int64_t m, int64_t r,
+                            const float* u, float tau, uint8_t* mask);
+
+/// out[s*ldo] = dot(wrow[0:k], x[s*ldx : +k]) (+ *bias when bias != nullptr) for s in
+/// samples[0:nsamples]: one weight row against the samples that need it
+/// (gemv_samples/gemv_samples.h; the batched cond_gemv_batch).
+using GemvSamplesFn = void (*)(const float* wrow, int64_t k, const float* x, int64_t ldx,
+                               const int32_t* samples, int64_t nsamples, const float* bias,
+                               float* out, int64_t ldo);
+
+/// out[c] = (bias[c] or 0) + sum_t nz_value[t] * Wt[nz_index[t], c] for c in [c0, c1), the
+/// terms added in order of t (sparse_input/sparse_input.h).
+using SparseInputColsFn = void (*)(const float* wt, int64_t ldwt, const int32_t* nz_index,
+                                   const float* nz_value, int64_t nnz, int64_t c0, int64_t c1,
+                                   const float* bias, float* out);
+/// The same value for the columns c = rows[i] only (rows strictly increasing, in [0, m)).
+using SparseInputRowsFn = void (*)(const float* wt, int64_t ldwt, int64_t m,
+                                   const int32_t* nz_index, const float* nz_value, int64_t nnz,
+                                   const int32_t* rows, int64_t nrows, const float* bias,
+                                   float* out);
+
 struct KernelTable {
     Isa isa;
     GemvRowsFn gemv_rows;
+    BlockGemmFn block_gemm;
+    SignRowsFn sign_rows;
+    SignMaskFn sign_mask;
+    GemvSamplesFn gemv_samples;
+    SparseInputColsFn sparse_input_cols;
+    SparseInputRowsFn sparse_input_rows;
 };
 
 /// The table of the active ISA (see cpu.h). Valid until set_active_isa().

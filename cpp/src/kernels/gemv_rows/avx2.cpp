@@ -1,11 +1,16 @@
-// AVX2+FMA gemv over a row list: four rows at a time share each load of x, two accumulators
-// per row hide the FMA latency.
+// AVX2+FMA gemv over a row list: four rows at a time share each load of x. A row's sum is the
+// same sequence whether it is computed in a block of four or alone (one accumulator, 8-wide
+// steps, horizontal sum, scalar tail), so the result never depends on how rows are split
+// between threads. The next block's rows are prefetched while one block is multiplied.
 #include <immintrin.h>
 
 #include "gemv_rows.h"
 
 namespace ccinfer::kernels::avx2 {
 namespace {
+
+// Rows at least this long (floats) are left to the hardware prefetcher (see avx512.cpp).
+constexpr int64_t kNoPrefetchRowLength = 2048;
 
 inline float hsum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -14,34 +19,30 @@ inline float hsum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-inline float dot1(const float* a, const float* x, int64_t k) {
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int64_t j = 0;
-    for (; j + 16 <= k; j += 16) {
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + j), _mm256_loadu_ps(x + j), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + j + 8), _mm256_loadu_ps(x + j + 8), acc1);
-    }
-    for (; j + 8 <= k; j += 8)
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + j), _mm256_loadu_ps(x + j), acc0);
-    float s = hsum(_mm256_add_ps(acc0, acc1));
-    for (; j < k; ++j) s += a[j] * x[j];
-    return s;
-}
-
-}  // namespace
-
-void gemv_rows(const float* w, int64_t ldw, int64_t k, const float* x, const int32_t* rows,
-               int64_t nrows, const float* bias, float* out) {
+template <bool kPrefetch>
+void gemv_rows_impl(const float* w, int64_t ldw, int64_t k, const float* x, const int32_t* rows,
+                    int64_t nrows, const float* bias, float* out) {
     int64_t i = 0;
     for (; i + 4 <= nrows; i += 4) {
         const float* w0 = w + rows[i] * ldw;
         const float* w1 = w + rows[i + 1] * ldw;
         const float* w2 = w + rows[i + 2] * ldw;
         const float* w3 = w + rows[i + 3] * ldw;
+        const int64_t n = i + 8 <= nrows ? i + 4 : (nrows - 4 > i ? nrows - 4 : i);
+        const char* p0 = reinterpret_cast<const char*>(w + rows[n] * ldw);
+        const char* p1 = reinterpret_cast<const char*>(w + rows[n + 1] * ldw);
+        const char* p2 = reinterpret_cast<const char*>(w + rows[n + 2] * ldw);
+        const char* p3 = reinterpret_cast<const char*>(w + rows[n + 3] * ldw);
         __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
         __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
         int64_t j = 0;
         for (; j + 8 <= k; j += 8) {
+            if (kPrefetch && (j & 15) == 0) {  // one prefetch per row and 64-byte line
+                _mm_prefetch(p0 + 4 * j, _MM_HINT_T0);
+                _mm_prefetch(p1 + 4 * j, _MM_HINT_T0);
+                _mm_prefetch(p2 + 4 * j, _MM_HINT_T0);
+                _mm_prefetch(p3 + 4 * j, _MM_HINT_T0);
+            }
             const __m256 xv = _mm256_loadu_ps(x + j);
             a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + j), xv, a0);
             a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w1 + j), xv, a1);
@@ -62,9 +63,25 @@ void gemv_rows(const float* w, int64_t ldw, int64_t k, const float* x, const int
     }
     for (; i < nrows; ++i) {
         const int32_t row = rows[i];
-        const float s = dot1(w + row * ldw, x, k);
+        const float* wr = w + row * ldw;
+        __m256 a0 = _mm256_setzero_ps();
+        int64_t j = 0;
+        for (; j + 8 <= k; j += 8)
+            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(wr + j), _mm256_loadu_ps(x + j), a0);
+        float s = hsum(a0);
+        for (; j < k; ++j) s += wr[j] * x[j];
         out[row] = bias ? s + bias[row] : s;
     }
+}
+
+}  // namespace
+
+void gemv_rows(const float* w, int64_t ldw, int64_t k, const float* x, const int32_t* rows,
+               int64_t nrows, const float* bias, float* out) {
+    if (k < kNoPrefetchRowLength)
+        gemv_rows_impl<true>(w, ldw, k, x, rows, nrows, bias, out);
+    else
+        gemv_rows_impl<false>(w, ldw, k, x, rows, nrows, bias, out);
 }
 
 }  // namespace ccinfer::kernels::avx2

@@ -1,13 +1,23 @@
 // AVX-512 gemv over a row list: four rows at a time share each load of x; the tail of each
-// row is a masked load, so no scalar loop runs.
+// row is a masked load, so no scalar loop runs. The row list is known ahead, so while one
+// block of rows is multiplied the next block's rows are prefetched (software prefetch: the
+// hardware stream prefetcher restarts at every jump to a new row).
 #include <immintrin.h>
 
 #include "gemv_rows.h"
 
 namespace ccinfer::kernels::avx512 {
+namespace {
 
-void gemv_rows(const float* w, int64_t ldw, int64_t k, const float* x, const int32_t* rows,
-               int64_t nrows, const float* bias, float* out) {
+// Rows at least this long (floats) are left to the hardware prefetcher: it follows a long
+// row on its own, and the extra prefetch instructions cost more than they save (4096x4096
+// from DRAM on Zen 4: 1.49 ms without, 1.7-1.8 ms with software prefetch; 1024x1024 from L3:
+// 48 us without, 45 us with).
+constexpr int64_t kNoPrefetchRowLength = 2048;
+
+template <bool kPrefetch>
+void gemv_rows_impl(const float* w, int64_t ldw, int64_t k, const float* x, const int32_t* rows,
+                    int64_t nrows, const float* bias, float* out) {
     const int64_t k16 = k & ~int64_t{15};
     const __mmask16 tail = static_cast<__mmask16>((1u << (k - k16)) - 1u);
     int64_t i = 0;
@@ -16,9 +26,21 @@ void gemv_rows(const float* w, int64_t ldw, int64_t k, const float* x, const int
         const float* w1 = w + rows[i + 1] * ldw;
         const float* w2 = w + rows[i + 2] * ldw;
         const float* w3 = w + rows[i + 3] * ldw;
+        // Rows of the next block (this block's again at the end: prefetching them is harmless).
+        const int64_t n = i + 8 <= nrows ? i + 4 : (nrows - 4 > i ? nrows - 4 : i);
+        const char* p0 = reinterpret_cast<const char*>(w + rows[n] * ldw);
+        const char* p1 = reinterpret_cast<const char*>(w + rows[n + 1] * ldw);
+        const char* p2 = reinterpret_cast<const char*>(w + rows[n + 2] * ldw);
+        const char* p3 = reinterpret_cast<const char*>(w + rows[n + 3] * ldw);
         __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
         __m512 a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
         for (int64_t j = 0; j < k16; j += 16) {
+            if (kPrefetch) {
+                _mm_prefetch(p0 + 4 * j, _MM_HINT_T0);
+                _mm_prefetch(p1 + 4 * j, _MM_HINT_T0);
+                _mm_prefetch(p2 + 4 * j, _MM_HINT_T0);
+                _mm_prefetch(p3 + 4 * j, _MM_HINT_T0);
+            }
             const __m512 xv = _mm512_loadu_ps(x + j);
             a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w0 + j), xv, a0);
             a1 = _mm512_fmadd_ps(_mm512_loadu_ps(w1 + j), xv, a1);
@@ -26,6 +48,12 @@ void gemv_rows(const float* w, int64_t ldw, int64_t k, const float* x, const int
             a3 = _mm512_fmadd_ps(_mm512_loadu_ps(w3 + j), xv, a3);
         }
         if (tail) {
+            if (kPrefetch) {
+                _mm_prefetch(p0 + 4 * k16, _MM_HINT_T0);
+                _mm_prefetch(p1 + 4 * k16, _MM_HINT_T0);
+                _mm_prefetch(p2 + 4 * k16, _MM_HINT_T0);
+                _mm_prefetch(p3 + 4 * k16, _MM_HINT_T0);
+            }
             const __m512 xv = _mm512_maskz_loadu_ps(tail, x + k16);
             a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, w0 + k16), xv, a0);
             a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, w1 + k16), xv, a1);
@@ -51,6 +79,16 @@ void gemv_rows(const float* w, int64_t ldw, int64_t k, const float* x, const int
         const float s = _mm512_reduce_add_ps(a0);
         out[row] = bias ? s + bias[row] : s;
     }
+}
+
+}  // namespace
+
+void gemv_rows(const float* w, int64_t ldw, int64_t k, const float* x, const int32_t* rows,
+               int64_t nrows, const float* bias, float* out) {
+    if (k < kNoPrefetchRowLength)
+        gemv_rows_impl<true>(w, ldw, k, x, rows, nrows, bias, out);
+    else
+        gemv_rows_impl<false>(w, ldw, k, x, rows, nrows, bias, out);
 }
 
 }  // namespace ccinfer::kernels::avx512

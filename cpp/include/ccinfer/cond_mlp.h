@@ -1,0 +1,139 @@
+#pragma once
+/// CondMLP: a stack of ReLU layers in which each hidden layer may carry a low-rank sign
+/// estimator (Davis & Arel 2014; DESIGN.md section 1), run whole in C++.
+///
+/// Hidden layer l computes a' = relu(W a + b), and with an estimator only the rows
+/// {i : (A (B a))_i + b_i > tau} are computed; the others are 0. The last layer is linear and
+/// dense. Two savings are available per layer: skipping predicted-zero outputs (rows of W)
+/// and skipping zero inputs (rows of W^T, since a is the previous ReLU's output). Which kernel
+/// runs is the layer's plan entry; every kernel computes the same function (a layer's output
+/// never depends on the plan, up to float summation order).
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ccinfer/aligned.h"
+#include "ccinfer/sign_estimator.h"
+
+namespace ccinfer {
+
+/// How a layer is computed for one sample.
+enum class LayerKernel : int {
+    kDense = 0,            ///< OpenBLAS sgemv over all rows (then the estimator's mask)
+    kRows = 1,             ///< only the predicted rows of W (needs an estimator)
+    kInputSparse = 2,      ///< sum over non-zero inputs of x_j W^T[j, :] (then the mask)
+    kRowsInputSparse = 3,  ///< predicted rows and non-zero inputs only (needs an estimator)
+};
+
+const char* layer_kernel_name(LayerKernel kernel);
+/// Throws std::invalid_argument for an unknown name.
+LayerKernel parse_layer_kernel(const std::string& name);
+
+/// The weights of one layer as given by the caller (copied at construction).
+struct MlpLayerInit {
+    const float* weight;  ///< (m, k) row-major
+    const float* bias;    ///< (m,)
+    int64_t m, k;
+    const float* est_a = nullptr;  ///< (m, rank) or nullptr: no estimator
+    const float* est_b = nullptr;  ///< (rank, k)
+    int64_t rank = 0;
+    float tau = 0.0f;
+};
+
+/// Counters of what the conditional forward passes did, per layer.
+struct MlpLayerStats {
+    int64_t samples = 0;
+    int64_t rows_computed = 0;     ///< output units computed (m per sample when dense)
+    int64_t inputs_nonzero = 0;    ///< non-zero input units seen
+    int64_t macs = 0;              ///< multiply-adds done, estimator included
+    // Filled only when accuracy tracking is on (it computes every layer densely as well).
+    int64_t actual_positive = 0;   ///< units with W a + b > 0
+    int64_t true_positive = 0;     ///< of those, the ones the estimator selected
+};
+
+/// Scratch for one caller's forward passes; not shared between threads.
+struct MlpWorkspace {
+    AlignedBuffer<float> act[2];     ///< ping-pong activations, max width * batch
+    AlignedBuffer<float> dense;      ///< dense pre-activations (accuracy tracking, masks)
+    AlignedBuffer<float> scratch;    ///< estimator scratch
+    AlignedBuffer<int32_t> rows;     ///< predicted rows of one sample
+    AlignedBuffer<uint8_t> mask;     ///< predicted rows of a batch, (n, width) bytes
+    AlignedBuffer<int32_t> nz_index;  ///< non-zero inputs of one sample
+    AlignedBuffer<float> nz_value;
+    std::vector<MlpLayerStats> stats;
+    bool track_accuracy = false;
+    int64_t capacity = 0;  ///< samples the buffers hold
+};
+
+class CondMLP {
+  public:
+    /// Copies the layers. Throws std::invalid_argument if the widths do not chain, a layer is
+    /// empty, the last layer has an estimator, or a rank is out of [1, min(m, k)].
+    explicit CondMLP(const std::vector<MlpLayerInit>& layers);
+
+    int64_t in_features() const { return layers_.front().k; }
+    int64_t out_features() const { return layers_.back().m; }
+    size_t num_layers() const { return layers_.size(); }
+    /// The widest layer output: sizes a workspace.
+    int64_t max_width() const;
+
+    bool has_estimator(size_t layer) const { return layers_[layer].estimator != nullptr; }
+    const SignEstimator* estimator(size_t layer) const { return layers_[layer].estimator.get(); }
+    /// Replaces (or removes, with est_a == nullptr) the estimator of a hidden layer and resets
+    /// its plan entry to kRows (kDense without an estimator).
+    void set_estimator(size_t layer, const float* est_a, const float* est_b, int64_t rank,
+                       float tau);
+    void set_tau(size_t layer, float tau);
+
+    /// When false, every layer is computed densely and no estimator runs (the control).
+    bool estimators_enabled() const { return estimators_enabled_; }
+    void set_estimators_enabled(bool on) { estimators_enabled_ = on; }
+
+    const std::vector<LayerKernel>& plan() const { return plan_; }
+    /// Throws std::invalid_argument if a rows kernel is asked for a layer without estimator.
+    void set_plan(const std::vector<LayerKernel>& plan);
+
+    /// Allocates a workspace for up to `batch` samples per call.
+    MlpWorkspace make_workspace(int64_t batch = 1) const;
+
+    /// One sample: y (out_features) from x (in_features). Stats accumulate into ws.stats.
+    void forward(const float* x, float* y, MlpWorkspace& ws) const;
+
+    /// A batch: Y (n, out_features) from X (n, in_features), per-sample masks. ws must hold n.
+    /// Hidden layers with an estimator run cond_gemv_batch (each weight row read once for all
+    /// the samples that need it; one sgemm when most pairs are active), the others sgemm.
+    /// Row s of Y equals forward(X[s]) up to float summation order.
+    void forward_batch(const float* x, int64_t n, float* y, MlpWorkspace& ws) const;
+
+    /// Times every kernel that can run each layer on the given samples (X: n rows) and keeps
+    /// the fastest per layer. Returns the median seconds per sample for each layer and kernel
+    /// (NaN where a kernel cannot run), indexed [layer][kernel].
+    std::vector<std::vector<double>> autotune(const float* x, int64_t n, int repeats);
+
+    /// Read access for bindings and tests.
+    const float* weight(size_t layer) const { return layers_[layer].w.data(); }
+    const float* bias(size_t layer) const { return layers_[layer].b.data(); }
+    int64_t layer_m(size_t layer) const { return layers_[layer].m; }
+    int64_t layer_k(size_t layer) const { return layers_[layer].k; }
+
+  private:
+    struct Layer {
+        int64_t m, k;
+        AlignedBuffer<float> w;   ///< (m, k)
+        AlignedBuffer<float> wt;  ///< (k, m): the same weights transposed, for input skipping
+        AlignedBuffer<float> b;
+        std::unique_ptr<SignEstimator> estimator;
+    };
+
+    /// One layer for one sample: y (m) from a (k). `relu` for hidden layers.
+    void layer_forward(size_t l, LayerKernel kernel, bool use_estimator, const float* a,
+                       float* y, MlpWorkspace& ws, MlpLayerStats* stats) const;
+
+    std::vector<Layer> layers_;
+    std::vector<LayerKernel> plan_;
+    bool estimators_enabled_ = true;
+};
+
+}  // namespace ccinfer

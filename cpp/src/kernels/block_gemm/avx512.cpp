@@ -1,0 +1,122 @@
+// AVX-512 block GEMM in dot-product form: a tile of kMs samples x 4 weight rows keeps 24
+// accumulators of 16 lanes along k, so each load of x is shared by 4 rows and each load of w
+// by 6 samples (10 loads per 24 FMAs), and w needs no packing: its rows are already
+// contiguous along k. The tail of k is a masked load; the 4 sums of a sample are reduced
+// together and stored with one 128-bit store.
+#include <immintrin.h>
+
+// gcc 12 reports the undefined pass-through operand inside the AVX-512 extract intrinsics as
+// "used uninitialized" once they are inlined into templates: a false positive (see also
+// -Wno-maybe-uninitialized in cmake/IsaFlags.cmake).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
+#include "block_gemm.h"
+
+namespace ccinfer::kernels::avx512 {
+namespace {
+
+constexpr int kMs = 6;  // samples per tile
+constexpr int kNw = 4;  // weight rows per tile
+
+// Sum of the low and high 256-bit halves.
+inline __m256 fold(__m512 a) {
+    return _mm256_add_ps(_mm512_castps512_ps256(a), _mm512_extractf32x8_ps(a, 1));
+}
+
+// The four horizontal sums of a0..a3, in order.
+inline __m128 reduce4(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
+    const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(fold(a0), fold(a1)),
+                                    _mm256_hadd_ps(fold(a2), fold(a3)));
+    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
+// One horizontal sum, added in the same order as reduce4 adds each of its four: a row's
+// result does not depend on which rows share its tile (so any split of rows is bit-identical).
+inline float hsum(__m512 a) {
+    const __m512 z = _mm512_setzero_ps();
+    return _mm_cvtss_f32(reduce4(a, z, z, z));
+}
+
+template <int MS, int NW>
+inline void tile(const float* w, int64_t ldw, int64_t k16, __mmask16 tail, const float* x,
+                 int64_t ldx, const int32_t* samples, float* y, int64_t ldy) {
+    const float* xp[MS];
+    float* yp[MS];
+    for (int i = 0; i < MS; ++i) {
+        const int64_t s = samples ? samples[i] : i;
+        xp[i] = x + s * ldx;
+        yp[i] = y + s * ldy;
+    }
+    const float* wp[NW];
+    for (int r = 0; r < NW; ++r) wp[r] = w + r * ldw;
+
+    __m512 acc[MS][NW];
+    for (int i = 0; i < MS; ++i)
+        for (int r = 0; r < NW; ++r) acc[i][r] = _mm512_setzero_ps();
+    for (int64_t j = 0; j < k16; j += 16) {
+        __m512 xv[MS];
+        for (int i = 0; i < MS; ++i) xv[i] = _mm512_loadu_ps(xp[i] + j);
+        for (int r = 0; r < NW; ++r) {
+            const __m512 wv = _mm512_loadu_ps(wp[r] + j);
+            for (int i = 0; i < MS; ++i) acc[i][r] = _mm512_fmadd_ps(xv[i], wv, acc[i][r]);
+        }
+    }
+    if (tail) {
+        __m512 xv[MS];
+        for (int i = 0; i < MS; ++i) xv[i] = _mm512_maskz_loadu_ps(tail, xp[i] + k16);
+        for (int r = 0; r < NW; ++r) {
+            const __m512 wv = _mm512_maskz_loadu_ps(tail, wp[r] + k16);
+            for (int i = 0; i < MS; ++i) acc[i][r] = _mm512_fmadd_ps(xv[i], wv, acc[i][r]);
+        }
+    }
+    for (int i = 0; i < MS; ++i) {
+        if constexpr (NW == 4) {
+            _mm_storeu_ps(yp[i], reduce4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]));
+        } else {
+            for (int r = 0; r < NW; ++r) yp[i][r] = hsum(acc[i][r]);
+        }
+    }
+}
+
+// NW weight rows against every sample, kMs samples at a time.
+template <int NW>
+void row_group(const float* w, int64_t ldw, int64_t k16, __mmask16 tail, const float* x,
+               int64_t ldx, const int32_t* samples, int64_t nsamples, float* y, int64_t ldy) {
+    int64_t i = 0;
+    for (; i + kMs <= nsamples; i += kMs) {
+        const int32_t* si = samples ? samples + i : nullptr;
+        const float* xi = samples ? x : x + i * ldx;
+        float* yi = samples ? y : y + i * ldy;
+        tile<kMs, NW>(w, ldw, k16, tail, xi, ldx, si, yi, ldy);
+    }
+    const int32_t* si = samples ? samples + i : nullptr;
+    const float* xi = samples ? x : x + i * ldx;
+    float* yi = samples ? y : y + i * ldy;
+    switch (nsamples - i) {
+        case 5: tile<5, NW>(w, ldw, k16, tail, xi, ldx, si, yi, ldy); break;
+        case 4: tile<4, NW>(w, ldw, k16, tail, xi, ldx, si, yi, ldy); break;
+        case 3: tile<3, NW>(w, ldw, k16, tail, xi, ldx, si, yi, ldy); break;
+        case 2: tile<2, NW>(w, ldw, k16, tail, xi, ldx, si, yi, ldy); break;
+        case 1: tile<1, NW>(w, ldw, k16, tail, xi, ldx, si, yi, ldy); break;
+        default: break;
+    }
+}
+
+}  // namespace
+
+void block_gemm(const float* w, int64_t ldw, int64_t nrows, int64_t k, const float* x,
+                int64_t ldx, const int32_t* samples, int64_t nsamples, float* y, int64_t ldy) {
+    const int64_t k16 = k & ~int64_t{15};
+    const __mmask16 tail = static_cast<__mmask16>((1u << (k - k16)) - 1u);
+    int64_t r = 0;
+    for (; r + kNw <= nrows; r += kNw)
+        row_group<kNw>(w + r * ldw, ldw, k16, tail, x, ldx, samples, nsamples, y + r, ldy);
+    switch (nrows - r) {
+        case 3: row_group<3>(w + r * ldw, ldw, k16, tail, x, ldx, samples, nsamples, y + r, ldy); break;
+        case 2: row_group<2>(w + r * ldw, ldw, k16, tail, x, ldx, samples, nsamples, y + r, ldy); break;
+        case 1: row_group<1>(w + r * ldw, ldw, k16, tail, x, ldx, samples, nsamples, y + r, ldy); break;
+        default: break;
+    }
+}
+
+}  // namespace ccinfer::kernels::avx512

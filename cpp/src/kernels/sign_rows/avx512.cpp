@@ -1,0 +1,80 @@
+// AVX-512 fused estimator step: one panel of 64 rows is 4 zmm accumulators, started from the
+// bias; each of the r steps broadcasts u_j and streams 64 contiguous floats of A. The compare
+// gives a 16-bit mask per register; the row numbers are compressed in a register (the memory
+// form of vpcompressd is slow on Zen 4) and written with a masked store, so nothing is
+// written past the last row found.
+#include <immintrin.h>
+
+// gcc 12 reports the undefined pass-through operand inside the AVX-512 extract intrinsics as
+// "used uninitialized" once they are inlined into templates: a false positive (see also
+// -Wno-maybe-uninitialized in cmake/IsaFlags.cmake).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
+#include "sign_rows.h"
+
+namespace ccinfer::kernels::avx512 {
+namespace {
+
+constexpr int kRegs = kSignPanel / 16;
+
+// The 64 scores of the panel starting at row p0.
+inline void panel_scores(const float* panel, const float* bias, int64_t r, const float* u,
+                         __m512 t[kRegs]) {
+    for (int q = 0; q < kRegs; ++q) t[q] = _mm512_loadu_ps(bias + 16 * q);
+    for (int64_t j = 0; j < r; ++j) {
+        const __m512 uj = _mm512_set1_ps(u[j]);
+        const float* aj = panel + j * kSignPanel;
+        for (int q = 0; q < kRegs; ++q)
+            t[q] = _mm512_fmadd_ps(uj, _mm512_loadu_ps(aj + 16 * q), t[q]);
+    }
+}
+
+// Lanes of register q of the panel at p0 that are real rows (< m).
+inline __mmask16 valid_lanes(int64_t m, int64_t row0) {
+    const int64_t left = m - row0;
+    if (left >= 16) return 0xFFFF;
+    if (left <= 0) return 0;
+    return static_cast<__mmask16>((1u << left) - 1u);
+}
+
+}  // namespace
+
+int64_t sign_rows(const float* a_panels, const float* bias, int64_t m, int64_t r,
+                  const float* u, float tau, int32_t* rows_out) {
+    const __m512 tau_v = _mm512_set1_ps(tau);
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    int64_t count = 0;
+    for (int64_t p0 = 0; p0 < m; p0 += kSignPanel) {
+        __m512 t[kRegs];
+        panel_scores(a_panels + p0 * r, bias + p0, r, u, t);
+        for (int q = 0; q < kRegs; ++q) {
+            const int64_t row0 = p0 + 16 * q;
+            const __mmask16 hit =
+                _mm512_mask_cmp_ps_mask(valid_lanes(m, row0), t[q], tau_v, _CMP_GT_OQ);
+            const __m512i rows = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(row0)), lane);
+            const int found = __builtin_popcount(hit);
+            _mm512_mask_storeu_epi32(rows_out + count, static_cast<__mmask16>((1u << found) - 1u),
+                                     _mm512_maskz_compress_epi32(hit, rows));
+            count += found;
+        }
+    }
+    return count;
+}
+
+void sign_mask(const float* a_panels, const float* bias, int64_t m, int64_t r, const float* u,
+               float tau, uint8_t* mask) {
+    const __m512 tau_v = _mm512_set1_ps(tau);
+    const __m128i one = _mm_set1_epi8(1);
+    for (int64_t p0 = 0; p0 < m; p0 += kSignPanel) {
+        __m512 t[kRegs];
+        panel_scores(a_panels + p0 * r, bias + p0, r, u, t);
+        for (int q = 0; q < kRegs; ++q) {
+            const int64_t row0 = p0 + 16 * q;
+            const __mmask16 valid = valid_lanes(m, row0);
+            const __mmask16 hit = _mm512_cmp_ps_mask(t[q], tau_v, _CMP_GT_OQ);
+            _mm_mask_storeu_epi8(mask + row0, valid, _mm_maskz_mov_epi8(hit, one));
+        }
+    }
+}
+
+}  // namespace ccinfer::kernels::avx512

@@ -1,0 +1,336 @@
+#include "ccinfer/cond_mlp.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#include "ccinfer/cond_gemv.h"
+#include "ccinfer/cond_gemv_batch.h"
+#include "ccinfer/dense.h"
+#include "ccinfer/sparse_input_gemv.h"
+
+namespace ccinfer {
+namespace {
+
+constexpr LayerKernel kAllKernels[] = {LayerKernel::kDense, LayerKernel::kRows,
+                                       LayerKernel::kInputSparse, LayerKernel::kRowsInputSparse};
+
+bool needs_estimator(LayerKernel kernel) {
+    return kernel == LayerKernel::kRows || kernel == LayerKernel::kRowsInputSparse;
+}
+
+void relu_rows(float* y, const int32_t* rows, int64_t nrows) {
+    for (int64_t i = 0; i < nrows; ++i) y[rows[i]] = std::max(y[rows[i]], 0.0f);
+}
+
+void relu(float* y, int64_t m) {
+    for (int64_t i = 0; i < m; ++i) y[i] = std::max(y[i], 0.0f);
+}
+
+/// Keeps y[rows] and zeroes the rest: the estimator's mask applied after a dense kernel.
+void keep_rows(float* y, int64_t m, const int32_t* rows, int64_t nrows) {
+    int64_t next = 0;
+    for (int64_t i = 0; i < nrows; ++i) {
+        std::fill(y + next, y + rows[i], 0.0f);
+        next = rows[i] + 1;
+    }
+    std::fill(y + next, y + m, 0.0f);
+}
+
+}  // namespace
+
+const char* layer_kernel_name(LayerKernel kernel) {
+    switch (kernel) {
+        case LayerKernel::kDense:
+            return "dense";
+        case LayerKernel::kRows:
+            return "rows";
+        case LayerKernel::kInputSparse:
+            return "input_sparse";
+        case LayerKernel::kRowsInputSparse:
+            return "rows_input_sparse";
+    }
+    return "unknown";
+}
+
+LayerKernel parse_layer_kernel(const std::string& name) {
+    for (LayerKernel kernel : kAllKernels)
+        if (name == layer_kernel_name(kernel)) return kernel;
+    throw std::invalid_argument("CondMLP: unknown layer kernel '" + name +
+                                "', expected dense, rows, input_sparse or rows_input_sparse");
+}
+
+CondMLP::CondMLP(const std::vector<MlpLayerInit>& layers) {
+    if (layers.empty()) throw std::invalid_argument("CondMLP: needs at least one layer");
+    for (size_t l = 0; l < layers.size(); ++l) {
+        const MlpLayerInit& init = layers[l];
+        const std::string where = "CondMLP: layer " + std::to_string(l);
+        if (init.m < 1 || init.k < 1)
+            throw std::invalid_argument(where + ": weight must not be empty");
+        if (l > 0 && init.k != layers[l - 1].m)
+            throw std::invalid_argument(where + ": input width " + std::to_string(init.k) +
+                                        " does not match the previous layer's output width " +
+                                        std::to_string(layers[l - 1].m));
+        Layer layer;
+        layer.m = init.m;
+        layer.k = init.k;
+        layer.w = AlignedBuffer<float>(init.weight, init.m * init.k);
+        layer.b = AlignedBuffer<float>(init.bias, init.m);
+        layer.wt = AlignedBuffer<float>(init.m * init.k);
+        for (int64_t i = 0; i < init.m; ++i)
+            for (int64_t j = 0; j < init.k; ++j) layer.wt[j * init.m + i] = init.weight[i * init.k + j];
+        layers_.push_back(std::move(layer));
+        plan_.push_back(LayerKernel::kDense);
+    }
+    for (size_t l = 0; l < layers.size(); ++l)
+        if (layers[l].est_a)
+            set_estimator(l, layers[l].est_a, layers[l].est_b, layers[l].rank, layers[l].tau);
+}
+
+int64_t CondMLP::max_width() const {
+    int64_t width = layers_.front().k;
+    for (const Layer& layer : layers_) width = std::max(width, layer.m);
+    return width;
+}
+
+void CondMLP::set_estimator(size_t l, const float* est_a, const float* est_b, int64_t rank,
+                            float tau) {
+    if (l >= layers_.size()) throw std::invalid_argument("CondMLP: no layer " + std::to_string(l));
+    if (l + 1 == layers_.size() && est_a)
+        throw std::invalid_argument("CondMLP: the output layer cannot have an estimator");
+    Layer& layer = layers_[l];
+    if (!est_a) {
+        layer.estimator.reset();
+        plan_[l] = LayerKernel::kDense;
+        return;
+    }
+    if (rank < 1 || rank > std::min(layer.m, layer.k))
+        throw std::invalid_argument("CondMLP: layer " + std::to_string(l) + ": rank " +
+                                    std::to_string(rank) + " is out of [1, " +
+                                    std::to_string(std::min(layer.m, layer.k)) + "]");
+    layer.estimator = std::make_unique<SignEstimator>(est_a, est_b, layer.b.data(), layer.m, rank,
+                                                      layer.k, tau);
+    plan_[l] = LayerKernel::kRows;
+}
+
+void CondMLP::set_tau(size_t l, float tau) {
+    if (l >= layers_.size() || !layers_[l].estimator)
+        throw std::invalid_argument("CondMLP: layer " + std::to_string(l) + " has no estimator");
+    layers_[l].estimator->set_tau(tau);
+}
+
+void CondMLP::set_plan(const std::vector<LayerKernel>& plan) {
+    if (plan.size() != layers_.size())
+        throw std::invalid_argument("CondMLP: plan needs " + std::to_string(layers_.size()) +
+                                    " entries, got " + std::to_string(plan.size()));
+    for (size_t l = 0; l < plan.size(); ++l)
+        if (needs_estimator(plan[l]) && !layers_[l].estimator)
+            throw std::invalid_argument("CondMLP: layer " + std::to_string(l) + " has no estimator, "
+                                        "so it cannot run '" + layer_kernel_name(plan[l]) + "'");
+    plan_ = plan;
+}
+
+MlpWorkspace CondMLP::make_workspace(int64_t batch) const {
+    MlpWorkspace ws;
+    const int64_t width = max_width();
+    int64_t max_rank = 1;
+    for (const Layer& layer : layers_)
+        if (layer.estimator) max_rank = std::max(max_rank, layer.estimator->rank());
+    ws.capacity = std::max<int64_t>(batch, 1);
+    ws.act[0] = AlignedBuffer<float>(width * ws.capacity);
+    ws.act[1] = AlignedBuffer<float>(width * ws.capacity);
+    ws.dense = AlignedBuffer<float>(width * ws.capacity);
+    ws.scratch = AlignedBuffer<float>(max_rank * ws.capacity);
+    ws.rows = AlignedBuffer<int32_t>(width);
+    ws.mask = AlignedBuffer<uint8_t>(width * ws.capacity);
+    ws.nz_index = AlignedBuffer<int32_t>(width);
+    ws.nz_value = AlignedBuffer<float>(width);
+    ws.stats.assign(layers_.size(), MlpLayerStats{});
+    return ws;
+}
+
+void CondMLP::layer_forward(size_t l, LayerKernel kernel, bool use_estimator, const float* a,
+                            float* y, MlpWorkspace& ws, MlpLayerStats* stats) const {
+    const Layer& layer = layers_[l];
+    const int64_t m = layer.m, k = layer.k;
+    const bool hidden = l + 1 < layers_.size();
+    const bool estimate = use_estimator && layer.estimator != nullptr;
+    if (!estimate && needs_estimator(kernel)) kernel = LayerKernel::kDense;
+
+    int32_t* rows = ws.rows.data();
+    int64_t nrows = m;
+    if (estimate) nrows = layer.estimator->predict(a, rows, ws.scratch.data());
+
+    int64_t nnz = 0;
+    const bool input_sparse =
+        kernel == LayerKernel::kInputSparse || kernel == LayerKernel::kRowsInputSparse;
+    if (input_sparse) {
+        nnz = gather_nonzero(a, k, ws.nz_index.data(), ws.nz_value.data());
+    } else if (stats) {
+        for (int64_t j = 0; j < k; ++j) nnz += a[j] != 0.0f;  // vectorises; stats only
+    }
+
+    int64_t macs = estimate ? layer.estimator->rank() * (m + k) : 0;
+    switch (kernel) {
+        case LayerKernel::kDense:
+            dense_gemv(layer.w.data(), m, k, k, a, y);
+            for (int64_t i = 0; i < m; ++i) y[i] += layer.b[i];
+            macs += m * k;
+            break;
+        case LayerKernel::kRows:
+            std::memset(y, 0, sizeof(float) * m);
+            cond_gemv_unchecked(layer.w.data(), k, k, a, rows, nrows, layer.b.data(), y);
+            macs += nrows * k;
+            break;
+        case LayerKernel::kInputSparse:
+            sparse_input_gemv_nz(layer.wt.data(), m, m, ws.nz_index.data(), ws.nz_value.data(), nnz,
+                                 nullptr, m, layer.b.data(), y);
+            macs += nnz * m;
+            break;
+        case LayerKernel::kRowsInputSparse:
+            std::memset(y, 0, sizeof(float) * m);
+            sparse_input_gemv_nz(layer.wt.data(), m, m, ws.nz_index.data(), ws.nz_value.data(), nnz,
+                                 rows, nrows, layer.b.data(), y);
+            macs += nnz * nrows;
+            break;
+    }
+    const bool computed_only_rows =
+        kernel == LayerKernel::kRows || kernel == LayerKernel::kRowsInputSparse;
+    if (hidden) {
+        if (computed_only_rows) {
+            relu_rows(y, rows, nrows);
+        } else {
+            relu(y, m);
+            if (estimate) keep_rows(y, m, rows, nrows);
+        }
+    }
+    if (!stats) return;
+    stats->samples += 1;
+    stats->rows_computed += nrows;
+    stats->inputs_nonzero += nnz;
+    stats->macs += macs;
+    if (ws.track_accuracy && hidden) {
+        // Exact accounting: the dense pre-activation of every unit, compared with the rows.
+        float* z = ws.dense.data();
+        dense_gemv(layer.w.data(), m, k, k, a, z);
+        int64_t r = 0;
+        for (int64_t i = 0; i < m; ++i) {
+            const bool positive = z[i] + layer.b[i] > 0.0f;
+            const bool selected = r < nrows && rows[r] == i;
+            r += selected;
+            stats->actual_positive += positive;
+            stats->true_positive += positive && selected;
+        }
+    }
+}
+
+void CondMLP::forward(const float* x, float* y, MlpWorkspace& ws) const {
+    const float* a = x;
+    for (size_t l = 0; l < layers_.size(); ++l) {
+        float* out = l + 1 == layers_.size() ? y : ws.act[l % 2].data();
+        layer_forward(l, plan_[l], estimators_enabled_, a, out, ws, &ws.stats[l]);
+        a = out;
+    }
+}
+
+void CondMLP::forward_batch(const float* x, int64_t n, float* y, MlpWorkspace& ws) const {
+    if (n > ws.capacity)
+        throw std::invalid_argument("CondMLP: workspace holds " + std::to_string(ws.capacity) +
+                                    " samples, batch has " + std::to_string(n));
+    const float* a = x;
+    for (size_t l = 0; l < layers_.size(); ++l) {
+        const Layer& layer = layers_[l];
+        const int64_t m = layer.m, k = layer.k;
+        const bool hidden = l + 1 < layers_.size();
+        float* out = hidden ? ws.act[l % 2].data() : y;
+        MlpLayerStats& stats = ws.stats[l];
+        int64_t nonzero = 0;
+        for (int64_t i = 0; i < n * k; ++i) nonzero += a[i] != 0.0f;
+        stats.samples += n;
+        stats.inputs_nonzero += nonzero;
+        if (estimators_enabled_ && layer.estimator) {
+            uint8_t* mask = ws.mask.data();
+            layer.estimator->predict_batch(a, n, mask, ws.scratch.data());
+            int64_t active = 0;
+            for (int64_t i = 0; i < n * m; ++i) active += mask[i];
+            std::memset(out, 0, sizeof(float) * n * m);
+            cond_gemv_batch(layer.w.data(), m, k, a, n, mask, layer.b.data(), out);
+            for (int64_t i = 0; i < n * m; ++i) out[i] = std::max(out[i], 0.0f);
+            stats.rows_computed += active;
+            stats.macs += n * layer.estimator->rank() * (m + k) + active * k;
+            if (ws.track_accuracy) {
+                float* z = ws.dense.data();
+                dense_gemm(layer.w.data(), m, k, a, n, z);
+                for (int64_t s = 0; s < n; ++s)
+                    for (int64_t i = 0; i < m; ++i) {
+                        const bool positive = z[s * m + i] + layer.b[i] > 0.0f;
+                        stats.actual_positive += positive;
+                        stats.true_positive += positive && mask[s * m + i];
+                    }
+            }
+        } else {
+            dense_gemm(layer.w.data(), m, k, a, n, out);
+            for (int64_t s = 0; s < n; ++s) {
+                float* row = out + s * m;
+                for (int64_t i = 0; i < m; ++i) row[i] += layer.b[i];
+                if (hidden) relu(row, m);
+            }
+            stats.rows_computed += n * m;
+            stats.macs += n * m * k;
+            if (ws.track_accuracy && hidden)
+                for (int64_t i = 0; i < n * m; ++i) {
+                    stats.actual_positive += out[i] > 0.0f;
+                    stats.true_positive += out[i] > 0.0f;
+                }
+        }
+        a = out;
+    }
+}
+
+std::vector<std::vector<double>> CondMLP::autotune(const float* x, int64_t n, int repeats) {
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    std::vector<std::vector<double>> seconds(layers_.size(), std::vector<double>(4, nan));
+    MlpWorkspace ws = make_workspace(1);
+    // Inputs of every layer for every sample, from the conditional forward with the current
+    // plan (the kernel choice does not change a layer's output).
+    std::vector<std::vector<float>> inputs(layers_.size());
+    for (int64_t s = 0; s < n; ++s) {
+        const float* a = x + s * in_features();
+        for (size_t l = 0; l < layers_.size(); ++l) {
+            inputs[l].insert(inputs[l].end(), a, a + layers_[l].k);
+            float* out = ws.act[l % 2].data();
+            layer_forward(l, plan_[l], estimators_enabled_, a, out, ws, nullptr);
+            a = out;
+        }
+    }
+    std::vector<float> y(max_width());
+    for (size_t l = 0; l < layers_.size(); ++l) {
+        double best = std::numeric_limits<double>::infinity();
+        for (LayerKernel kernel : kAllKernels) {
+            if (needs_estimator(kernel) && !(layers_[l].estimator && estimators_enabled_)) continue;
+            std::vector<double> times;
+            for (int rep = 0; rep < repeats; ++rep) {
+                const auto t0 = std::chrono::steady_clock::now();
+                for (int64_t s = 0; s < n; ++s)
+                    layer_forward(l, kernel, estimators_enabled_,
+                                  inputs[l].data() + s * layers_[l].k, y.data(), ws, nullptr);
+                const auto t1 = std::chrono::steady_clock::now();
+                times.push_back(std::chrono::duration<double>(t1 - t0).count() / n);
+            }
+            std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
+            const double median = times[times.size() / 2];
+            seconds[l][static_cast<int>(kernel)] = median;
+            if (median < best) {
+                best = median;
+                plan_[l] = kernel;
+            }
+        }
+    }
+    return seconds;
+}
+
+}  // namespace ccinfer

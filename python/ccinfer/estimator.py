@@ -1,0 +1,64 @@
+"""The low-rank sign estimator of a ReLU layer (DESIGN.md section 1; Davis & Arel 2014)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._core import kernels as _kernels
+
+
+class SignEstimator(_kernels.SignEstimator):
+    """Rows of a ReLU layer ``relu(W x + bias)`` predicted active: ``A @ (B @ x) + bias > tau``.
+
+    ``A`` (m, r) and ``B`` (r, k) are float32, C-contiguous, copied once into storage the
+    object owns; ``bias`` (m,) float32 or None.
+
+    Methods
+    -------
+    predict(x)
+        int32 rows predicted active for one sample ``x`` (k,), ascending.
+    predict_batch(X, out=None)
+        bool mask (n, m) for a batch ``X`` (n, k).
+
+    ``tau`` is settable (raising it never adds rows); ``A``, ``B``, ``bias`` return copies.
+    ``predict`` runs on one thread; ``predict_batch`` splits samples across ccinfer's threads.
+    Both release the GIL and may run concurrently on one object.
+    """
+
+    @classmethod
+    def from_weights(cls, W, bias, rank: int, tau: float = 0.0) -> SignEstimator:
+        """Build the estimator from a layer's weights by truncated SVD.
+
+        ``W = U S V^T`` (computed in float64); ``A = U_r S_r``, ``B = V_r^T``.
+
+        Parameters
+        ----------
+        W : ndarray (m, k)
+            The layer's weights, output-major (``nn.Linear`` layout).
+        bias : ndarray (m,) or None
+            The layer's bias.
+        rank : int
+            ``r``, in ``[1, min(m, k)]``.
+        tau : float
+            Threshold; 0 reproduces the paper.
+
+        Raises
+        ------
+        ValueError
+            If ``W`` is not 2-D or ``rank`` is out of range.
+        """
+        W = np.asarray(W)
+        if W.ndim != 2 or W.size == 0:
+            raise ValueError(f"SignEstimator.from_weights: W must be a non-empty 2-D array, "
+                             f"got shape {W.shape}")
+        m, k = W.shape
+        if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or not (
+            1 <= rank <= min(m, k)
+        ):
+            raise ValueError(f"SignEstimator.from_weights: rank must be an int in "
+                             f"[1, {min(m, k)}], got {rank!r}")
+        U, S, Vt = np.linalg.svd(W.astype(np.float64), full_matrices=False)
+        A = np.ascontiguousarray(U[:, :rank] * S[:rank], dtype=np.float32)
+        B = np.ascontiguousarray(Vt[:rank], dtype=np.float32)
+        b = None if bias is None else np.ascontiguousarray(bias, dtype=np.float32)
+        return cls(A, B, b, float(tau))

@@ -1,0 +1,327 @@
+"""CondMLP: a ReLU network whose hidden layers skip the units a low-rank estimator predicts to
+be zero (Davis & Arel 2014; DESIGN.md section 1)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _core
+from .convert import as_float32_matrix, linear_stack_from_numpy, linear_stack_from_torch
+from .io import ModelFile, check_no_extra_tensors, register_model, require_tensor
+
+KERNELS = ("dense", "rows", "input_sparse", "rows_input_sparse")
+
+
+@dataclass(frozen=True)
+class Estimator:
+    """A rank-``r`` sign estimator ``A (B a) + b > tau`` of one layer (``A``: (m, r),
+    ``B``: (r, k))."""
+
+    A: np.ndarray
+    B: np.ndarray
+    tau: float = 0.0
+
+    @property
+    def rank(self) -> int:
+        return self.A.shape[1]
+
+
+def _pairs(weights, biases) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    weights, biases = list(weights), list(biases)
+    if len(weights) != len(biases):
+        raise ValueError(f"CondMLP: {len(weights)} weights but {len(biases)} biases")
+    return linear_stack_from_numpy(list(zip(weights, biases)))
+
+
+def truncated_svd(W: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray]:
+    """``A = U_r S_r`` (m, r) and ``B = V_r^T`` (r, k): the best rank-``r`` factors of ``W`` in
+    Frobenius norm, computed in float64 and returned as float32."""
+    if not 1 <= rank <= min(W.shape):
+        raise ValueError(f"rank must be in [1, {min(W.shape)}] for a {W.shape} layer, got {rank}")
+    U, S, Vt = np.linalg.svd(W.astype(np.float64), full_matrices=False)
+    return ((U[:, :rank] * S[:rank]).astype(np.float32),
+            np.ascontiguousarray(Vt[:rank], dtype=np.float32))
+
+
+class CondMLP:
+    """A stack of dense ReLU layers; hidden layers may carry sign estimators, the last layer is
+    linear (logits). One call runs the whole network in C++.
+
+    Parameters
+    ----------
+    weights, biases : sequences of float32 arrays
+        ``weights[i]`` has shape ``(out_i, in_i)`` (PyTorch's ``nn.Linear`` layout).
+    estimators : sequence of Estimator or None, optional
+        One entry per layer (``None``: computed densely). The last entry must be ``None``.
+
+    Examples
+    --------
+    >>> model = CondMLP.from_dense(weights, biases, ranks=[50, 35, 25])  # doctest: +SKIP
+    >>> logits = model(x)           # x: (784,) or (n, 784) float32      # doctest: +SKIP
+    >>> model.stats["layers"][0]["active_fraction"]                      # doctest: +SKIP
+    """
+
+    def __init__(self, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
+                 estimators: Sequence[Estimator | None] | None = None):
+        weights, biases = _pairs(weights, biases)
+        estimators = list(estimators) if estimators is not None else [None] * len(weights)
+        if len(estimators) != len(weights):
+            raise ValueError(f"CondMLP: {len(weights)} layers but {len(estimators)} estimators")
+        if estimators[-1] is not None:
+            raise ValueError("CondMLP: the output layer cannot have an estimator")
+        checked = []
+        for i, (W, est) in enumerate(zip(weights, estimators)):
+            if est is not None:
+                A = as_float32_matrix(f"layer {i} estimator A", est.A)
+                if A.ndim != 2 or A.shape[0] != W.shape[0]:
+                    raise ValueError(f"layer {i} estimator A: expected shape ({W.shape[0]}, r), "
+                                     f"got {A.shape}")
+                B = as_float32_matrix(f"layer {i} estimator B", est.B, (A.shape[1], W.shape[1]))
+                if not np.isfinite(est.tau):
+                    raise ValueError(f"layer {i} estimator tau must be finite, got {est.tau}")
+                est = Estimator(A, B, float(est.tau))
+            checked.append(est)
+        self._weights, self._biases, self._estimators = weights, biases, checked
+        self.card: dict[str, str] = {}  # free-form strings saved with the model
+        self._core = _core.CondMLP(
+            weights, biases,
+            [e.A if e else None for e in checked], [e.B if e else None for e in checked],
+            [e.tau if e else 0.0 for e in checked])
+
+    # ---- construction -----------------------------------------------------------------------
+    @classmethod
+    def from_dense(cls, weights, biases, ranks: Sequence[int | None] | None = None,
+                   tau: float | Sequence[float] = 0.0) -> CondMLP:
+        """Add estimators to a trained network: truncated SVD of each hidden layer's weights.
+
+        Parameters
+        ----------
+        ranks : one rank (or None) per hidden layer; None everywhere gives the dense network.
+        tau : threshold(s) of the estimators; 0 is the paper's.
+        """
+        weights, biases = _pairs(weights, biases)
+        hidden = len(weights) - 1
+        ranks = [None] * hidden if ranks is None else list(ranks)
+        if len(ranks) != hidden:
+            raise ValueError(f"from_dense: {hidden} hidden layers need {hidden} ranks, "
+                             f"got {len(ranks)}")
+        taus = [tau] * hidden if np.isscalar(tau) else list(tau)
+        if len(taus) != hidden:
+            raise ValueError(f"from_dense: need {hidden} taus, got {len(taus)}")
+        estimators: list[Estimator | None] = []
+        for W, r, t in zip(weights, ranks, taus):
+            estimators.append(None if r is None else Estimator(*truncated_svd(W, int(r)), t))
+        return cls(weights, biases, [*estimators, None])
+
+    @classmethod
+    def from_torch(cls, module, ranks=None, tau=0.0) -> CondMLP:
+        """From an ``nn.Sequential`` of ``Linear``/``ReLU`` (``Dropout`` skipped) or its
+        ``state_dict``; estimators as in :meth:`from_dense`."""
+        return cls.from_dense(*linear_stack_from_torch(module), ranks=ranks, tau=tau)
+
+    @classmethod
+    def from_numpy(cls, params, ranks=None, tau=0.0) -> CondMLP:
+        """From ``(weight, bias)`` pairs or a ``layers.{i}.weight`` dict of arrays (what JAX,
+        Keras or any trainer can produce); estimators as in :meth:`from_dense`."""
+        return cls.from_dense(*linear_stack_from_numpy(params), ranks=ranks, tau=tau)
+
+    def calibrate(self, X: np.ndarray, y: np.ndarray | None = None, *,
+                  max_accuracy_drop: float | None = None, min_recall: float | None = None,
+                  ranks: Sequence[int] | None = None,
+                  tau_scales: Sequence[float] | None = None) -> dict:
+        """Choose rank and tau of every hidden layer's estimator from data, doing the least
+        work within the bound, and install them (see :mod:`ccinfer.calibrate`).
+
+        Parameters
+        ----------
+        X, y : calibration inputs (n, in) float32 and labels (n,) (labels needed for
+            ``max_accuracy_drop``).
+        max_accuracy_drop : largest allowed drop of top-1 accuracy, a fraction (0.001 = 0.1
+            points), against the dense network on this data.
+        min_recall : alternatively, the smallest share of truly positive units each layer
+            must compute.
+
+        Returns
+        -------
+        dict
+            The choice per layer (rank, tau, active fraction, recall, MACs per sample) and
+            the dense and final accuracy on the calibration data.
+        """
+        from . import calibrate as cal
+
+        estimators, report = cal.calibrate(
+            self._weights, self._biases, X, y, max_accuracy_drop=max_accuracy_drop,
+            min_recall=min_recall, ranks=cal.DEFAULT_RANKS if ranks is None else ranks,
+            tau_scales=cal.DEFAULT_TAU_SCALES if tau_scales is None else tau_scales)
+        rebuilt = CondMLP(self._weights, self._biases,
+                          [None if e is None else Estimator(*e) for e in estimators])
+        self._estimators, self._core = rebuilt._estimators, rebuilt._core
+        return report
+
+    # ---- inference --------------------------------------------------------------------------
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Logits for ``x`` of shape ``(in,)`` or ``(n, in)``, float32 C-contiguous."""
+        return self._core.forward(x)
+
+    step = __call__
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Class indices (argmax of the logits) for a batch."""
+        return np.argmax(self(X), axis=-1)
+
+    @property
+    def sizes(self) -> list[int]:
+        return [self._weights[0].shape[1], *(W.shape[0] for W in self._weights)]
+
+    @property
+    def estimators(self) -> list[Estimator | None]:
+        return list(self._estimators)
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        return list(self._weights)
+
+    @property
+    def biases(self) -> list[np.ndarray]:
+        return list(self._biases)
+
+    @property
+    def estimators_enabled(self) -> bool:
+        """False runs the control: every layer dense, no estimator."""
+        return self._core.estimators_enabled
+
+    @estimators_enabled.setter
+    def estimators_enabled(self, on: bool) -> None:
+        self._core.estimators_enabled = bool(on)
+
+    # ---- plan -------------------------------------------------------------------------------
+    @property
+    def plan(self) -> list[str]:
+        """The kernel each layer runs: ``dense`` (OpenBLAS), ``rows`` (only predicted rows),
+        ``input_sparse`` (only non-zero inputs), ``rows_input_sparse`` (both). Assign a list
+        to override; :meth:`autotune` chooses by measurement."""
+        return self._core.plan
+
+    @plan.setter
+    def plan(self, kernels: Sequence[str]) -> None:
+        self._core.plan = list(kernels)
+
+    def autotune(self, X: np.ndarray, repeats: int = 5) -> dict[str, list]:
+        """Time every possible kernel of every layer on samples ``X`` (n, in) and keep the
+        fastest per layer. Returns the plan and the per-sample microseconds measured."""
+        seconds = self._core.autotune(X, repeats)
+        return {"plan": self.plan,
+                "us_per_sample": [{k: round(s * 1e6, 2) for k, s in zip(KERNELS, row)
+                                   if np.isfinite(s)} for row in seconds]}
+
+    # ---- statistics -------------------------------------------------------------------------
+    @property
+    def track_accuracy(self) -> bool:
+        """When True, every forward also computes each hidden layer densely to count the
+        estimator's recall and precision (slow: for evaluation only)."""
+        return self._core.track_accuracy
+
+    @track_accuracy.setter
+    def track_accuracy(self, on: bool) -> None:
+        self._core.track_accuracy = bool(on)
+
+    def reset_stats(self) -> None:
+        self._core.reset_stats()
+
+    @property
+    def stats(self) -> dict:
+        """Per layer since the last :meth:`reset_stats`: ``active_fraction`` (units computed),
+        ``input_density``, ``recall`` and ``precision`` of the estimator (with
+        :attr:`track_accuracy`), ``macs`` done per sample vs ``dense_macs``; and for the whole
+        network the flop-bound speed-up of DESIGN.md section 1 (dense / conditional FLOPs,
+        from the measured active fractions)."""
+        raw = self._core.stats()
+        layers, f_dense, f_cond = [], 0.0, 0.0
+        for i, (s, W) in enumerate(zip(raw["layers"], self._weights)):
+            m, k = W.shape
+            n = max(s["samples"], 1)
+            alpha = s["rows_computed"] / (n * m)
+            est = self._estimators[i] if self.estimators_enabled else None
+            entry = {"samples": s["samples"], "active_fraction": alpha,
+                     "input_density": s["inputs_nonzero"] / (n * k),
+                     "macs": s["macs"] / n, "dense_macs": m * k}
+            if raw["track_accuracy"] and s["actual_positive"]:
+                entry["recall"] = s["true_positive"] / s["actual_positive"]
+                entry["precision"] = s["true_positive"] / max(s["rows_computed"], 1)
+            layers.append(entry)
+            # DESIGN.md eq. 3.6-3.9 per sample (N = 1): F_dense = (2k-1)m + m,
+            # F_cond = (2k-1)r + (2r-1)m + m + alpha((2k-1)m + m).
+            dense = (2 * k - 1) * m + m
+            f_dense += dense
+            f_cond += dense * alpha + ((2 * k - 1) * est.rank + (2 * est.rank - 1) * m + m
+                                       if est else 0.0)
+        return {"layers": layers,
+                "flop_bound_speedup": f_dense / f_cond if f_cond else float("nan")}
+
+    # ---- files ------------------------------------------------------------------------------
+    def to_model_file(self, card: dict | None = None) -> ModelFile:
+        tensors = {}
+        for i, (W, b, est) in enumerate(zip(self._weights, self._biases, self._estimators)):
+            tensors[f"layers.{i}.weight"] = W
+            tensors[f"layers.{i}.bias"] = b
+            if est is not None:
+                tensors[f"layers.{i}.estimator.A"] = est.A
+                tensors[f"layers.{i}.estimator.B"] = est.B
+        config = {"sizes": self.sizes,
+                  "estimators": [None if e is None else {"rank": e.rank, "tau": e.tau}
+                                 for e in self._estimators]}
+        return ModelFile("CondMLP", config, tensors, dict(card or {}))
+
+    def save(self, path: str | os.PathLike, card: dict | None = None,
+             store_dtype=np.float32) -> None:
+        """Write the model (models/FORMAT.md). ``card``: free-form strings kept in the file."""
+        from .io import write_model_file
+
+        write_model_file(path, self.to_model_file(card), store_dtype)
+
+    @classmethod
+    def from_model_file(cls, mf: ModelFile) -> CondMLP:
+        sizes = mf.config.get("sizes")
+        if (not isinstance(sizes, list) or len(sizes) < 2
+                or not all(isinstance(s, int) and 1 <= s <= 1 << 20 for s in sizes)):
+            raise ValueError(f"ccinfer.load: CondMLP config 'sizes' must be a list of at least "
+                             f"two widths in [1, 2^20], got {sizes!r}")
+        n_layers = len(sizes) - 1
+        specs = mf.config.get("estimators", [None] * n_layers)
+        if not isinstance(specs, list) or len(specs) != n_layers:
+            raise ValueError(f"ccinfer.load: CondMLP config 'estimators' needs {n_layers} "
+                             f"entries, got {specs!r}")
+        weights, biases, estimators, used = [], [], [], {}
+        for i in range(n_layers):
+            m, k = sizes[i + 1], sizes[i]
+            for name, shape in ((f"layers.{i}.weight", (m, k)), (f"layers.{i}.bias", (m,))):
+                used[name] = require_tensor(mf, name, shape)
+            weights.append(used[f"layers.{i}.weight"])
+            biases.append(used[f"layers.{i}.bias"])
+            spec = specs[i]
+            if spec is None:
+                estimators.append(None)
+                continue
+            if (not isinstance(spec, dict) or not isinstance(spec.get("rank"), int)
+                    or not isinstance(spec.get("tau", 0.0), (int, float))):
+                raise ValueError(f"ccinfer.load: estimator {i} must be {{'rank': int, 'tau': "
+                                 f"float}}, got {spec!r}")
+            r = spec["rank"]
+            if not 1 <= r <= min(m, k):
+                raise ValueError(f"ccinfer.load: estimator {i} rank {r} is out of [1, "
+                                 f"{min(m, k)}]")
+            A = require_tensor(mf, f"layers.{i}.estimator.A", (m, r))
+            B = require_tensor(mf, f"layers.{i}.estimator.B", (r, k))
+            used[f"layers.{i}.estimator.A"], used[f"layers.{i}.estimator.B"] = A, B
+            estimators.append(Estimator(A, B, float(spec.get("tau", 0.0))))
+        check_no_extra_tensors(mf, used)
+        model = cls(weights, biases, estimators)
+        model.card = mf.card
+        return model
+
+
+register_model("CondMLP", CondMLP.from_model_file)

@@ -1,0 +1,59 @@
+"""Interleaved timing: the rule of DESIGN.md section 4 in one place.
+
+Candidates are timed round-robin in one process, call by call, on inputs that rotate through a
+pool, so a noisy neighbour or a cache warmed by one candidate hurts all of them alike, and the
+speed-up of each round is a ratio of two timings taken moments apart.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+
+
+def interleaved(candidates: Mapping[str, Callable[[int], object]], rounds: int,
+                calls_per_round: int = 1) -> dict[str, np.ndarray]:
+    """Time every candidate ``rounds`` times, alternating between them each round.
+
+    Parameters
+    ----------
+    candidates : name -> fn(i), where ``i`` counts calls so the function can rotate inputs.
+    rounds : number of timed rounds per candidate.
+    calls_per_round : calls per timed round (to time calls shorter than the clock's grain).
+
+    Returns
+    -------
+    dict of name -> seconds per call, one entry per round.
+    """
+    names = list(candidates)
+    out = {name: np.empty(rounds) for name in names}
+    counter = 0
+    for name in names:  # one warm-up call each
+        candidates[name](counter)
+        counter += 1
+    for r in range(rounds):
+        order = names if r % 2 == 0 else names[::-1]
+        for name in order:
+            fn = candidates[name]
+            t0 = time.perf_counter_ns()
+            for _ in range(calls_per_round):
+                fn(counter)
+                counter += 1
+            out[name][r] = (time.perf_counter_ns() - t0) / 1e9 / calls_per_round
+    return out
+
+
+def summarize(seconds: np.ndarray) -> dict[str, float]:
+    """Median and interquartile range of a timing series, in microseconds."""
+    q1, med, q3 = np.percentile(seconds * 1e6, [25, 50, 75])
+    return {"median_us": float(med), "iqr_us": float(q3 - q1), "rounds": int(len(seconds))}
+
+
+def paired_speedup(baseline: np.ndarray, candidate: Sequence[float]) -> dict[str, float]:
+    """Speed-up of ``candidate`` over ``baseline`` computed round by round (each ratio from two
+    timings taken in the same round), summarised by its median and quartiles."""
+    ratios = np.asarray(baseline) / np.asarray(candidate)
+    q1, med, q3 = np.percentile(ratios, [25, 50, 75])
+    return {"median": float(med), "q1": float(q1), "q3": float(q3)}
