@@ -55,17 +55,30 @@ def _rewrite_metadata(path, **changes):
         ({"format_version": "one"}, r"format_version 'one' is not supported"),
         ({"model": "Transformer"}, r"unknown model kind 'Transformer'"),
         ({"config": "{not json"}, r"'config' is not valid JSON"),
-        ({"config": json.dumps({"sizes": [6, 5, 4, 3], "estimators": [None, None]})},
-         r"'estimators' needs 3 entries"),
-        ({"config": json.dumps({"sizes": [6, 5, 4, 9], "estimators": [None] * 3})},
-         r"tensor 'layers.2.weight' has shape \(3, 4\), the config needs \(9, 4\)"),
-        ({"config": json.dumps({"sizes": [6, 5, 4, 3],
-                                "estimators": [{"rank": 9, "tau": 0}, None, None]})},
-         r"estimator 0 rank 9 is out of"),
-        ({"config": json.dumps({"sizes": [6, 5, 4, 3], "estimators": [None] * 3})},
-         r"unexpected tensors"),
-        ({"config": json.dumps({"sizes": [6, 1 << 40], "estimators": [None]})},
-         r"'sizes' must be a list"),
+        (
+            {"config": json.dumps({"sizes": [6, 5, 4, 3], "estimators": [None, None]})},
+            r"'estimators' needs 3 entries",
+        ),
+        (
+            {"config": json.dumps({"sizes": [6, 5, 4, 9], "estimators": [None] * 3})},
+            r"tensor 'layers.2.weight' has shape \(3, 4\), the config needs \(9, 4\)",
+        ),
+        (
+            {
+                "config": json.dumps(
+                    {"sizes": [6, 5, 4, 3], "estimators": [{"rank": 9, "tau": 0}, None, None]}
+                )
+            },
+            r"estimator 0 rank 9 is out of",
+        ),
+        (
+            {"config": json.dumps({"sizes": [6, 5, 4, 3], "estimators": [None] * 3})},
+            r"unexpected tensors",
+        ),
+        (
+            {"config": json.dumps({"sizes": [6, 1 << 40], "estimators": [None]})},
+            r"'sizes' must be a list",
+        ),
     ],
 )
 def test_bad_metadata(tmp_path, rng, changes, match):
@@ -121,17 +134,25 @@ def _handmade(path, header: dict, data: bytes):
     path.write_bytes(struct.pack("<Q", len(raw)) + raw + data)
 
 
-META = {"format": "ccinfer", "format_version": "1", "model": "CondMLP",
-        "config": json.dumps({"sizes": [2, 2], "estimators": [None]})}
+META = {
+    "format": "ccinfer",
+    "format_version": "1",
+    "model": "CondMLP",
+    "config": json.dumps({"sizes": [2, 2], "estimators": [None]}),
+}
 
 
 @pytest.mark.parametrize(
     "entry,match",
     [
-        ({"dtype": "F32", "shape": [1 << 40, 1 << 20], "data_offsets": [0, 16]},
-         r"needs \d+ bytes, header gives 16"),
-        ({"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 1 << 50]},
-         r"data ends at byte .*truncated"),
+        (
+            {"dtype": "F32", "shape": [1 << 40, 1 << 20], "data_offsets": [0, 16]},
+            r"needs \d+ bytes, header gives 16",
+        ),
+        (
+            {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 1 << 50]},
+            r"data ends at byte .*truncated",
+        ),
         ({"dtype": "I64", "shape": [2], "data_offsets": [0, 16]}, r"dtype I64 is not supported"),
         ({"dtype": "F32", "shape": [-2, 2], "data_offsets": [0, 16]}, r"bad shape"),
         ({"dtype": "F32", "shape": [2, 2], "data_offsets": [8, 0]}, r"bad data_offsets"),

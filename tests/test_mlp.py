@@ -16,9 +16,14 @@ def _integer_model(rng, sizes=SIZES, ranks=(4, 3, 2), taus=(0.0, 1.0, -2.0)):
     """Integer weights and integer estimator factors: every sum is exact in float32."""
     W = [integer_matrix(rng, (sizes[i + 1], sizes[i]), -2, 3) for i in range(len(sizes) - 1)]
     b = [integer_matrix(rng, (sizes[i + 1],), -3, 4) for i in range(len(sizes) - 1)]
-    est = [Estimator(integer_matrix(rng, (W[i].shape[0], r), -2, 3),
-                     integer_matrix(rng, (r, W[i].shape[1]), -2, 3), t)
-           for i, (r, t) in enumerate(zip(ranks, taus))]
+    est = [
+        Estimator(
+            integer_matrix(rng, (W[i].shape[0], r), -2, 3),
+            integer_matrix(rng, (r, W[i].shape[1]), -2, 3),
+            t,
+        )
+        for i, (r, t) in enumerate(zip(ranks, taus, strict=True))
+    ]
     return W, b, [*est, None]
 
 
@@ -68,7 +73,7 @@ def test_stats_and_flop_bound(rng):
     model(X)
     stats = model.stats
     ref_masks = reference.cond_mlp_masks(W, b, est, X)
-    for layer, (predicted, positive) in zip(stats["layers"], ref_masks):
+    for layer, (predicted, positive) in zip(stats["layers"][:-1], ref_masks, strict=True):
         assert layer["samples"] == 50
         assert layer["active_fraction"] == pytest.approx(predicted.mean())
         tp = (predicted & positive).sum()
@@ -96,8 +101,7 @@ def test_autotune_keeps_results(rng):
     X = _sparse_integer_inputs(rng, 8, SIZES[0])
     before = model(X)
     report = model.autotune(X, repeats=2)
-    assert len(report["plan"]) == 4 and set(report["us_per_sample"][0]) == set(
-        ccinfer.mlp.KERNELS)
+    assert len(report["plan"]) == 4 and set(report["us_per_sample"][0]) == set(ccinfer.mlp.KERNELS)
     assert "rows" not in report["us_per_sample"][3]
     np.testing.assert_array_equal(model(X), before)
 
@@ -128,11 +132,14 @@ def test_float16_storage_round_trip(tmp_path, rng):
 
 def test_from_numpy_dict_and_pairs(rng):
     W, b, _ = _integer_model(rng)
-    d = {f"layers.{i}.{kind}": v for i, (w, bb) in enumerate(zip(W, b))
-         for kind, v in (("weight", w), ("bias", bb))}
+    d = {
+        f"layers.{i}.{kind}": v
+        for i, (w, bb) in enumerate(zip(W, b, strict=True))
+        for kind, v in (("weight", w), ("bias", bb))
+    }
     X = _sparse_integer_inputs(rng, 5, SIZES[0])
     a = ccinfer.CondMLP.from_numpy(d)
-    c = ccinfer.CondMLP.from_numpy(list(zip(W, b)))
+    c = ccinfer.CondMLP.from_numpy(list(zip(W, b, strict=True)))
     np.testing.assert_array_equal(a(X), reference.cond_mlp(W, b, [None] * 4, X))
     np.testing.assert_array_equal(c(X), a(X))
 
@@ -142,12 +149,16 @@ def test_from_numpy_dict_and_pairs(rng):
     [
         (lambda W, b: ccinfer.CondMLP(W, b[:-1]), r"4 weights but 3 biases"),
         (lambda W, b: ccinfer.CondMLP([W[0], W[2]], [b[0], b[2]]), r"input width"),
-        (lambda W, b: ccinfer.CondMLP([w.astype(np.int32) for w in W], b),
-         r"expected a floating-point array"),
+        (
+            lambda W, b: ccinfer.CondMLP([w.astype(np.int32) for w in W], b),
+            r"expected a floating-point array",
+        ),
         (lambda W, b: ccinfer.CondMLP.from_dense(W, b, ranks=[1, 2]), r"need 3 ranks"),
         (lambda W, b: ccinfer.CondMLP.from_dense(W, b, ranks=[0, 2, 2]), r"rank must be in"),
-        (lambda W, b: ccinfer.CondMLP.from_dense(
-            [np.where(W[0] > 0, np.nan, W[0]), *W[1:]], b), r"NaN or Inf"),
+        (
+            lambda W, b: ccinfer.CondMLP.from_dense([np.where(W[0] > 0, np.nan, W[0]), *W[1:]], b),
+            r"NaN or Inf",
+        ),
     ],
 )
 def test_bad_construction(rng, make, match):

@@ -12,6 +12,14 @@ std::string shape_str(const std::vector<int64_t>& shape) {
     return s + (shape.size() == 1 ? ",)" : ")");
 }
 
+std::string expected_str(const char* dtype, std::initializer_list<int64_t> shape) {
+    std::string want = std::string(dtype) + " of shape (";
+    int i = 0;
+    for (int64_t d : shape)
+        want += (i++ ? ", " : "") + (d == kAnyDim ? std::string("*") : std::to_string(d));
+    return want + (shape.size() == 1 ? ",)" : ")");
+}
+
 void fail(const char* func, const std::string& what) {
     throw py::value_error(std::string(func) + ": " + what);
 }

@@ -50,29 +50,25 @@ inline const char* dtype_name<uint8_t>() { return "uint8"; }
 template <>
 inline const char* dtype_name<bool>() { return "bool"; }
 
+std::string expected_str(const char* dtype, std::initializer_list<int64_t> shape);
+
 template <typename T>
 py::array checked_array(const char* func, const char* name, const py::handle& obj,
                         std::initializer_list<int64_t> shape, bool writable) {
-    std::string want = std::string(dtype_name<T>()) + " of shape (";
-    {
-        int i = 0;
-        for (int64_t d : shape)
-            want += (i++ ? ", " : "") + (d == kAnyDim ? std::string("*") : std::to_string(d));
-        want += shape.size() == 1 ? ",)" : ")";
-    }
+    // The fast path builds no strings: messages are made only once a check has failed.
     if (!py::isinstance<py::array>(obj))
-        fail(func, std::string(name) + " must be a numpy.ndarray, " + want + ", got " +
-                       describe(obj));
+        fail(func, std::string(name) + " must be a numpy.ndarray, " +
+                       expected_str(dtype_name<T>(), shape) + ", got " + describe(obj));
     py::array a = py::reinterpret_borrow<py::array>(obj);
-    const std::vector<int64_t> got(a.shape(), a.shape() + a.ndim());
     bool ok = a.dtype().is(py::dtype::of<T>()) && a.ndim() == static_cast<py::ssize_t>(shape.size());
     if (ok) {
         int i = 0;
-        for (int64_t d : shape) ok = ok && (d == kAnyDim || got[i] == d), ++i;
+        for (int64_t d : shape) ok = ok && (d == kAnyDim || a.shape(i) == d), ++i;
     }
     if (!ok)
-        fail(func, std::string(name) + " must be " + want + ", got " +
-                       std::string(py::str(a.dtype())) + " " + shape_str(got));
+        fail(func, std::string(name) + " must be " + expected_str(dtype_name<T>(), shape) +
+                       ", got " + std::string(py::str(a.dtype())) + " " +
+                       shape_str(std::vector<int64_t>(a.shape(), a.shape() + a.ndim())));
     if (!(a.flags() & py::array::c_style))
         fail(func, std::string(name) + " must be C-contiguous (use numpy.ascontiguousarray), " +
                        "got strides " + shape_str(std::vector<int64_t>(a.strides(),

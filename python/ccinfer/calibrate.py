@@ -31,10 +31,17 @@ def _forward_from(weights, biases, masks_fn, a, start):
     return a
 
 
-def calibrate(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], X: np.ndarray,
-              y: np.ndarray | None = None, *, max_accuracy_drop: float | None = None,
-              min_recall: float | None = None, ranks: Sequence[int] = DEFAULT_RANKS,
-              tau_scales: Sequence[float] = DEFAULT_TAU_SCALES):
+def calibrate(
+    weights: Sequence[np.ndarray],
+    biases: Sequence[np.ndarray],
+    X: np.ndarray,
+    y: np.ndarray | None = None,
+    *,
+    max_accuracy_drop: float | None = None,
+    min_recall: float | None = None,
+    ranks: Sequence[int] = DEFAULT_RANKS,
+    tau_scales: Sequence[float] = DEFAULT_TAU_SCALES,
+):
     """Pick ``(rank, tau)`` per hidden layer doing the least work within the bound.
 
     Parameters
@@ -59,8 +66,7 @@ def calibrate(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], X: np
         raise ValueError("calibrate: max_accuracy_drop needs labels y")
     X = np.asarray(X, np.float32)
     if X.ndim != 2 or X.shape[1] != weights[0].shape[1] or len(X) == 0:
-        raise ValueError(f"calibrate: X must have shape (n, {weights[0].shape[1]}), got "
-                         f"{X.shape}")
+        raise ValueError(f"calibrate: X must have shape (n, {weights[0].shape[1]}), got {X.shape}")
     if y is not None and np.shape(y) != (len(X),):
         raise ValueError(f"calibrate: y must have shape ({len(X)},), got {np.shape(y)}")
     W = [w.astype(np.float64) for w in weights]
@@ -82,17 +88,17 @@ def calibrate(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], X: np
     dense_acc = accuracy(_forward_from(W, b, lambda i, a: None, X, 0)) if y is not None else None
     report_layers = []
     a = X.astype(np.float64)
-    for l in range(n_hidden):
-        m, k = W[l].shape
-        U, S, Vt = svds[l]
-        z = a @ W[l].T + b[l]
+    for layer in range(n_hidden):
+        m, k = W[layer].shape
+        U, S, Vt = svds[layer]
+        z = a @ W[layer].T + b[layer]
         positive = z > 0
         best = None
         for r in ranks:
             if r > min(m, k):
                 continue
             A, B = U[:, :r] * S[:r], Vt[:r]
-            t = (a @ B.T) @ A.T + b[l]
+            t = (a @ B.T) @ A.T + b[layer]
             spread = float(t.std()) or 1.0
             for scale in tau_scales:
                 tau = scale * spread
@@ -106,22 +112,35 @@ def calibrate(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], X: np
                     ok = recall >= min_recall
                 else:
                     a_next = np.maximum(z, 0) * mask
-                    acc = accuracy(_forward_from(W, b, lambda i, x: mask_of(i, x), a_next, l + 1))
+                    acc = accuracy(
+                        _forward_from(W, b, lambda i, x: mask_of(i, x), a_next, layer + 1)
+                    )
                     ok = dense_acc - acc <= max_accuracy_drop
                 if ok:
-                    best = {"rank": r, "tau": tau, "active_fraction": alpha, "recall": recall,
-                            "macs": cost, "A": A, "B": B}
+                    best = {
+                        "rank": r,
+                        "tau": tau,
+                        "active_fraction": alpha,
+                        "recall": recall,
+                        "macs": cost,
+                        "A": A,
+                        "B": B,
+                    }
         if best is None:
-            report_layers.append({"rank": None, "active_fraction": 1.0, "recall": 1.0,
-                                  "macs": m * k})
+            report_layers.append(
+                {"rank": None, "active_fraction": 1.0, "recall": 1.0, "macs": m * k}
+            )
             a = np.maximum(z, 0)
             continue
-        chosen[l] = (best["A"], best["B"], best["tau"])
-        report_layers.append({key: best[key] for key in
-                              ("rank", "tau", "active_fraction", "recall", "macs")})
-        a = np.maximum(z, 0) * mask_of(l, a)
-    estimators = [None if c is None else (c[0].astype(np.float32), c[1].astype(np.float32),
-                                          float(c[2])) for c in chosen] + [None]
+        chosen[layer] = (best["A"], best["B"], best["tau"])
+        report_layers.append(
+            {key: best[key] for key in ("rank", "tau", "active_fraction", "recall", "macs")}
+        )
+        a = np.maximum(z, 0) * mask_of(layer, a)
+    estimators = [
+        None if c is None else (c[0].astype(np.float32), c[1].astype(np.float32), float(c[2]))
+        for c in chosen
+    ] + [None]
     report = {"layers": report_layers, "dense_accuracy": dense_acc}
     if y is not None:
         report["accuracy"] = accuracy(_forward_from(W, b, lambda i, x: mask_of(i, x), X, 0))

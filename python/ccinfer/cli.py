@@ -12,9 +12,11 @@ def demo(args: argparse.Namespace) -> int:
     from .demo import mnist_demo
 
     info = ccinfer.build_info()
-    print(f"ccinfer {info['version']}  ISA {info['active_isa']} "
-          f"(available {', '.join(info['available_isas'])})  threads {info['omp_max_threads']}"
-          f"  OpenBLAS {info['openblas_corename']}")
+    print(
+        f"ccinfer {info['version']}  ISA {info['active_isa']} "
+        f"(available {', '.join(info['available_isas'])})  threads {info['omp_max_threads']}"
+        f"  OpenBLAS {info['openblas_corename']}"
+    )
     mnist_demo(args.data_dir, rounds=args.rounds)
     return 0
 
@@ -28,8 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ccinfer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="run the shipped models dense and conditional")
-    p.add_argument("--data-dir", default=None,
-                   help="folder holding mnist/ and text/ (default: ../shared/data)")
+    p.add_argument(
+        "--data-dir", default=None, help="folder holding mnist/ and text/ (default: ../shared/data)"
+    )
     p.add_argument("--rounds", type=int, default=200, help="timed rounds per case")
     p.set_defaults(func=demo)
     sub.add_parser("info", help="print build_info() as JSON").set_defaults(func=info)

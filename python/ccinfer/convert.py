@@ -63,8 +63,10 @@ def linear_stack_from_numpy(
             raise ValueError(f"layer {i} weight: expected 2-D (out, in), got shape {w.shape}")
         b = as_float32_matrix(f"layer {i} bias", b, (w.shape[0],))
         if weights and w.shape[1] != weights[-1].shape[0]:
-            raise ValueError(f"layer {i} weight: input width {w.shape[1]} does not match the "
-                             f"previous layer's output width {weights[-1].shape[0]}")
+            raise ValueError(
+                f"layer {i} weight: input width {w.shape[1]} does not match the "
+                f"previous layer's output width {weights[-1].shape[0]}"
+            )
         weights.append(w)
         biases.append(b)
     return weights, biases
@@ -77,8 +79,10 @@ def _pairs_from_state_dict(state: Mapping[str, object]) -> list[tuple[object, ob
         stem, _, kind = key.rpartition(".")
         index = stem.rpartition(".")[2] if "." in stem else stem
         if kind not in ("weight", "bias") or not index.isdigit():
-            raise ValueError(f"unexpected parameter {key!r}: expected '<prefix><index>.weight' "
-                             f"or '.bias' of dense layers")
+            raise ValueError(
+                f"unexpected parameter {key!r}: expected '<prefix><index>.weight' "
+                f"or '.bias' of dense layers"
+            )
         layers.setdefault(int(index), {})[kind] = value
     pairs = []
     for index in sorted(layers):
@@ -115,10 +119,13 @@ def linear_stack_from_torch(module) -> tuple[list[np.ndarray], list[np.ndarray]]
         elif isinstance(child, nn.ReLU):
             kinds.append("relu")
         else:
-            raise ValueError(f"unsupported layer {type(child).__name__}: a CondMLP is Linear "
-                             f"layers with ReLU between them")
+            raise ValueError(
+                f"unsupported layer {type(child).__name__}: a CondMLP is Linear "
+                f"layers with ReLU between them"
+            )
     expected = ["linear", "relu"] * (len(pairs) - 1) + ["linear"]
     if kinds != expected:
-        raise ValueError(f"expected Linear, ReLU, ..., Linear (no ReLU after the last), got "
-                         f"{', '.join(kinds)}")
+        raise ValueError(
+            f"expected Linear, ReLU, ..., Linear (no ReLU after the last), got {', '.join(kinds)}"
+        )
     return linear_stack_from_numpy(pairs)

@@ -21,19 +21,23 @@ MNIST_MODEL = "mnist/mnist-50-35-25.safetensors"
 
 def models_dir() -> Path:
     """The shipped models: inside the installed package, or models/ of a source checkout."""
-    for candidate in (Path(ccinfer.__file__).parent / "models",
-                      Path(ccinfer.__file__).resolve().parents[2] / "models"):
+    for candidate in (
+        Path(ccinfer.__file__).parent / "models",
+        Path(ccinfer.__file__).resolve().parents[2] / "models",
+    ):
         if (candidate / MNIST_MODEL).exists():
             return candidate
-    raise ValueError("ccinfer demo: the shipped models are missing (looked in the package and "
-                     "in models/ of a source checkout)")
+    raise ValueError(
+        "ccinfer demo: the shipped models are missing (looked in the package and "
+        "in models/ of a source checkout)"
+    )
 
 
 def _latency_table(model: ccinfer.CondMLP, X: np.ndarray, batch: int, rounds: int) -> dict:
     """Conditional vs dense OpenBLAS (same weights, estimators off, plan dense), interleaved;
     inputs rotate through the test digits so masks change call to call."""
     n_batches = len(X) // batch
-    batches = [np.ascontiguousarray(X[i * batch:(i + 1) * batch]) for i in range(n_batches)]
+    batches = [np.ascontiguousarray(X[i * batch : (i + 1) * batch]) for i in range(n_batches)]
     if batch == 1:
         batches = [b[0] for b in batches]
     dense = ccinfer.CondMLP(model.weights, model.biases)  # plan: dense everywhere
@@ -44,19 +48,26 @@ def _latency_table(model: ccinfer.CondMLP, X: np.ndarray, batch: int, rounds: in
     def run_cond(i):
         model(batches[i % n_batches])
 
-    times = timing.interleaved({"dense": run_dense, "conditional": run_cond}, rounds,
-                               calls_per_round=1 if batch > 1 else 20)
-    return {"dense": timing.summarize(times["dense"] / batch),
-            "conditional": timing.summarize(times["conditional"] / batch),
-            "speedup": timing.paired_speedup(times["dense"], times["conditional"])}
+    times = timing.interleaved(
+        {"dense": run_dense, "conditional": run_cond},
+        rounds,
+        calls_per_round=1 if batch > 1 else 20,
+    )
+    return {
+        "dense": timing.summarize(times["dense"] / batch),
+        "conditional": timing.summarize(times["conditional"] / batch),
+        "speedup": timing.paired_speedup(times["dense"], times["conditional"]),
+    }
 
 
 def mnist_demo(data_dir: str | None, rounds: int = 200) -> None:
     path = models_dir() / MNIST_MODEL
     model = ccinfer.load(path)
     X, y = load_mnist(data_dir, "test")
-    print(f"MNIST model {path.name}: sizes {model.sizes}, estimator ranks "
-          f"{[e.rank for e in model.estimators if e]}")
+    print(
+        f"MNIST model {path.name}: sizes {model.sizes}, estimator ranks "
+        f"{[e.rank for e in model.estimators if e]}"
+    )
 
     model.estimators_enabled = False
     dense_err = 100 * float((model.predict(X) != y).mean())
@@ -68,11 +79,14 @@ def mnist_demo(data_dir: str | None, rounds: int = 200) -> None:
     model.track_accuracy = False
     print(f"  test error on 10,000 digits: dense {dense_err:.2f}%   conditional {cond_err:.2f}%")
     for i, layer in enumerate(stats["layers"][:-1]):
-        print(f"  layer {i}: active {layer['active_fraction']:6.1%}   input non-zero "
-              f"{layer['input_density']:6.1%}   recall {layer['recall']:6.1%}   precision "
-              f"{layer['precision']:6.1%}")
-    print(f"  flop-bound speed-up from these masks (DESIGN.md 1): "
-          f"{stats['flop_bound_speedup']:.2f}x")
+        print(
+            f"  layer {i}: active {layer['active_fraction']:6.1%}   input non-zero "
+            f"{layer['input_density']:6.1%}   recall {layer['recall']:6.1%}   precision "
+            f"{layer['precision']:6.1%}"
+        )
+    print(
+        f"  flop-bound speed-up from these masks (DESIGN.md 1): {stats['flop_bound_speedup']:.2f}x"
+    )
 
     tune = model.autotune(np.ascontiguousarray(X[:256]), repeats=3)
     print(f"  plan chosen by measurement: {tune['plan']}")
@@ -81,9 +95,11 @@ def mnist_demo(data_dir: str | None, rounds: int = 200) -> None:
         ccinfer.set_num_threads(threads)
         for batch in (1, 64):
             t = _latency_table(model, X, batch, rounds if batch == 1 else max(rounds // 4, 20))
-            print(f"  {threads} thread(s), batch {batch:2d}: dense OpenBLAS "
-                  f"{t['dense']['median_us']:7.1f} us/sample   conditional "
-                  f"{t['conditional']['median_us']:7.1f} us/sample   speed-up "
-                  f"{t['speedup']['median']:.2f}x (IQR {t['speedup']['q1']:.2f}-"
-                  f"{t['speedup']['q3']:.2f})")
+            print(
+                f"  {threads} thread(s), batch {batch:2d}: dense OpenBLAS "
+                f"{t['dense']['median_us']:7.1f} us/sample   conditional "
+                f"{t['conditional']['median_us']:7.1f} us/sample   speed-up "
+                f"{t['speedup']['median']:.2f}x (IQR {t['speedup']['q1']:.2f}-"
+                f"{t['speedup']['q3']:.2f})"
+            )
     ccinfer.set_num_threads(previous)

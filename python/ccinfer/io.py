@@ -70,8 +70,11 @@ def read_header(path: str | os.PathLike) -> tuple[dict, dict[str, dict]]:
                 raise _fail(path, f"file is {size} bytes, too short for a safetensors header")
             (header_len,) = struct.unpack("<Q", prefix)
             if header_len > MAX_HEADER_BYTES or 8 + header_len > size:
-                raise _fail(path, f"header declares {header_len} bytes but the file has "
-                                  f"{size} (truncated or not a safetensors file)")
+                raise _fail(
+                    path,
+                    f"header declares {header_len} bytes but the file has "
+                    f"{size} (truncated or not a safetensors file)",
+                )
             raw = f.read(header_len)
     except OSError as e:
         raise ValueError(f"ccinfer.load: cannot read {path}: {e.strerror}") from e
@@ -97,20 +100,33 @@ def _check_entry(path, name: str, entry, data_bytes: int) -> None:
         raise _fail(path, f"tensor {name!r}: malformed header entry {entry!r}")
     dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
     if dtype not in _DTYPES:
-        raise _fail(path, f"tensor {name!r}: dtype {dtype} is not supported "
-                          f"(expected one of {', '.join(_DTYPES)})")
+        raise _fail(
+            path,
+            f"tensor {name!r}: dtype {dtype} is not supported "
+            f"(expected one of {', '.join(_DTYPES)})",
+        )
     if not (isinstance(shape, list) and all(isinstance(d, int) and d >= 0 for d in shape)):
         raise _fail(path, f"tensor {name!r}: bad shape {shape!r}")
-    if not (isinstance(offsets, list) and len(offsets) == 2
-            and all(isinstance(o, int) for o in offsets) and 0 <= offsets[0] <= offsets[1]):
+    if not (
+        isinstance(offsets, list)
+        and len(offsets) == 2
+        and all(isinstance(o, int) for o in offsets)
+        and 0 <= offsets[0] <= offsets[1]
+    ):
         raise _fail(path, f"tensor {name!r}: bad data_offsets {offsets!r}")
     nbytes = int(np.prod(shape, dtype=object)) * np.dtype(_DTYPES[dtype]).itemsize
     if offsets[1] > data_bytes:
-        raise _fail(path, f"tensor {name!r}: data ends at byte {offsets[1]} but the file holds "
-                          f"{data_bytes} bytes of data (truncated?)")
+        raise _fail(
+            path,
+            f"tensor {name!r}: data ends at byte {offsets[1]} but the file holds "
+            f"{data_bytes} bytes of data (truncated?)",
+        )
     if offsets[1] - offsets[0] != nbytes:
-        raise _fail(path, f"tensor {name!r}: shape {shape} {dtype} needs {nbytes} bytes, "
-                          f"header gives {offsets[1] - offsets[0]}")
+        raise _fail(
+            path,
+            f"tensor {name!r}: shape {shape} {dtype} needs {nbytes} bytes, "
+            f"header gives {offsets[1] - offsets[0]}",
+        )
 
 
 def read_model_file(path: str | os.PathLike) -> ModelFile:
@@ -121,12 +137,18 @@ def read_model_file(path: str | os.PathLike) -> ModelFile:
     path = Path(path)
     metadata, _ = read_header(path)
     if metadata.get("format") != FORMAT_NAME:
-        raise _fail(path, f"not a ccinfer model (metadata 'format' is "
-                          f"{metadata.get('format')!r}, expected {FORMAT_NAME!r})")
+        raise _fail(
+            path,
+            f"not a ccinfer model (metadata 'format' is "
+            f"{metadata.get('format')!r}, expected {FORMAT_NAME!r})",
+        )
     version = metadata.get("format_version", "")
     if not version.isdigit() or int(version) > FORMAT_VERSION or int(version) < 1:
-        raise _fail(path, f"format_version {version!r} is not supported (this ccinfer reads "
-                          f"versions 1..{FORMAT_VERSION})")
+        raise _fail(
+            path,
+            f"format_version {version!r} is not supported (this ccinfer reads "
+            f"versions 1..{FORMAT_VERSION})",
+        )
     kind = metadata.get("model", "")
     if kind not in _READERS:
         raise _fail(path, f"unknown model kind {kind!r} (known: {', '.join(sorted(_READERS))})")
@@ -150,8 +172,9 @@ def read_model_file(path: str | os.PathLike) -> ModelFile:
     return ModelFile(kind=kind, config=config, tensors=tensors, card=card)
 
 
-def write_model_file(path: str | os.PathLike, model_file: ModelFile,
-                     store_dtype: type = np.float32) -> None:
+def write_model_file(
+    path: str | os.PathLike, model_file: ModelFile, store_dtype: type = np.float32
+) -> None:
     """Write a model file. ``store_dtype`` float16 halves the size (rounding the weights once;
     the loaded model then computes in float32 on exactly the rounded values)."""
     from safetensors.numpy import save_file
@@ -165,8 +188,9 @@ def write_model_file(path: str | os.PathLike, model_file: ModelFile,
         "config": json.dumps(model_file.config, sort_keys=True),
     }
     metadata.update({f"card.{k}": str(v) for k, v in model_file.card.items()})
-    tensors = {name: np.ascontiguousarray(t, dtype=store_dtype)
-               for name, t in model_file.tensors.items()}
+    tensors = {
+        name: np.ascontiguousarray(t, dtype=store_dtype) for name, t in model_file.tensors.items()
+    }
     save_file(tensors, str(path), metadata=metadata)
 
 
@@ -196,8 +220,10 @@ def require_tensor(model_file: ModelFile, name: str, shape: tuple[int, ...]) -> 
     if tensor is None:
         raise ValueError(f"ccinfer.load: {model_file.kind} file is missing tensor {name!r}")
     if tensor.shape != tuple(shape):
-        raise ValueError(f"ccinfer.load: tensor {name!r} has shape {tensor.shape}, the config "
-                         f"needs {tuple(shape)}")
+        raise ValueError(
+            f"ccinfer.load: tensor {name!r} has shape {tensor.shape}, the config "
+            f"needs {tuple(shape)}"
+        )
     return tensor
 
 
@@ -205,5 +231,4 @@ def check_no_extra_tensors(model_file: ModelFile, used: Mapping[str, object]) ->
     """Unknown tensors mean a file from another tool or version: refuse rather than ignore."""
     extra = sorted(set(model_file.tensors) - set(used))
     if extra:
-        raise ValueError(f"ccinfer.load: {model_file.kind} file has unexpected tensors "
-                         f"{extra[:5]}")
+        raise ValueError(f"ccinfer.load: {model_file.kind} file has unexpected tensors {extra[:5]}")

@@ -34,7 +34,7 @@ def _pairs(weights, biases) -> tuple[list[np.ndarray], list[np.ndarray]]:
     weights, biases = list(weights), list(biases)
     if len(weights) != len(biases):
         raise ValueError(f"CondMLP: {len(weights)} weights but {len(biases)} biases")
-    return linear_stack_from_numpy(list(zip(weights, biases)))
+    return linear_stack_from_numpy(list(zip(weights, biases, strict=True)))
 
 
 def truncated_svd(W: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray]:
@@ -43,8 +43,10 @@ def truncated_svd(W: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray]:
     if not 1 <= rank <= min(W.shape):
         raise ValueError(f"rank must be in [1, {min(W.shape)}] for a {W.shape} layer, got {rank}")
     U, S, Vt = np.linalg.svd(W.astype(np.float64), full_matrices=False)
-    return ((U[:, :rank] * S[:rank]).astype(np.float32),
-            np.ascontiguousarray(Vt[:rank], dtype=np.float32))
+    return (
+        (U[:, :rank] * S[:rank]).astype(np.float32),
+        np.ascontiguousarray(Vt[:rank], dtype=np.float32),
+    )
 
 
 class CondMLP:
@@ -65,8 +67,12 @@ class CondMLP:
     >>> model.stats["layers"][0]["active_fraction"]                      # doctest: +SKIP
     """
 
-    def __init__(self, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
-                 estimators: Sequence[Estimator | None] | None = None):
+    def __init__(
+        self,
+        weights: Sequence[np.ndarray],
+        biases: Sequence[np.ndarray],
+        estimators: Sequence[Estimator | None] | None = None,
+    ):
         weights, biases = _pairs(weights, biases)
         estimators = list(estimators) if estimators is not None else [None] * len(weights)
         if len(estimators) != len(weights):
@@ -74,12 +80,13 @@ class CondMLP:
         if estimators[-1] is not None:
             raise ValueError("CondMLP: the output layer cannot have an estimator")
         checked = []
-        for i, (W, est) in enumerate(zip(weights, estimators)):
+        for i, (W, est) in enumerate(zip(weights, estimators, strict=True)):
             if est is not None:
                 A = as_float32_matrix(f"layer {i} estimator A", est.A)
                 if A.ndim != 2 or A.shape[0] != W.shape[0]:
-                    raise ValueError(f"layer {i} estimator A: expected shape ({W.shape[0]}, r), "
-                                     f"got {A.shape}")
+                    raise ValueError(
+                        f"layer {i} estimator A: expected shape ({W.shape[0]}, r), got {A.shape}"
+                    )
                 B = as_float32_matrix(f"layer {i} estimator B", est.B, (A.shape[1], W.shape[1]))
                 if not np.isfinite(est.tau):
                     raise ValueError(f"layer {i} estimator tau must be finite, got {est.tau}")
@@ -88,14 +95,22 @@ class CondMLP:
         self._weights, self._biases, self._estimators = weights, biases, checked
         self.card: dict[str, str] = {}  # free-form strings saved with the model
         self._core = _core.CondMLP(
-            weights, biases,
-            [e.A if e else None for e in checked], [e.B if e else None for e in checked],
-            [e.tau if e else 0.0 for e in checked])
+            weights,
+            biases,
+            [e.A if e else None for e in checked],
+            [e.B if e else None for e in checked],
+            [e.tau if e else 0.0 for e in checked],
+        )
 
     # ---- construction -----------------------------------------------------------------------
     @classmethod
-    def from_dense(cls, weights, biases, ranks: Sequence[int | None] | None = None,
-                   tau: float | Sequence[float] = 0.0) -> CondMLP:
+    def from_dense(
+        cls,
+        weights,
+        biases,
+        ranks: Sequence[int | None] | None = None,
+        tau: float | Sequence[float] = 0.0,
+    ) -> CondMLP:
         """Add estimators to a trained network: truncated SVD of each hidden layer's weights.
 
         Parameters
@@ -107,13 +122,14 @@ class CondMLP:
         hidden = len(weights) - 1
         ranks = [None] * hidden if ranks is None else list(ranks)
         if len(ranks) != hidden:
-            raise ValueError(f"from_dense: {hidden} hidden layers need {hidden} ranks, "
-                             f"got {len(ranks)}")
+            raise ValueError(
+                f"from_dense: {hidden} hidden layers need {hidden} ranks, got {len(ranks)}"
+            )
         taus = [tau] * hidden if np.isscalar(tau) else list(tau)
         if len(taus) != hidden:
             raise ValueError(f"from_dense: need {hidden} taus, got {len(taus)}")
         estimators: list[Estimator | None] = []
-        for W, r, t in zip(weights, ranks, taus):
+        for W, r, t in zip(weights[:hidden], ranks, taus, strict=True):
             estimators.append(None if r is None else Estimator(*truncated_svd(W, int(r)), t))
         return cls(weights, biases, [*estimators, None])
 
@@ -129,10 +145,16 @@ class CondMLP:
         Keras or any trainer can produce); estimators as in :meth:`from_dense`."""
         return cls.from_dense(*linear_stack_from_numpy(params), ranks=ranks, tau=tau)
 
-    def calibrate(self, X: np.ndarray, y: np.ndarray | None = None, *,
-                  max_accuracy_drop: float | None = None, min_recall: float | None = None,
-                  ranks: Sequence[int] | None = None,
-                  tau_scales: Sequence[float] | None = None) -> dict:
+    def calibrate(
+        self,
+        X: np.ndarray,
+        y: np.ndarray | None = None,
+        *,
+        max_accuracy_drop: float | None = None,
+        min_recall: float | None = None,
+        ranks: Sequence[int] | None = None,
+        tau_scales: Sequence[float] | None = None,
+    ) -> dict:
         """Choose rank and tau of every hidden layer's estimator from data, doing the least
         work within the bound, and install them (see :mod:`ccinfer.calibrate`).
 
@@ -154,11 +176,18 @@ class CondMLP:
         from . import calibrate as cal
 
         estimators, report = cal.calibrate(
-            self._weights, self._biases, X, y, max_accuracy_drop=max_accuracy_drop,
-            min_recall=min_recall, ranks=cal.DEFAULT_RANKS if ranks is None else ranks,
-            tau_scales=cal.DEFAULT_TAU_SCALES if tau_scales is None else tau_scales)
-        rebuilt = CondMLP(self._weights, self._biases,
-                          [None if e is None else Estimator(*e) for e in estimators])
+            self._weights,
+            self._biases,
+            X,
+            y,
+            max_accuracy_drop=max_accuracy_drop,
+            min_recall=min_recall,
+            ranks=cal.DEFAULT_RANKS if ranks is None else ranks,
+            tau_scales=cal.DEFAULT_TAU_SCALES if tau_scales is None else tau_scales,
+        )
+        rebuilt = CondMLP(
+            self._weights, self._biases, [None if e is None else Estimator(*e) for e in estimators]
+        )
         self._estimators, self._core = rebuilt._estimators, rebuilt._core
         return report
 
@@ -214,9 +243,13 @@ class CondMLP:
         """Time every possible kernel of every layer on samples ``X`` (n, in) and keep the
         fastest per layer. Returns the plan and the per-sample microseconds measured."""
         seconds = self._core.autotune(X, repeats)
-        return {"plan": self.plan,
-                "us_per_sample": [{k: round(s * 1e6, 2) for k, s in zip(KERNELS, row)
-                                   if np.isfinite(s)} for row in seconds]}
+        return {
+            "plan": self.plan,
+            "us_per_sample": [
+                {k: round(s * 1e6, 2) for k, s in zip(KERNELS, row, strict=True) if np.isfinite(s)}
+                for row in seconds
+            ],
+        }
 
     # ---- statistics -------------------------------------------------------------------------
     @property
@@ -241,14 +274,18 @@ class CondMLP:
         from the measured active fractions)."""
         raw = self._core.stats()
         layers, f_dense, f_cond = [], 0.0, 0.0
-        for i, (s, W) in enumerate(zip(raw["layers"], self._weights)):
+        for i, (s, W) in enumerate(zip(raw["layers"], self._weights, strict=True)):
             m, k = W.shape
             n = max(s["samples"], 1)
             alpha = s["rows_computed"] / (n * m)
             est = self._estimators[i] if self.estimators_enabled else None
-            entry = {"samples": s["samples"], "active_fraction": alpha,
-                     "input_density": s["inputs_nonzero"] / (n * k),
-                     "macs": s["macs"] / n, "dense_macs": m * k}
+            entry = {
+                "samples": s["samples"],
+                "active_fraction": alpha,
+                "input_density": s["inputs_nonzero"] / (n * k),
+                "macs": s["macs"] / n,
+                "dense_macs": m * k,
+            }
             if raw["track_accuracy"] and s["actual_positive"]:
                 entry["recall"] = s["true_positive"] / s["actual_positive"]
                 entry["precision"] = s["true_positive"] / max(s["rows_computed"], 1)
@@ -257,27 +294,36 @@ class CondMLP:
             # F_cond = (2k-1)r + (2r-1)m + m + alpha((2k-1)m + m).
             dense = (2 * k - 1) * m + m
             f_dense += dense
-            f_cond += dense * alpha + ((2 * k - 1) * est.rank + (2 * est.rank - 1) * m + m
-                                       if est else 0.0)
-        return {"layers": layers,
-                "flop_bound_speedup": f_dense / f_cond if f_cond else float("nan")}
+            f_cond += dense * alpha + (
+                (2 * k - 1) * est.rank + (2 * est.rank - 1) * m + m if est else 0.0
+            )
+        return {
+            "layers": layers,
+            "flop_bound_speedup": f_dense / f_cond if f_cond else float("nan"),
+        }
 
     # ---- files ------------------------------------------------------------------------------
     def to_model_file(self, card: dict | None = None) -> ModelFile:
         tensors = {}
-        for i, (W, b, est) in enumerate(zip(self._weights, self._biases, self._estimators)):
+        for i, (W, b, est) in enumerate(
+            zip(self._weights, self._biases, self._estimators, strict=True)
+        ):
             tensors[f"layers.{i}.weight"] = W
             tensors[f"layers.{i}.bias"] = b
             if est is not None:
                 tensors[f"layers.{i}.estimator.A"] = est.A
                 tensors[f"layers.{i}.estimator.B"] = est.B
-        config = {"sizes": self.sizes,
-                  "estimators": [None if e is None else {"rank": e.rank, "tau": e.tau}
-                                 for e in self._estimators]}
+        config = {
+            "sizes": self.sizes,
+            "estimators": [
+                None if e is None else {"rank": e.rank, "tau": e.tau} for e in self._estimators
+            ],
+        }
         return ModelFile("CondMLP", config, tensors, dict(card or {}))
 
-    def save(self, path: str | os.PathLike, card: dict | None = None,
-             store_dtype=np.float32) -> None:
+    def save(
+        self, path: str | os.PathLike, card: dict | None = None, store_dtype=np.float32
+    ) -> None:
         """Write the model (models/FORMAT.md). ``card``: free-form strings kept in the file."""
         from .io import write_model_file
 
@@ -286,15 +332,21 @@ class CondMLP:
     @classmethod
     def from_model_file(cls, mf: ModelFile) -> CondMLP:
         sizes = mf.config.get("sizes")
-        if (not isinstance(sizes, list) or len(sizes) < 2
-                or not all(isinstance(s, int) and 1 <= s <= 1 << 20 for s in sizes)):
-            raise ValueError(f"ccinfer.load: CondMLP config 'sizes' must be a list of at least "
-                             f"two widths in [1, 2^20], got {sizes!r}")
+        if (
+            not isinstance(sizes, list)
+            or len(sizes) < 2
+            or not all(isinstance(s, int) and 1 <= s <= 1 << 20 for s in sizes)
+        ):
+            raise ValueError(
+                f"ccinfer.load: CondMLP config 'sizes' must be a list of at least "
+                f"two widths in [1, 2^20], got {sizes!r}"
+            )
         n_layers = len(sizes) - 1
         specs = mf.config.get("estimators", [None] * n_layers)
         if not isinstance(specs, list) or len(specs) != n_layers:
-            raise ValueError(f"ccinfer.load: CondMLP config 'estimators' needs {n_layers} "
-                             f"entries, got {specs!r}")
+            raise ValueError(
+                f"ccinfer.load: CondMLP config 'estimators' needs {n_layers} entries, got {specs!r}"
+            )
         weights, biases, estimators, used = [], [], [], {}
         for i in range(n_layers):
             m, k = sizes[i + 1], sizes[i]
@@ -306,14 +358,18 @@ class CondMLP:
             if spec is None:
                 estimators.append(None)
                 continue
-            if (not isinstance(spec, dict) or not isinstance(spec.get("rank"), int)
-                    or not isinstance(spec.get("tau", 0.0), (int, float))):
-                raise ValueError(f"ccinfer.load: estimator {i} must be {{'rank': int, 'tau': "
-                                 f"float}}, got {spec!r}")
+            if (
+                not isinstance(spec, dict)
+                or not isinstance(spec.get("rank"), int)
+                or not isinstance(spec.get("tau", 0.0), (int, float))
+            ):
+                raise ValueError(
+                    f"ccinfer.load: estimator {i} must be {{'rank': int, 'tau': "
+                    f"float}}, got {spec!r}"
+                )
             r = spec["rank"]
             if not 1 <= r <= min(m, k):
-                raise ValueError(f"ccinfer.load: estimator {i} rank {r} is out of [1, "
-                                 f"{min(m, k)}]")
+                raise ValueError(f"ccinfer.load: estimator {i} rank {r} is out of [1, {min(m, k)}]")
             A = require_tensor(mf, f"layers.{i}.estimator.A", (m, r))
             B = require_tensor(mf, f"layers.{i}.estimator.B", (r, k))
             used[f"layers.{i}.estimator.A"], used[f"layers.{i}.estimator.B"] = A, B

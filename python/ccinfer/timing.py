@@ -13,8 +13,9 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 
-def interleaved(candidates: Mapping[str, Callable[[int], object]], rounds: int,
-                calls_per_round: int = 1) -> dict[str, np.ndarray]:
+def interleaved(
+    candidates: Mapping[str, Callable[[int], object]], rounds: int, calls_per_round: int = 1
+) -> dict[str, np.ndarray]:
     """Time every candidate ``rounds`` times, alternating between them each round.
 
     Parameters
@@ -48,7 +49,7 @@ def interleaved(candidates: Mapping[str, Callable[[int], object]], rounds: int,
 def summarize(seconds: np.ndarray) -> dict[str, float]:
     """Median and interquartile range of a timing series, in microseconds."""
     q1, med, q3 = np.percentile(seconds * 1e6, [25, 50, 75])
-    return {"median_us": float(med), "iqr_us": float(q3 - q1), "rounds": int(len(seconds))}
+    return {"median_us": float(med), "iqr_us": float(q3 - q1), "rounds": len(seconds)}
 
 
 def paired_speedup(baseline: np.ndarray, candidate: Sequence[float]) -> dict[str, float]:

@@ -6,8 +6,10 @@
 
 namespace ccinfer {
 
-/// Pair density (active (sample, row) pairs / (n m)) at and above which cond_gemv_batch runs
-/// one OpenBLAS sgemm over the whole batch and keeps the active entries. Measured on the
+/// Pair density (active (sample, row) pairs / (n m)) at and above which cond_gemv_batch
+/// computes every product with the dense register-tiled block GEMM kernel (the one under
+/// block_gated_gemm; not OpenBLAS, whose sum order changes with its thread count) and keeps
+/// the active entries. Measured on the
 /// 2-core Zen 4 of DESIGN.md with n = 64 (bench/test_bench_cond_gemv.py, bench/KERNELS.md).
 constexpr double kCondGemvBatchDenseDensity = 0.4;
 

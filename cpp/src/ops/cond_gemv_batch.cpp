@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "../kernels/table.h"
-#include "ccinfer/blas.h"
 #include "ccinfer/cond_gemv.h"
 #include "ccinfer/threads.h"
 
@@ -58,23 +57,41 @@ void rows_for_samples(kernels::GemvSamplesFn gemv_samples, const float* w, int64
     }
 }
 
-// High pair density: one sgemm (outside any OpenMP region) into a scratch, then keep the
-// active entries.
+// High pair density: every (sample, row) product with the dense block GEMM kernel (the
+// register-tiled kernel of block_gated_gemm) into a scratch, then keep the active entries.
+// Not OpenBLAS: its sgemm changes its sum order with its thread count, and results here must
+// not. Thread slices of rows start on multiples of 64, so every row meets the kernel's tiles
+// the same way for any thread count.
+constexpr int64_t kRowAlign = 64;
+
 template <typename IsActive>
 void batch_dense(const float* w, int64_t m, int64_t k, const float* x, int64_t n,
                  const float* bias, float* out, IsActive is_active) {
     thread_local std::vector<float> scratch;  // reused: no page faults per call
     if (scratch.size() < static_cast<size_t>(n * m)) scratch.resize(static_cast<size_t>(n * m));
     float* y = scratch.data();
-    CCINFER_BLAS(cblas_sgemm)(blas::kRowMajor, blas::kNoTrans, blas::kTrans, n, m, k, 1.0f, x, k,
-                              w, k, 0.0f, y, m);
-    for (int64_t s = 0; s < n; ++s) {
-        float* o = out + s * m;
-        const float* ys = y + s * m;
-        if (bias)
-            for (int64_t i = 0; i < m; ++i) o[i] = is_active(s, i) ? ys[i] + bias[i] : o[i];
-        else
-            for (int64_t i = 0; i < m; ++i) o[i] = is_active(s, i) ? ys[i] : o[i];
+    const auto block_gemm = kernels::active().block_gemm;
+    const int nth = static_cast<int>(
+        std::min<int64_t>(threads_for_work(n * m * k), (m + kRowAlign - 1) / kRowAlign));
+#pragma omp parallel num_threads(nth) if (nth > 1)
+    {
+        const int ith = omp_get_thread_num();
+        const auto start = [&](int t) {
+            return std::min(m, (m * t / nth + kRowAlign - 1) / kRowAlign * kRowAlign);
+        };
+        const int64_t r0 = start(ith), r1 = ith + 1 == nth ? m : start(ith + 1);
+        if (r1 > r0) {
+            block_gemm(w + r0 * k, k, r1 - r0, k, x, k, nullptr, n, y + r0, m);
+            for (int64_t s = 0; s < n; ++s) {
+                float* o = out + s * m;
+                const float* ys = y + s * m;
+                if (bias)
+                    for (int64_t i = r0; i < r1; ++i)
+                        o[i] = is_active(s, i) ? ys[i] + bias[i] : o[i];
+                else
+                    for (int64_t i = r0; i < r1; ++i) o[i] = is_active(s, i) ? ys[i] : o[i];
+            }
+        }
     }
 }
 

@@ -1,0 +1,1 @@
+"""pytest-benchmark suites (see conftest.py)."""
