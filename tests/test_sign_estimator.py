@@ -45,19 +45,22 @@ def test_thresholds_and_extremes(isa, rng, tau):
 
 
 def test_predict_batch_mask_matches_predict_and_threads(rng):
-    A, B, bias, est = _integer_estimator(rng, 1000, 50, 784)
+    _A, _B, _bias, est = _integer_estimator(rng, 1000, 50, 784)
     X = rng.standard_normal((64, 784), dtype=np.float32)
-    masks = []
+    masks, rows = [], []
     previous = ccinfer.get_num_threads()
     try:
         for nth in (1, 2):
             ccinfer.set_num_threads(nth)
             masks.append(est.predict_batch(X))
+            rows.append([est.predict(x) for x in X])
     finally:
         ccinfer.set_num_threads(previous)
     assert masks[0].dtype == np.bool_ and masks[0].shape == (64, 1000)
     np.testing.assert_array_equal(masks[0], masks[1])
-    for x, mask in zip(X, masks[0]):
+    for one, two in zip(*rows, strict=True):
+        np.testing.assert_array_equal(one, two)
+    for x, mask in zip(X, masks[0], strict=True):
         np.testing.assert_array_equal(est.predict(x), np.flatnonzero(mask))
 
 
@@ -73,7 +76,7 @@ def test_predict_batch_into_out(rng):
 def test_simd_matches_scalar_kernel(rng, other):
     if other not in ccinfer.available_isas():
         pytest.skip(f"{other} not available")
-    A, B, bias, est = _integer_estimator(rng, 257, 17, 65)
+    _A, _B, _bias, est = _integer_estimator(rng, 257, 17, 65)
     X = integer_matrix(rng, (9, 65), -2, 3)
     results = {}
     previous = ccinfer.get_isa()
@@ -84,7 +87,7 @@ def test_simd_matches_scalar_kernel(rng, other):
     finally:
         ccinfer.set_isa(previous)
     for rows, mask in results.values():
-        for a, b in zip(rows, results[other][0]):
+        for a, b in zip(rows, results[other][0], strict=True):
             np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(mask, results[other][1])
 
@@ -140,8 +143,11 @@ def test_full_rank_gives_sign_of_layer(m, k, seed):
 )
 def test_raising_tau_never_adds_rows(seed, taus):
     rng = np.random.default_rng(seed)
-    est = SignEstimator.from_weights(rng.standard_normal((90, 20)).astype(np.float32),
-                                     rng.standard_normal(90).astype(np.float32), rank=6)
+    est = SignEstimator.from_weights(
+        rng.standard_normal((90, 20)).astype(np.float32),
+        rng.standard_normal(90).astype(np.float32),
+        rank=6,
+    )
     x = rng.standard_normal(20).astype(np.float32)
     X = rng.standard_normal((3, 20)).astype(np.float32)
     previous_rows, previous_mask = None, None
@@ -161,27 +167,48 @@ B4 = np.ones((2, 4), np.float32)
 @pytest.mark.parametrize(
     "call,match",
     [
-        (lambda: SignEstimator(A4.astype(np.float64), B4),
-         r"SignEstimator: A must be float32 of shape \(\*, \*\), got float64 \(8, 2\)"),
-        (lambda: SignEstimator(A4, np.ones((3, 4), np.float32)),
-         r"SignEstimator: B must be float32 of shape \(2, \*\), got float32 \(3, 4\)"),
-        (lambda: SignEstimator(A4, B4, np.ones(7, np.float32)),
-         r"SignEstimator: bias must be float32 of shape \(8,\), got float32 \(7,\)"),
-        (lambda: SignEstimator(np.ones((8, 4), np.float32)[:, ::2], B4),
-         r"SignEstimator: A must be C-contiguous"),
-        (lambda: SignEstimator(np.ones((0, 2), np.float32), B4),
-         r"SignEstimator: A \(m, r\) and B \(r, k\) must not be empty"),
-        (lambda: SignEstimator(A4, B4).predict(np.ones(5, np.float32)),
-         r"SignEstimator.predict: x must be float32 of shape \(4,\), got float32 \(5,\)"),
-        (lambda: SignEstimator(A4, B4).predict(np.ones(4, np.float64)),
-         r"SignEstimator.predict: x must be float32 of shape \(4,\), got float64"),
-        (lambda: SignEstimator(A4, B4).predict(np.ones(8, np.float32)[::2]),
-         r"SignEstimator.predict: x must be C-contiguous"),
-        (lambda: SignEstimator(A4, B4).predict_batch(np.ones((3, 5), np.float32)),
-         r"SignEstimator.predict_batch: X must be float32 of shape \(\*, 4\)"),
-        (lambda: SignEstimator(A4, B4).predict_batch(np.ones((3, 4), np.float32),
-                                                     out=np.ones((3, 8), np.uint8)),
-         r"SignEstimator.predict_batch: out must be bool of shape \(3, 8\), got uint8"),
+        (
+            lambda: SignEstimator(A4.astype(np.float64), B4),
+            r"SignEstimator: A must be float32 of shape \(\*, \*\), got float64 \(8, 2\)",
+        ),
+        (
+            lambda: SignEstimator(A4, np.ones((3, 4), np.float32)),
+            r"SignEstimator: B must be float32 of shape \(2, \*\), got float32 \(3, 4\)",
+        ),
+        (
+            lambda: SignEstimator(A4, B4, np.ones(7, np.float32)),
+            r"SignEstimator: bias must be float32 of shape \(8,\), got float32 \(7,\)",
+        ),
+        (
+            lambda: SignEstimator(np.ones((8, 4), np.float32)[:, ::2], B4),
+            r"SignEstimator: A must be C-contiguous",
+        ),
+        (
+            lambda: SignEstimator(np.ones((0, 2), np.float32), B4),
+            r"SignEstimator: A \(m, r\) and B \(r, k\) must not be empty",
+        ),
+        (
+            lambda: SignEstimator(A4, B4).predict(np.ones(5, np.float32)),
+            r"SignEstimator.predict: x must be float32 of shape \(4,\), got float32 \(5,\)",
+        ),
+        (
+            lambda: SignEstimator(A4, B4).predict(np.ones(4, np.float64)),
+            r"SignEstimator.predict: x must be float32 of shape \(4,\), got float64",
+        ),
+        (
+            lambda: SignEstimator(A4, B4).predict(np.ones(8, np.float32)[::2]),
+            r"SignEstimator.predict: x must be C-contiguous",
+        ),
+        (
+            lambda: SignEstimator(A4, B4).predict_batch(np.ones((3, 5), np.float32)),
+            r"SignEstimator.predict_batch: X must be float32 of shape \(\*, 4\)",
+        ),
+        (
+            lambda: SignEstimator(A4, B4).predict_batch(
+                np.ones((3, 4), np.float32), out=np.ones((3, 8), np.uint8)
+            ),
+            r"SignEstimator.predict_batch: out must be bool of shape \(3, 8\), got uint8",
+        ),
     ],
 )
 def test_bad_arguments_raise_value_error(call, match):

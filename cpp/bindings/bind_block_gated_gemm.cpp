@@ -39,8 +39,8 @@ void bind_block_gated_gemm(py::module_& kernels) {
             if (!threshold_obj.is_none()) {
                 if (!py::isinstance<py::float_>(threshold_obj) &&
                     !py::isinstance<py::int_>(threshold_obj))
-                    fail(fn, "dense_threshold must be a float or None, got " +
-                                 describe(threshold_obj));
+                    fail(fn,
+                         "dense_threshold must be a float or None, got " + describe(threshold_obj));
                 threshold = threshold_obj.cast<double>();
             }
             const auto* wp = static_cast<const float*>(w.data());
@@ -54,8 +54,8 @@ void bind_block_gated_gemm(py::module_& kernels) {
             }
             return out;
         },
-        py::arg("W"), py::arg("X"), py::arg("gates"), py::arg("block"),
-        py::arg("out") = py::none(), py::arg("dense_threshold") = py::none(),
+        py::arg("W"), py::arg("X"), py::arg("gates"), py::arg("block"), py::arg("out") = py::none(),
+        py::arg("dense_threshold") = py::none(),
         "Y[s, b*block:(b+1)*block] = X[s] @ W[b*block:(b+1)*block].T where gates[s, b] > 0;\n"
         "the other blocks of Y are zero (or untouched in out=).\n"
         "W (m, k), X (n, k), gates (n, m // block), out (n, m): float32, C-contiguous.\n"

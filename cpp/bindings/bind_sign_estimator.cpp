@@ -81,14 +81,13 @@ void bind_sign_estimator(py::module_& kernels) {
                 int64_t count;
                 {
                     py::gil_scoped_release release;
-                    count = e.predict_parallel(xp, rows, u);
+                    count = e.predict(xp, rows, u);
                 }
                 py::array_t<int32_t> out(count);
                 std::copy_n(rows, count, out.mutable_data());
                 return out;
             },
-            py::arg("x"),
-            "Rows predicted active for one sample x (k,): int32, ascending.")
+            py::arg("x"), "Rows predicted active for one sample x (k,): int32, ascending.")
         .def(
             "predict_batch",
             [](const SignEstimator& e, const py::object& x_obj, const py::object& out_obj) {

@@ -19,6 +19,17 @@ in a new array; row lists are int32, strictly increasing: unsorted or repeated r
 - ``sparse_input_gemv(Wt, x, rows=None, bias=None, out=None)``: ``Wt.T @ x (+ bias)`` over the
   non-zero entries of ``x`` only, from the transposed weight copy ``Wt`` (k, m); with
   ``rows`` only ``out[rows]``.
+
+The batch (server) path and the estimator:
+
+- ``block_gated_gemm(W, X, gates, block, out=None, dense_threshold=None)``: for every block of
+  ``block`` output rows, ``X[s] @ W[block rows].T`` only for the samples whose gate
+  ``gates[s, b] > 0``; other blocks zero (or untouched in ``out``). ``block`` must divide m.
+  ``block_gated_gemm_dense_threshold()`` is the measured block density from which one
+  OpenBLAS sgemm runs instead (inf for the SIMD kernels: they beat sgemm at full density).
+- ``SignEstimator(A, B, bias=None, tau=0.0)`` and ``SignEstimator.from_weights(W, bias, rank)``:
+  rows of a ReLU layer predicted active, ``A @ (B @ x) + bias > tau``; ``predict(x)`` gives
+  int32 rows, ascending, ``predict_batch(X)`` an (n, m) bool mask.
 """
 
 from __future__ import annotations

@@ -55,7 +55,6 @@ void block_gated_gemm(const float* w, int64_t m, int64_t k, const float* x, int6
 /// never calls BLAS; sizes are not checked.
 void block_gated_gemm_blocks(const float* w, int64_t k, const float* x, int64_t n,
                              const float* gates, int64_t nb, int64_t block, int64_t b_begin,
-                             int64_t b_end, float* y, int64_t ldy, GatedOff off,
-                             int32_t* samples);
+                             int64_t b_end, float* y, int64_t ldy, GatedOff off, int32_t* samples);
 
 }  // namespace ccinfer

@@ -10,17 +10,17 @@
 namespace ccinfer {
 
 class SignEstimator {
-public:
+  public:
     /// Copies A (m, r), B (r, k) (row-major, contiguous) and bias (m,) (nullptr: zero) once
     /// into 64-byte-aligned storage the object owns, A regrouped for the fused kernel.
     /// Throws std::invalid_argument unless m, r, k >= 1.
     SignEstimator(const float* a, const float* b, const float* bias, int64_t m, int64_t r,
                   int64_t k, float tau = 0.0f);
 
-    int64_t m() const { return m_; }        ///< outputs of the layer
-    int64_t rank() const { return r_; }     ///< r
-    int64_t k() const { return k_; }        ///< inputs of the layer
-    float tau() const { return tau_; }      ///< threshold: row i is active if t_i > tau
+    int64_t m() const { return m_; }     ///< outputs of the layer
+    int64_t rank() const { return r_; }  ///< r
+    int64_t k() const { return k_; }     ///< inputs of the layer
+    float tau() const { return tau_; }   ///< threshold: row i is active if t_i > tau
     /// Changes the threshold. Not safe while another thread predicts with this object.
     void set_tau(float tau) { tau_ = tau; }
 
@@ -37,12 +37,6 @@ public:
     /// with its own rows_out and scratch. Never allocates or throws.
     int64_t predict(const float* x, int32_t* rows_out, float* scratch) const;
 
-    /// predict with the work shared by the threads of one parallel region (rows of B, then
-    /// panels of A, a barrier between; one thread below threads_for_work), for a caller outside
-    /// any parallel region. Result identical to predict for every thread count. Same scratch,
-    /// never allocates or throws; safe to call concurrently with distinct rows_out and scratch.
-    int64_t predict_parallel(const float* x, int32_t* rows_out, float* scratch) const;
-
     /// The same prediction as a mask: mask[i] = 1 if row i is predicted active, else 0
     /// (m bytes). Same threading contract as predict.
     void predict_mask(const float* x, uint8_t* mask, float* scratch) const;
@@ -58,7 +52,7 @@ public:
     void copy_b(float* b) const;
     void copy_bias(float* bias) const;
 
-private:
+  private:
     int64_t m_, r_, k_;
     float tau_;
     AlignedBuffer<float> a_panels_;  ///< A in panels of kernels::kSignPanel rows, zero-padded

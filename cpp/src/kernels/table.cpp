@@ -7,6 +7,7 @@
 #include "gemv_samples/gemv_samples.h"
 #include "sign_rows/sign_rows.h"
 #include "sparse_input/sparse_input.h"
+#include "tree_axpy/tree_axpy.h"
 
 namespace ccinfer::kernels {
 namespace {
@@ -14,16 +15,16 @@ namespace {
 const KernelTable kScalarTable{Isa::kScalar, scalar::gemv_rows, scalar::block_gemm,
                                 scalar::sign_rows, scalar::sign_mask,
                                 scalar::gemv_samples, scalar::sparse_input_cols,
-                                scalar::sparse_input_rows};
+                                scalar::sparse_input_rows, scalar::tree_axpy};
 #ifdef CCINFER_X86
 const KernelTable kAvx2Table{Isa::kAvx2, avx2::gemv_rows, avx2::block_gemm, avx2::sign_rows,
                               avx2::sign_mask,
                               avx2::gemv_samples, avx2::sparse_input_cols,
-                              avx2::sparse_input_rows};
+                              avx2::sparse_input_rows, avx2::tree_axpy};
 const KernelTable kAvx512Table{Isa::kAvx512, avx512::gemv_rows, avx512::block_gemm,
                                 avx512::sign_rows, avx512::sign_mask,
                                 avx512::gemv_samples, avx512::sparse_input_cols,
-                                avx512::sparse_input_rows};
+                                avx512::sparse_input_rows, avx512::tree_axpy};
 #endif
 
 }  // namespace

@@ -54,6 +54,13 @@ using SparseInputRowsFn = void (*)(const float* wt, int64_t ldwt, int64_t m,
                                    const int32_t* rows, int64_t nrows, const float* bias,
                                    float* out);
 
+/// out[c] = phi((bias[c] or 0) + sum_t nz_value[t] * sum_l table[node_rows[t*path_len + l], c])
+/// for c in [c0, c1), phi = relu or identity: the tree-gated layer's path sums
+/// (tree_axpy/tree_axpy.h; ccinfer/tree_gated.h).
+using TreeAxpyFn = void (*)(const float* table, int64_t ldt, const int32_t* node_rows,
+                            int64_t path_len, const float* nz_value, int64_t nnz, int64_t c0,
+                            int64_t c1, const float* bias, bool relu, float* out);
+
 struct KernelTable {
     Isa isa;
     GemvRowsFn gemv_rows;
@@ -63,6 +70,7 @@ struct KernelTable {
     GemvSamplesFn gemv_samples;
     SparseInputColsFn sparse_input_cols;
     SparseInputRowsFn sparse_input_rows;
+    TreeAxpyFn tree_axpy;
 };
 
 /// The table of the active ISA (see cpu.h). Valid until set_active_isa().

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "../kernels/table.h"
 #include "ccinfer/dense.h"
 #include "ccinfer/threads.h"
-#include "../kernels/table.h"
 
 namespace ccinfer {
 namespace {
@@ -31,8 +31,8 @@ Workspace& workspace() {
     return ws;
 }
 
-void dense_path(const float* w, int64_t m, int64_t k, const float* x, int64_t n,
-                const float* gates, int64_t nb, int64_t block, float* y, GatedOff off) {
+void dense_path(const float* w, int64_t m, int64_t k, const float* x, int64_t n, const float* gates,
+                int64_t nb, int64_t block, float* y, GatedOff off) {
     if (off == GatedOff::kZero) {
         dense_gemm(w, m, k, x, n, y);
         for (int64_t s = 0; s < n; ++s)
@@ -58,8 +58,7 @@ double block_gated_gemm_dense_threshold(Isa isa) {
 
 void block_gated_gemm_blocks(const float* w, int64_t k, const float* x, int64_t n,
                              const float* gates, int64_t nb, int64_t block, int64_t b_begin,
-                             int64_t b_end, float* y, int64_t ldy, GatedOff off,
-                             int32_t* samples) {
+                             int64_t b_end, float* y, int64_t ldy, GatedOff off, int32_t* samples) {
     const auto block_gemm = kernels::active().block_gemm;
     for (int64_t b = b_begin; b < b_end; ++b) {
         int64_t count = 0;
@@ -79,9 +78,9 @@ void block_gated_gemm(const float* w, int64_t m, int64_t k, const float* x, int6
                       std::optional<double> dense_threshold) {
     const char* fn = "block_gated_gemm";
     if (m < 0 || k < 0 || n < 0)
-        throw std::invalid_argument(std::string(fn) + ": need m, k, n >= 0, got m = " +
-                                    std::to_string(m) + ", k = " + std::to_string(k) +
-                                    ", n = " + std::to_string(n));
+        throw std::invalid_argument(std::string(fn) +
+                                    ": need m, k, n >= 0, got m = " + std::to_string(m) +
+                                    ", k = " + std::to_string(k) + ", n = " + std::to_string(n));
     if (block < 1 || m % block != 0)
         throw std::invalid_argument(std::string(fn) + ": block must be >= 1 and divide m = " +
                                     std::to_string(m) + ", got block = " + std::to_string(block));
@@ -99,8 +98,8 @@ void block_gated_gemm(const float* w, int64_t m, int64_t k, const float* x, int6
         ws.cost[b + 1] = ws.cost[b] + count * block * k + n;
     }
     const double density = static_cast<double>(active) / static_cast<double>(n * nb);
-    if (k > 0 && density >= dense_threshold.value_or(block_gated_gemm_dense_threshold(
-                                                 active_isa()))) {
+    if (k > 0 &&
+        density >= dense_threshold.value_or(block_gated_gemm_dense_threshold(active_isa()))) {
         dense_path(w, m, k, x, n, gates, nb, block, y, off);
         return;
     }
@@ -125,8 +124,8 @@ void block_gated_gemm(const float* w, int64_t m, int64_t k, const float* x, int6
 #pragma omp parallel num_threads(nth)
     {
         const int ith = omp_get_thread_num();
-        block_gated_gemm_blocks(w, k, x, n, gates, nb, block, split[ith], split[ith + 1], y, m,
-                                off, samples + ith * n);
+        block_gated_gemm_blocks(w, k, x, n, gates, nb, block, split[ith], split[ith + 1], y, m, off,
+                                samples + ith * n);
     }
 }
 

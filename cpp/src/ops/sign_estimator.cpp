@@ -7,9 +7,9 @@
 #include <stdexcept>
 #include <string>
 
-#include "ccinfer/threads.h"
 #include "../kernels/sign_rows/sign_rows.h"
 #include "../kernels/table.h"
+#include "ccinfer/threads.h"
 
 namespace ccinfer {
 
@@ -19,9 +19,9 @@ SignEstimator::SignEstimator(const float* a, const float* b, const float* bias, 
                              int64_t r, int64_t k, float tau)
     : m_(m), r_(r), k_(k), tau_(tau) {
     if (m < 1 || r < 1 || k < 1)
-        throw std::invalid_argument("SignEstimator: need m, r, k >= 1, got m = " +
-                                    std::to_string(m) + ", r = " + std::to_string(r) +
-                                    ", k = " + std::to_string(k));
+        throw std::invalid_argument(
+            "SignEstimator: need m, r, k >= 1, got m = " + std::to_string(m) +
+            ", r = " + std::to_string(r) + ", k = " + std::to_string(k));
     const int64_t padded = (m + kSignPanel - 1) / kSignPanel * kSignPanel;
     a_panels_ = AlignedBuffer<float>(static_cast<size_t>(padded * r));
     b_ = AlignedBuffer<float>(b, static_cast<size_t>(r * k));
@@ -41,49 +41,13 @@ int64_t SignEstimator::predict(const float* x, int32_t* rows_out, float* scratch
     return kt.sign_rows(a_panels_.data(), bias_.data(), m_, r_, scratch, tau_, rows_out);
 }
 
-int64_t SignEstimator::predict_parallel(const float* x, int32_t* rows_out,
-                                        float* scratch) const {
-    constexpr int kMaxThreads = 256;
-    const int64_t npanels = (m_ + kSignPanel - 1) / kSignPanel;
-    const int nth = static_cast<int>(std::min<int64_t>(
-        {threads_for_work(r_ * (k_ + m_)), npanels, r_, kMaxThreads}));
-    if (nth <= 1) return predict(x, rows_out, scratch);
-    const kernels::KernelTable& kt = kernels::active();
-    int64_t found[kMaxThreads];
-#pragma omp parallel num_threads(nth)
-    {
-        const int ith = omp_get_thread_num();
-        // u = B x, rows of B split; a row's sum does not depend on its neighbours.
-        const int64_t j0 = r_ * ith / nth, j1 = r_ * (ith + 1) / nth;
-        kt.block_gemm(b_.data() + j0 * k_, k_, j1 - j0, k_, x, k_, nullptr, 1, scratch + j0, r_);
-#pragma omp barrier
-        // Panels of A split; each thread writes its rows at its first row's index (it finds at
-        // most that many rows from there on), renumbered from 0 by the kernel.
-        const int64_t row0 = npanels * ith / nth * kSignPanel;
-        const int64_t row1 = std::min(m_, npanels * (ith + 1) / nth * kSignPanel);
-        int32_t* mine = rows_out + row0;
-        const int64_t count = kt.sign_rows(a_panels_.data() + row0 * r_, bias_.data() + row0,
-                                           row1 - row0, r_, scratch, tau_, mine);
-        for (int64_t i = 0; i < count; ++i) mine[i] += static_cast<int32_t>(row0);
-        found[ith] = count;
-    }
-    int64_t total = found[0];
-    for (int t = 1; t < nth; ++t) {
-        const int64_t row0 = npanels * t / nth * kSignPanel;
-        std::memmove(rows_out + total, rows_out + row0, sizeof(int32_t) * found[t]);
-        total += found[t];
-    }
-    return total;
-}
-
 void SignEstimator::predict_mask(const float* x, uint8_t* mask, float* scratch) const {
     const kernels::KernelTable& kt = kernels::active();
     kt.block_gemm(b_.data(), k_, r_, k_, x, k_, nullptr, 1, scratch, r_);
     kt.sign_mask(a_panels_.data(), bias_.data(), m_, r_, scratch, tau_, mask);
 }
 
-void SignEstimator::predict_batch(const float* x, int64_t n, uint8_t* mask,
-                                  float* scratch) const {
+void SignEstimator::predict_batch(const float* x, int64_t n, uint8_t* mask, float* scratch) const {
     if (n <= 0) return;
     const kernels::KernelTable& kt = kernels::active();
     // Samples [begin, end): U = X B^T for them with the register-blocked kernel, then one
@@ -96,8 +60,7 @@ void SignEstimator::predict_batch(const float* x, int64_t n, uint8_t* mask,
             kt.sign_mask(a_panels_.data(), bias_.data(), m_, r_, scratch + s * r_, tau_,
                          mask + s * m_);
     };
-    const int nth = static_cast<int>(
-        std::min<int64_t>(threads_for_work(n * r_ * (k_ + m_)), n));
+    const int nth = static_cast<int>(std::min<int64_t>(threads_for_work(n * r_ * (k_ + m_)), n));
     if (nth <= 1) {
         run(0, n);
         return;
@@ -112,7 +75,8 @@ void SignEstimator::predict_batch(const float* x, int64_t n, uint8_t* mask,
 void SignEstimator::copy_a(float* a) const {
     for (int64_t i = 0; i < m_; ++i) {
         const int64_t p0 = i / kSignPanel * kSignPanel, lane = i - p0;
-        for (int64_t j = 0; j < r_; ++j) a[i * r_ + j] = a_panels_[(p0 * r_ + j * kSignPanel) + lane];
+        for (int64_t j = 0; j < r_; ++j)
+            a[i * r_ + j] = a_panels_[(p0 * r_ + j * kSignPanel) + lane];
     }
 }
 

@@ -68,9 +68,8 @@ inline void tile(const float* w, int64_t ldw, int64_t k8, __m256i tail, bool has
 
 // NW weight rows against every sample, kMs samples at a time.
 template <int NW>
-void row_group(const float* w, int64_t ldw, int64_t k8, __m256i tail, bool has_tail,
-               const float* x, int64_t ldx, const int32_t* samples, int64_t nsamples, float* y,
-               int64_t ldy) {
+void row_group(const float* w, int64_t ldw, int64_t k8, __m256i tail, bool has_tail, const float* x,
+               int64_t ldx, const int32_t* samples, int64_t nsamples, float* y, int64_t ldy) {
     int64_t i = 0;
     for (; i + kMs <= nsamples; i += kMs) {
         const int32_t* si = samples ? samples + i : nullptr;
@@ -82,16 +81,21 @@ void row_group(const float* w, int64_t ldw, int64_t k8, __m256i tail, bool has_t
     const float* xi = samples ? x : x + i * ldx;
     float* yi = samples ? y : y + i * ldy;
     switch (nsamples - i) {
-        case 2: tile<2, NW>(w, ldw, k8, tail, has_tail, xi, ldx, si, yi, ldy); break;
-        case 1: tile<1, NW>(w, ldw, k8, tail, has_tail, xi, ldx, si, yi, ldy); break;
-        default: break;
+        case 2:
+            tile<2, NW>(w, ldw, k8, tail, has_tail, xi, ldx, si, yi, ldy);
+            break;
+        case 1:
+            tile<1, NW>(w, ldw, k8, tail, has_tail, xi, ldx, si, yi, ldy);
+            break;
+        default:
+            break;
     }
 }
 
 }  // namespace
 
-void block_gemm(const float* w, int64_t ldw, int64_t nrows, int64_t k, const float* x,
-                int64_t ldx, const int32_t* samples, int64_t nsamples, float* y, int64_t ldy) {
+void block_gemm(const float* w, int64_t ldw, int64_t nrows, int64_t k, const float* x, int64_t ldx,
+                const int32_t* samples, int64_t nsamples, float* y, int64_t ldy) {
     const int64_t k8 = k & ~int64_t{7};
     const bool has_tail = k8 < k;
     // Lanes below k - k8 load, the rest read as zero (and touch no memory).
@@ -99,14 +103,20 @@ void block_gemm(const float* w, int64_t ldw, int64_t nrows, int64_t k, const flo
                                             _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
     int64_t r = 0;
     for (; r + kNw <= nrows; r += kNw)
-        row_group<kNw>(w + r * ldw, ldw, k8, tail, has_tail, x, ldx, samples, nsamples, y + r,
-                       ldy);
+        row_group<kNw>(w + r * ldw, ldw, k8, tail, has_tail, x, ldx, samples, nsamples, y + r, ldy);
     const float* wr = w + r * ldw;
     switch (nrows - r) {
-        case 3: row_group<3>(wr, ldw, k8, tail, has_tail, x, ldx, samples, nsamples, y + r, ldy); break;
-        case 2: row_group<2>(wr, ldw, k8, tail, has_tail, x, ldx, samples, nsamples, y + r, ldy); break;
-        case 1: row_group<1>(wr, ldw, k8, tail, has_tail, x, ldx, samples, nsamples, y + r, ldy); break;
-        default: break;
+        case 3:
+            row_group<3>(wr, ldw, k8, tail, has_tail, x, ldx, samples, nsamples, y + r, ldy);
+            break;
+        case 2:
+            row_group<2>(wr, ldw, k8, tail, has_tail, x, ldx, samples, nsamples, y + r, ldy);
+            break;
+        case 1:
+            row_group<1>(wr, ldw, k8, tail, has_tail, x, ldx, samples, nsamples, y + r, ldy);
+            break;
+        default:
+            break;
     }
 }
 

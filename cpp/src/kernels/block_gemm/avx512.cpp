@@ -25,8 +25,8 @@ inline __m256 fold(__m512 a) {
 
 // The four horizontal sums of a0..a3, in order.
 inline __m128 reduce4(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
-    const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(fold(a0), fold(a1)),
-                                    _mm256_hadd_ps(fold(a2), fold(a3)));
+    const __m256 h =
+        _mm256_hadd_ps(_mm256_hadd_ps(fold(a0), fold(a1)), _mm256_hadd_ps(fold(a2), fold(a3)));
     return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
 }
 
@@ -93,29 +93,47 @@ void row_group(const float* w, int64_t ldw, int64_t k16, __mmask16 tail, const f
     const float* xi = samples ? x : x + i * ldx;
     float* yi = samples ? y : y + i * ldy;
     switch (nsamples - i) {
-        case 5: tile<5, NW>(w, ldw, k16, tail, xi, ldx, si, yi, ldy); break;
-        case 4: tile<4, NW>(w, ldw, k16, tail, xi, ldx, si, yi, ldy); break;
-        case 3: tile<3, NW>(w, ldw, k16, tail, xi, ldx, si, yi, ldy); break;
-        case 2: tile<2, NW>(w, ldw, k16, tail, xi, ldx, si, yi, ldy); break;
-        case 1: tile<1, NW>(w, ldw, k16, tail, xi, ldx, si, yi, ldy); break;
-        default: break;
+        case 5:
+            tile<5, NW>(w, ldw, k16, tail, xi, ldx, si, yi, ldy);
+            break;
+        case 4:
+            tile<4, NW>(w, ldw, k16, tail, xi, ldx, si, yi, ldy);
+            break;
+        case 3:
+            tile<3, NW>(w, ldw, k16, tail, xi, ldx, si, yi, ldy);
+            break;
+        case 2:
+            tile<2, NW>(w, ldw, k16, tail, xi, ldx, si, yi, ldy);
+            break;
+        case 1:
+            tile<1, NW>(w, ldw, k16, tail, xi, ldx, si, yi, ldy);
+            break;
+        default:
+            break;
     }
 }
 
 }  // namespace
 
-void block_gemm(const float* w, int64_t ldw, int64_t nrows, int64_t k, const float* x,
-                int64_t ldx, const int32_t* samples, int64_t nsamples, float* y, int64_t ldy) {
+void block_gemm(const float* w, int64_t ldw, int64_t nrows, int64_t k, const float* x, int64_t ldx,
+                const int32_t* samples, int64_t nsamples, float* y, int64_t ldy) {
     const int64_t k16 = k & ~int64_t{15};
     const __mmask16 tail = static_cast<__mmask16>((1u << (k - k16)) - 1u);
     int64_t r = 0;
     for (; r + kNw <= nrows; r += kNw)
         row_group<kNw>(w + r * ldw, ldw, k16, tail, x, ldx, samples, nsamples, y + r, ldy);
     switch (nrows - r) {
-        case 3: row_group<3>(w + r * ldw, ldw, k16, tail, x, ldx, samples, nsamples, y + r, ldy); break;
-        case 2: row_group<2>(w + r * ldw, ldw, k16, tail, x, ldx, samples, nsamples, y + r, ldy); break;
-        case 1: row_group<1>(w + r * ldw, ldw, k16, tail, x, ldx, samples, nsamples, y + r, ldy); break;
-        default: break;
+        case 3:
+            row_group<3>(w + r * ldw, ldw, k16, tail, x, ldx, samples, nsamples, y + r, ldy);
+            break;
+        case 2:
+            row_group<2>(w + r * ldw, ldw, k16, tail, x, ldx, samples, nsamples, y + r, ldy);
+            break;
+        case 1:
+            row_group<1>(w + r * ldw, ldw, k16, tail, x, ldx, samples, nsamples, y + r, ldy);
+            break;
+        default:
+            break;
     }
 }
 

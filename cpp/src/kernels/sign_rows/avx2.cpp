@@ -24,8 +24,8 @@ inline void panel_scores(const float* panel, const float* bias, int64_t r, const
 
 }  // namespace
 
-int64_t sign_rows(const float* a_panels, const float* bias, int64_t m, int64_t r,
-                  const float* u, float tau, int32_t* rows_out) {
+int64_t sign_rows(const float* a_panels, const float* bias, int64_t m, int64_t r, const float* u,
+                  float tau, int32_t* rows_out) {
     const __m256 tau_v = _mm256_set1_ps(tau);
     int64_t count = 0;
     for (int64_t p0 = 0; p0 < m; p0 += kSignPanel) {
@@ -34,8 +34,8 @@ int64_t sign_rows(const float* a_panels, const float* bias, int64_t m, int64_t r
         for (int q = 0; q < kRegs; ++q) {
             const int64_t row0 = p0 + 8 * q;
             if (row0 >= m) break;
-            const unsigned hit = static_cast<unsigned>(
-                _mm256_movemask_ps(_mm256_cmp_ps(t[q], tau_v, _CMP_GT_OQ)));
+            const unsigned hit =
+                static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(t[q], tau_v, _CMP_GT_OQ)));
             const int64_t lanes = m - row0 < 8 ? m - row0 : 8;
             for (int64_t l = 0; l < lanes; ++l) {
                 rows_out[count] = static_cast<int32_t>(row0 + l);
@@ -55,8 +55,8 @@ void sign_mask(const float* a_panels, const float* bias, int64_t m, int64_t r, c
         for (int q = 0; q < kRegs; ++q) {
             const int64_t row0 = p0 + 8 * q;
             if (row0 >= m) break;
-            const unsigned hit = static_cast<unsigned>(
-                _mm256_movemask_ps(_mm256_cmp_ps(t[q], tau_v, _CMP_GT_OQ)));
+            const unsigned hit =
+                static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(t[q], tau_v, _CMP_GT_OQ)));
             const int64_t lanes = m - row0 < 8 ? m - row0 : 8;
             for (int64_t l = 0; l < lanes; ++l) mask[row0 + l] = (hit >> l) & 1u;
         }

@@ -7,8 +7,8 @@ namespace ccinfer::kernels::scalar {
 namespace {
 
 template <typename Emit>
-inline void scores(const float* a_panels, const float* bias, int64_t m, int64_t r,
-                   const float* u, Emit emit) {
+inline void scores(const float* a_panels, const float* bias, int64_t m, int64_t r, const float* u,
+                   Emit emit) {
     for (int64_t p0 = 0; p0 < m; p0 += kSignPanel) {
         const float* panel = a_panels + p0 * r;
         const int64_t lanes = m - p0 < kSignPanel ? m - p0 : kSignPanel;
@@ -22,8 +22,8 @@ inline void scores(const float* a_panels, const float* bias, int64_t m, int64_t 
 
 }  // namespace
 
-int64_t sign_rows(const float* a_panels, const float* bias, int64_t m, int64_t r,
-                  const float* u, float tau, int32_t* rows_out) {
+int64_t sign_rows(const float* a_panels, const float* bias, int64_t m, int64_t r, const float* u,
+                  float tau, int32_t* rows_out) {
     int64_t count = 0;
     scores(a_panels, bias, m, r, u, [&](int64_t i, float t) {
         if (t > tau) rows_out[count++] = static_cast<int32_t>(i);
