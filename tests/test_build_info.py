@@ -29,8 +29,9 @@ def test_links_scipy_openblas64_library():
 def test_best_isa_active_by_default():
     code = "import ccinfer; i = ccinfer.build_info(); print(i['active_isa'], i['available_isas'])"
     env = {k: v for k, v in os.environ.items() if k != "CCINFER_ISA"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         check=True).stdout.split(" ", 1)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout.split(" ", 1)
     available = ccinfer.available_isas()
     assert out[0] == available[-1]
 
@@ -39,15 +40,17 @@ def test_best_isa_active_by_default():
 def test_env_forces_isa(name):
     code = "import ccinfer; print(ccinfer.get_isa())"
     env = dict(os.environ, CCINFER_ISA=name)
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == name
 
 
 def test_env_unknown_isa_is_value_error():
     env = dict(os.environ, CCINFER_ISA="sse9")
-    proc = subprocess.run([sys.executable, "-c", "import ccinfer"], env=env,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import ccinfer"], env=env, capture_output=True, text=True
+    )
     assert proc.returncode != 0
     assert "ValueError" in proc.stderr and "unknown ISA 'sse9'" in proc.stderr
 
@@ -92,6 +95,7 @@ def test_thread_setter_rejects(bad):
 
 
 def test_cli_info_runs():
-    out = subprocess.run([sys.executable, "-m", "ccinfer", "info"], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "ccinfer", "info"], capture_output=True, text=True, check=True
+    ).stdout
     assert '"openblas_library"' in out

@@ -16,6 +16,8 @@ void bind_sparse_input_gemv(py::module_& kernels);
 void bind_block_gated_gemm(py::module_& kernels);
 void bind_sign_estimator(py::module_& kernels);
 void bind_cond_mlp(py::module_& m);
+void bind_tree_gated(py::module_& m);
+void bind_gru(py::module_& m);
 }  // namespace ccinfer::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -58,4 +60,6 @@ PYBIND11_MODULE(_core, m) {
     bindings::bind_block_gated_gemm(kernels);
     bindings::bind_sign_estimator(kernels);
     bindings::bind_cond_mlp(m);
+    bindings::bind_tree_gated(m);
+    bindings::bind_gru(m);
 }

@@ -13,7 +13,10 @@ import scipy_openblas64 as _scipy_openblas64  # noqa: F401
 
 from . import _core, kernels
 from .io import load
+from .gru import GRUStack
 from .mlp import CondMLP
+from .sequential import Sequential
+from .tree import TreeGatedLinear
 
 __version__: str = _core.build_info()["version"]
 
@@ -74,6 +77,9 @@ def build_info() -> dict:
 
 __all__ = [
     "CondMLP",
+    "Sequential",
+    "TreeGatedLinear",
+    "GRUStack",
     "available_isas",
     "build_info",
     "get_isa",

@@ -8,6 +8,7 @@ developers and CI see from the project root).
 from __future__ import annotations
 
 import gzip
+import re
 import zlib
 from pathlib import Path
 
@@ -152,3 +153,153 @@ def load_mnist(
         raise ValueError(f"{mnist_dir / labels_file}: label {labels.max()} out of range 0-9")
     flat = images.reshape(images.shape[0], -1).astype(np.float32) / np.float32(255.0)
     return flat, labels.astype(np.int64)
+
+
+VOCAB = " abcdefghijklmnopqrstuvwxyz"
+"""The 27 symbols of the character models: id 0 is the space, ids 1..26 are ``a``..``z``."""
+
+TEXT_CORPORA = {"austen": "austen.txt.gz", "kjv": "kjv.txt.gz"}
+_DIGIT_WORDS = {
+    ord(str(i)): f" {w} "
+    for i, w in enumerate("zero one two three four five six seven eight nine".split())
+}
+_NOT_A_TO_Z = re.compile(r"[^a-z]+")
+_ASCII_SPACE = 32
+_ASCII_A = 97
+
+
+def clean_text(raw: str) -> str:
+    """Clean text the way text8 was cleaned (Mahoney's ``wikifil.pl``), keeping 27 symbols.
+
+    Lower-case everything, spell every digit out as a word surrounded by spaces (``"1984"``
+    becomes ``"one nine eight four"``, ``"a1"`` becomes ``"a one"``), turn every character
+    that is not ``a``-``z`` into a space, collapse runs of spaces into one and strip spaces at
+    both ends.
+
+    Parameters
+    ----------
+    raw : str
+        Any text.
+
+    Returns
+    -------
+    str
+        Only ``a``-``z`` and single spaces, no space first or last.
+    """
+    text = raw.lower().translate(_DIGIT_WORDS)
+    return _NOT_A_TO_Z.sub(" ", text).strip(" ")
+
+
+def encode_text(text: str) -> np.ndarray:
+    """Map cleaned text to symbol ids (space 0, ``a``..``z`` 1..26; see `VOCAB`).
+
+    Parameters
+    ----------
+    text : str
+        Text holding only ``a``-``z`` and spaces, as returned by `clean_text`.
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8 ids, one per character.
+
+    Raises
+    ------
+    ValueError
+        If `text` holds any other character.
+    """
+    try:
+        codes = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"encode_text: text is not cleaned ({exc})") from exc
+    ids = np.where(codes == _ASCII_SPACE, 0, codes.astype(np.int16) - (_ASCII_A - 1))
+    bad = (ids < 0) | (ids >= len(VOCAB))
+    if bad.any():
+        first = int(np.argmax(bad))
+        raise ValueError(
+            f"encode_text: character {text[first]!r} at {first} is not in the 27-symbol "
+            "vocabulary; clean the text with clean_text first"
+        )
+    return ids.astype(np.uint8)
+
+
+def decode_text(ids: np.ndarray) -> str:
+    """Map symbol ids back to text; the inverse of `encode_text`.
+
+    Parameters
+    ----------
+    ids : array_like of int
+        Ids in ``0..26``.
+
+    Returns
+    -------
+    str
+        The text.
+    """
+    ids = np.asarray(ids)
+    if ids.size and (ids.min() < 0 or ids.max() >= len(VOCAB)):
+        raise ValueError(f"decode_text: ids must lie in 0..{len(VOCAB) - 1}")
+    table = np.frombuffer(VOCAB.encode("ascii"), dtype=np.uint8)
+    return table[ids.astype(np.intp)].tobytes().decode("ascii")
+
+
+def load_text(data_dir: str | Path | None = None, corpus: str = "austen") -> np.ndarray:
+    """Load a prose corpus from ``<data_dir>/text/``, cleaned and encoded as symbol ids.
+
+    Parameters
+    ----------
+    data_dir : str or Path, optional
+        The shared data directory (the one holding ``text/``). Default: ``../shared/data``
+        relative to the working directory, if it exists.
+    corpus : {"austen", "kjv", "both"}
+        Jane Austen's novels, the King James Bible, or both: the cleaned Austen text, one
+        space, then the cleaned Bible.
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8 symbol ids in ``0..26`` (`VOCAB`: space 0, ``a``..``z`` 1..26).
+
+    Raises
+    ------
+    ValueError
+        If `corpus` is unknown, no data directory can be found, or a file is not valid gzip
+        or not UTF-8.
+    FileNotFoundError
+        If a corpus file is missing.
+    """
+    if corpus == "both":
+        return np.concatenate([load_text(data_dir, "austen"), [0], load_text(data_dir, "kjv")])
+    if corpus not in TEXT_CORPORA:
+        raise ValueError(f"unknown corpus {corpus!r}; expected 'austen', 'kjv' or 'both'")
+    path = resolve_data_dir(data_dir) / "text" / TEXT_CORPORA[corpus]
+    if not path.is_file():
+        raise FileNotFoundError(f"text corpus not found: {path}")
+    try:
+        with gzip.open(path, "rb") as f:
+            raw = f.read().decode("utf-8")
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a readable gzip file of UTF-8 text ({exc})") from exc
+    return encode_text(clean_text(raw))
+
+
+def text_split(ids: np.ndarray, valid_fraction: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """Split a text into training and validation parts, the last `valid_fraction` held out.
+
+    Parameters
+    ----------
+    ids : numpy.ndarray
+        Symbol ids, shape (N,).
+    valid_fraction : float
+        Fraction held out, in (0, 1); the validation part has ``round(N * valid_fraction)``
+        symbols (0.05 as for text8).
+
+    Returns
+    -------
+    train, valid : numpy.ndarray
+        ``ids[:N - n_valid]`` and ``ids[N - n_valid:]`` (views, not copies).
+    """
+    if not 0.0 < valid_fraction < 1.0:
+        raise ValueError(f"valid_fraction must lie in (0, 1), got {valid_fraction}")
+    n_valid = round(len(ids) * valid_fraction)
+    return ids[: len(ids) - n_valid], ids[len(ids) - n_valid :]

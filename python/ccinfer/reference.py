@@ -172,7 +172,7 @@ def gru_stack_step(layers, output, x, hs, token_input=True):
     else:
         a = np.asarray(x, np.float64)
     new_hs, zs = [], []
-    for layer, h in zip(layers, hs):
+    for layer, h in zip(layers, hs, strict=True):
         if layer["kind"] == "dense":
             a = gru_step_dense(a, h, layer["W_ih"], layer["W_hh"], layer["b_ih"], layer["b_hh"])
             zs.append(None)
@@ -210,8 +210,17 @@ def tree_paths(bits, p, depth, path="shared"):
     return nodes
 
 
-def tree_gated(table, bias, X, path="shared", gate_units=None, tau=0.0, gate_weight=None,
-               gate_bias=None, activation="identity"):
+def tree_gated(
+    table,
+    bias,
+    X,
+    path="shared",
+    gate_units=None,
+    tau=0.0,
+    gate_weight=None,
+    gate_bias=None,
+    activation="identity",
+):
     """The tree-gated layer (Cho & Bengio 2014) by its definition: for every sample the
     explicit weight matrix ``W_eff[j] = sum_l table[j, v_l(j)]`` over the path nodes, then
     ``phi(x @ W_eff + bias)``. ``table`` is (p, 2^(k+1) - 1, q); ``X`` is (p,) or (n, p)."""

@@ -1,0 +1,349 @@
+"""Benchmarks: GRUStack steps, 27-1024-1024-27 with token input (the dissertation's character
+model), conditional beside dense on weights of the same size, in the same run.
+
+Groups (each at 1 and 2 threads):
+
+- ``gru step 1 stream``: one time step of one stream: our dense step, the conditional
+  ``lowrank`` (rank 16) step at z densities 0.1, 0.25, 0.5, OpenBLAS sgemv over the same
+  matrices a dense step reads (the product alone, no gate maths: a lower bound for an
+  OpenBLAS-based step) and PyTorch ``nn.GRU`` one step at a time (if installed).
+- ``gru step batch 64``: one time step of 64 streams: our dense batched step (OpenBLAS sgemm)
+  and the ``block`` step (block 16, gating 64) at z densities 0.1, 0.25, 0.5.
+
+How the z densities are set: the weights are random (no trained model exists yet), and the z
+path is the model's own: ``z^lr = relu(W_zl x + U_zl h + b_zl)`` from the token and the
+evolving state, then ``W_z z^lr + b_z`` (lowrank) or ``z_scale z^lr + z_shift`` (block). One
+constant offset ``c`` in ``b_z`` / ``z_shift`` is found by bisection so that the z density over
+a calibration run of random tokens is the asked one. The masks therefore change at every
+step with the token and the state (nothing is replayed from a fixed pattern), and the density
+actually seen while timing is measured (``model.stats``) and recorded in ``extra_info``.
+Real masks from a trained character model replace these once one is shipped (issue 5).
+
+Run (one suite at a time, on a quiet machine):
+
+    python -m pytest bench/test_bench_gru.py --benchmark-only \\
+        --benchmark-json=bench/results/gru.json --benchmark-max-time=1
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ccinfer
+from ccinfer import kernels
+
+from .conftest import record
+
+V, H, RANK, GATING, N = 27, 1024, 16, 64, 64
+DENSITIES = [0.1, 0.25, 0.5]
+# z = 1 everywhere: the conditional path with nothing to skip (isolates skipping from the
+# smaller weights of the conditional model, which has no z rows in W_ih and W_hh).
+LOWRANK_DENSITIES = [*DENSITIES, 1.0]
+STEPS = 4096  # token stream the timed calls walk through
+
+_cache: dict = {}
+
+
+def _weights(kind, d, h, seed):
+    rng = np.random.default_rng(seed)
+    g = 3 if kind == "dense" else 2
+
+    def normal(shape, fan_in):
+        return (rng.standard_normal(shape, dtype=np.float32) / np.sqrt(fan_in)).astype(np.float32)
+
+    layer = {
+        "kind": kind,
+        "W_ih": normal((g * h, d), 1 if d == V else d),
+        "W_hh": normal((g * h, h), h),
+        "b_ih": normal((g * h,), 4),
+        "b_hh": normal((g * h,), 4),
+    }
+    if kind == "lowrank":
+        layer.update(
+            W_zl=normal((RANK, d), 1 if d == V else d),
+            U_zl=normal((RANK, h), h),
+            b_zl=normal((RANK,), 4),
+            W_z=normal((h, RANK), RANK),
+            b_z=np.zeros(h, np.float32),
+        )
+    elif kind == "block":
+        layer.update(
+            W_zl=normal((GATING, d), 1 if d == V else d),
+            U_zl=normal((GATING, h), h),
+            b_zl=normal((GATING,), 4),
+            z_scale=np.ones(GATING, np.float32),
+            z_shift=np.zeros(GATING, np.float32),
+        )
+    return layer
+
+
+def _model(kind, offset=0.0):
+    layers = [_weights(kind, V, H, 1), _weights(kind, H, H, 2)]
+    for layer in layers:
+        key = {"lowrank": "b_z", "block": "z_shift"}.get(kind)
+        if key:
+            layer[key] = layer[key] + np.float32(offset)
+    rng = np.random.default_rng(3)
+    output = (
+        (rng.standard_normal((V, H)) / np.sqrt(H)).astype(np.float32),
+        np.zeros(V, np.float32),
+    )
+    return ccinfer.GRUStack.from_numpy(layers, output, token_input=True)
+
+
+def _density(model, tokens, batch):
+    model.reset_stats()
+    if batch:
+        s = model.new_state(N)
+        for t in range(12):
+            model.step(tokens[t * N : (t + 1) * N], state=s)
+    else:
+        model.run(tokens[:96])
+    layers = model.stats["layers"]
+    return float(np.mean([entry["z_density"] for entry in layers]))
+
+
+def tokens():
+    if "tokens" not in _cache:
+        _cache["tokens"] = np.random.default_rng(11).integers(0, V, STEPS * N).astype(np.int32)
+    return _cache["tokens"]
+
+
+def model_at(kind, density, batch=False):
+    """The model whose z density over a calibration run is ``density`` (bisection on the
+    offset of the z pre-activation)."""
+    key = (kind, density, batch)
+    if key not in _cache and density >= 1.0:
+        _cache[key] = _model(kind, 100.0)
+    if key not in _cache:
+        lo, hi = -4.0, 4.0
+        for _ in range(10):
+            mid = (lo + hi) / 2
+            if _density(_model(kind, mid), tokens(), batch) < density:
+                lo = mid
+            else:
+                hi = mid
+        _cache[key] = _model(kind, (lo + hi) / 2)
+    return _cache[key]
+
+
+def dense_model():
+    if "dense" not in _cache:
+        _cache["dense"] = _model("dense")
+    return _cache["dense"]
+
+
+def _stepper(model, batch):
+    """A callable doing one step per call, walking through the token stream."""
+    ids = tokens()
+    state = model.new_state(N if batch else None)
+    counter = [0]
+    if batch:
+
+        def step():
+            t = counter[0] % STEPS
+            counter[0] += 1
+            return model.step(ids[t * N : (t + 1) * N], state=state)
+    else:
+
+        def step():
+            t = counter[0] % (STEPS * N)
+            counter[0] += 1
+            return model.step(int(ids[t]), state=state)
+
+    return step
+
+
+def _weight_bytes(model):
+    total = sum(a.nbytes for i in range(len(model.layers)) for a in model.layer_arrays(i).values())
+    return total + model.output[0].nbytes
+
+
+def _record_model(benchmark, model, group, case, role, batch, density=None):
+    stats = model.stats
+    macs = sum(entry["macs"] for entry in stats["layers"]) + model.output[0].size
+    dense_macs = sum(entry["dense_macs"] for entry in stats["layers"]) + model.output[0].size
+    n = N if batch else 1
+    densities = [round(entry["z_density"], 4) for entry in stats["layers"]]
+    wb = _weight_bytes(dense_model())
+    record(
+        benchmark,
+        group=group,
+        case=case,
+        role=role,
+        density=float(np.mean(densities)) if density is not None else None,
+        useful_flops=2 * macs * n,
+        dense_flops=2 * dense_macs * n,
+        bytes_read=4 * macs,
+        weight_bytes=wb,
+        z_density_per_layer=densities,
+        flop_bound_speedup=stats["flop_bound_speedup"],
+        streams=n,
+        # Issue 5: at least 0.8x the flop-bound speed-up from the measured z density.
+        target=0.8 * stats["flop_bound_speedup"] if role == "cond" else None,
+    )
+
+
+# ---- one stream ---------------------------------------------------------------------------------
+
+
+def test_step_dense(benchmark, bench_threads):
+    model = dense_model()
+    step = _stepper(model, batch=False)
+    for _ in range(5):
+        step()
+    model.reset_stats()
+    benchmark.group = f"gru step 1 stream, {bench_threads} thr"
+    benchmark(step)
+    _record_model(
+        benchmark,
+        model,
+        f"gru step 1 stream, {bench_threads} thr",
+        "dense (ours)",
+        "dense",
+        batch=False,
+    )
+
+
+@pytest.mark.parametrize("density", LOWRANK_DENSITIES)
+def test_step_lowrank(benchmark, bench_threads, density):
+    model = model_at("lowrank", density)
+    # Verify before timing: the conditional step matches the NumPy reference.
+    _check_against_reference(model)
+    step = _stepper(model, batch=False)
+    for _ in range(5):
+        step()
+    model.reset_stats()
+    benchmark.group = f"gru step 1 stream, {bench_threads} thr"
+    benchmark(step)
+    _record_model(
+        benchmark,
+        model,
+        f"gru step 1 stream, {bench_threads} thr",
+        f"lowrank r=16 z={density}",
+        "cond",
+        batch=False,
+        density=density,
+    )
+
+
+def test_step_openblas_sgemv(benchmark, bench_threads):
+    """The matrix-vector products a dense step needs, by OpenBLAS (no gate maths)."""
+    model = dense_model()
+    W_hh0 = model.layer_arrays(0)["W_hh"]
+    W_ih1, W_hh1 = model.layer_arrays(1)["W_ih"], model.layer_arrays(1)["W_hh"]
+    W_out = model.output[0]
+    h = np.random.default_rng(0).uniform(-1, 1, H).astype(np.float32)
+    y = np.empty(3 * H, np.float32)
+    lg = np.empty(V, np.float32)
+
+    def products():
+        kernels.dense_gemv(W_hh0, h, out=y)
+        kernels.dense_gemv(W_ih1, h, out=y)
+        kernels.dense_gemv(W_hh1, h, out=y)
+        kernels.dense_gemv(W_out, h, out=lg)
+
+    benchmark.group = f"gru step 1 stream, {bench_threads} thr"
+    benchmark(products)
+    macs = 3 * W_hh0.size + W_out.size
+    record(
+        benchmark,
+        group=f"gru step 1 stream, {bench_threads} thr",
+        case="OpenBLAS sgemv (products only)",
+        role="other",
+        density=None,
+        useful_flops=2 * macs,
+        dense_flops=2 * macs,
+        bytes_read=4 * macs,
+        weight_bytes=_weight_bytes(model),
+    )
+
+
+def test_step_torch(benchmark, bench_threads):
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(bench_threads)
+    try:
+        torch.manual_seed(0)
+        gru, head = nn.GRU(V, H, num_layers=2), nn.Linear(H, V)
+        onehot = torch.eye(V)[:, None, None, :]  # (V, seq 1, batch 1, V)
+        ids = tokens()
+        state = {"h": torch.zeros(2, 1, H), "t": 0}
+
+        @torch.no_grad()
+        def step():
+            t = state["t"] % STEPS
+            state["t"] += 1
+            out, state["h"] = gru(onehot[int(ids[t])], state["h"])
+            return head(out[0, 0])
+
+        benchmark.group = f"gru step 1 stream, {bench_threads} thr"
+        benchmark(step)
+    finally:
+        torch.set_num_threads(previous)
+    macs = 3 * H * H * 3 + V * H
+    record(
+        benchmark,
+        group=f"gru step 1 stream, {bench_threads} thr",
+        case=f"PyTorch {torch.__version__} nn.GRU",
+        role="other",
+        density=None,
+        useful_flops=2 * macs,
+        dense_flops=2 * macs,
+        bytes_read=4 * macs,
+        weight_bytes=_weight_bytes(dense_model()),
+    )
+
+
+# ---- a batch of 64 streams ----------------------------------------------------------------------
+
+
+def test_batch_dense(benchmark, bench_threads):
+    model = dense_model()
+    step = _stepper(model, batch=True)
+    step()
+    model.reset_stats()
+    benchmark.group = f"gru step batch {N}, {bench_threads} thr"
+    benchmark(step)
+    _record_model(
+        benchmark,
+        model,
+        f"gru step batch {N}, {bench_threads} thr",
+        "dense (OpenBLAS sgemm)",
+        "dense",
+        batch=True,
+    )
+
+
+@pytest.mark.parametrize("density", DENSITIES)
+def test_batch_block(benchmark, bench_threads, density):
+    model = model_at("block", density, batch=True)
+    step = _stepper(model, batch=True)
+    step()
+    model.reset_stats()
+    benchmark.group = f"gru step batch {N}, {bench_threads} thr"
+    benchmark(step)
+    _record_model(
+        benchmark,
+        model,
+        f"gru step batch {N}, {bench_threads} thr",
+        f"block 16/64 z={density}",
+        "cond",
+        batch=True,
+        density=density,
+    )
+
+
+def _check_against_reference(model):
+    from ccinfer import reference
+
+    layers = [dict(model.layer_arrays(i), kind=model.layers[i]["kind"]) for i in range(2)]
+    hs = [np.zeros(H), np.zeros(H)]
+    s = model.new_state()
+    for t in tokens()[:3]:
+        got = model.step(int(t), state=s)
+        expected, hs, _ = reference.gru_stack_step(layers, model.output, int(t), hs)
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)

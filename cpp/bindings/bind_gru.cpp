@@ -1,0 +1,311 @@
+// GRUStack: one time step of the whole stack per call; states are separate objects so many
+// streams share one set of weights. Workspaces come from a pool, one per concurrent call, so
+// several Python threads can step different streams at once with the GIL released.
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "ccinfer/gru.h"
+#include "ccinfer/threads.h"
+#include "checks.h"
+
+namespace ccinfer::bindings {
+namespace {
+
+struct PyGRUStack {
+    std::unique_ptr<GRUStack> model;
+    std::mutex mutex;  ///< guards pool and total
+    std::vector<std::unique_ptr<GruWorkspace>> pool;
+    std::vector<GruLayerStats> total;
+};
+
+/// A workspace for one call: taken from the pool (or made), given back with its stats merged.
+class WorkspaceLease {
+  public:
+    WorkspaceLease(PyGRUStack& p, int64_t n) : p_(p) {
+        {
+            std::lock_guard<std::mutex> lock(p_.mutex);
+            for (size_t i = 0; i < p_.pool.size(); ++i)
+                if (p_.pool[i]->capacity >= n && p_.pool[i]->threads >= get_num_threads()) {
+                    ws_ = std::move(p_.pool[i]);
+                    p_.pool.erase(p_.pool.begin() + static_cast<std::ptrdiff_t>(i));
+                    break;
+                }
+        }
+        if (!ws_) ws_ = std::make_unique<GruWorkspace>(p_.model->make_workspace(n));
+    }
+    ~WorkspaceLease() {
+        std::lock_guard<std::mutex> lock(p_.mutex);
+        for (size_t l = 0; l < p_.total.size(); ++l) {
+            GruLayerStats& t = p_.total[l];
+            GruLayerStats& s = ws_->stats[l];
+            t.samples += s.samples;
+            t.z_active += s.z_active;
+            t.rows_skipped += s.rows_skipped;
+            t.macs += s.macs;
+            s = GruLayerStats{};
+        }
+        p_.pool.push_back(std::move(ws_));
+    }
+    GruWorkspace& get() { return *ws_; }
+
+  private:
+    PyGRUStack& p_;
+    std::unique_ptr<GruWorkspace> ws_;
+};
+
+const float* tensor(const char* fn, const py::dict& arrays, const char* name,
+                    std::initializer_list<int64_t> shape, std::vector<py::array>& keep) {
+    if (!arrays.contains(name)) fail(fn, std::string("missing array ") + name);
+    py::array a = checked_array<float>(fn, name, arrays[name], shape);
+    keep.push_back(a);
+    return static_cast<const float*>(a.data());
+}
+
+std::unique_ptr<PyGRUStack> make_stack(const py::list& layers, bool token_input,
+                                       int64_t input_size, const py::object& w_out_obj,
+                                       const py::object& b_out_obj) {
+    const char* fn = "GRUStack";
+    std::vector<py::array> keep;
+    std::vector<GruLayerInit> inits;
+    int64_t d = input_size;
+    for (size_t l = 0; l < layers.size(); ++l) {
+        const py::dict spec = layers[l].cast<py::dict>();
+        GruLayerInit in;
+        in.kind = parse_gru_kind(spec["kind"].cast<std::string>());
+        in.d = d;
+        in.h = spec["hidden"].cast<int64_t>();
+        in.rank = in.kind == GruKind::kDense ? 0 : spec["rank"].cast<int64_t>();
+        if (in.h < 1 || (in.kind != GruKind::kDense && in.rank < 1))
+            fail(fn, "layer " + std::to_string(l) + ": hidden and rank must be >= 1");
+        const py::dict a = spec["arrays"].cast<py::dict>();
+        const int64_t G = in.kind == GruKind::kDense ? 3 : 2, h = in.h, r = in.rank;
+        in.w_ih = tensor(fn, a, "W_ih", {G * h, d}, keep);
+        in.w_hh = tensor(fn, a, "W_hh", {G * h, h}, keep);
+        in.b_ih = tensor(fn, a, "b_ih", {G * h}, keep);
+        in.b_hh = tensor(fn, a, "b_hh", {G * h}, keep);
+        if (in.kind != GruKind::kDense) {
+            in.w_zl = tensor(fn, a, "W_zl", {r, d}, keep);
+            in.u_zl = tensor(fn, a, "U_zl", {r, h}, keep);
+            in.b_zl = tensor(fn, a, "b_zl", {r}, keep);
+        }
+        if (in.kind == GruKind::kLowRank) {
+            in.w_z = tensor(fn, a, "W_z", {h, r}, keep);
+            in.b_z = tensor(fn, a, "b_z", {h}, keep);
+        } else if (in.kind == GruKind::kBlock) {
+            in.z_scale = tensor(fn, a, "z_scale", {r}, keep);
+            in.z_shift = tensor(fn, a, "z_shift", {r}, keep);
+        }
+        inits.push_back(in);
+        d = h;
+    }
+    if (inits.empty()) fail(fn, "needs at least one layer");
+    py::array w_out = checked_array<float>(fn, "W_out", w_out_obj, {kAnyDim, d});
+    const int64_t v_out = w_out.shape(0);
+    py::array b_out = checked_array<float>(fn, "b_out", b_out_obj, {v_out});
+    auto p = std::make_unique<PyGRUStack>();
+    {
+        py::gil_scoped_release release;  // the layout copies of large weights take a while
+        p->model = std::make_unique<GRUStack>(inits, token_input,
+                                              static_cast<const float*>(w_out.data()),
+                                              static_cast<const float*>(b_out.data()), v_out);
+    }
+    p->total.assign(p->model->num_layers(), GruLayerStats{});
+    return p;
+}
+
+GRUState& checked_state(const char* fn, const py::handle& obj) {
+    if (!py::isinstance<GRUState>(obj))
+        fail(fn, "state must be a GRUState from new_state(), got " + describe(obj));
+    return obj.cast<GRUState&>();
+}
+
+py::array token_array(const char* fn, const char* name, const py::handle& obj) {
+    return checked_array<int32_t>(fn, name, obj, {kAnyDim});
+}
+
+}  // namespace
+
+void bind_gru(py::module_& m) {
+    py::class_<GRUState, std::unique_ptr<GRUState>>(
+        m, "GRUState",
+        "The recurrent state of one or more streams of one GRUStack (make it with "
+        "GRUStack.new_state). Opaque: read or set it with get_h/set_h.")
+        .def_property_readonly("batch", &GRUState::batch, "streams held")
+        .def_property_readonly("num_layers", &GRUState::num_layers)
+        .def("reset", [](GRUState& s) {
+            if (!s.try_acquire()) fail("GRUState.reset", "state is in use by a step");
+            s.reset();
+            s.release();
+        })
+        .def("copy", [](const GRUState& s) { return s.clone(); }, "An independent copy.")
+        .def(
+            "get_h",
+            [](const GRUState& s, size_t l) {
+                if (l >= s.num_layers()) fail("GRUState.get_h", "no layer " + std::to_string(l));
+                py::array_t<float> out({s.batch(), s.hidden(l)});
+                std::memcpy(out.mutable_data(), s.h(l), sizeof(float) * s.batch() * s.hidden(l));
+                return out;
+            },
+            py::arg("layer"), "A copy of layer `layer`'s state, (batch, hidden) float32.")
+        .def(
+            "set_h",
+            [](GRUState& s, size_t l, const py::object& value) {
+                const char* fn = "GRUState.set_h";
+                if (l >= s.num_layers()) fail(fn, "no layer " + std::to_string(l));
+                py::array a = checked_array<float>(fn, "h", value, {s.batch(), s.hidden(l)});
+                if (!s.try_acquire()) fail(fn, "state is in use by a step");
+                std::memcpy(s.h(l), a.data(), sizeof(float) * s.batch() * s.hidden(l));
+                s.release();
+            },
+            py::arg("layer"), py::arg("h"))
+        .def(
+            "copy_stream",
+            [](GRUState& s, const GRUState& src, int64_t from, int64_t to) {
+                if (!s.try_acquire()) fail("GRUState.copy_stream", "state is in use by a step");
+                try {
+                    s.copy_stream(src, from, to);
+                } catch (...) {
+                    s.release();
+                    throw;
+                }
+                s.release();
+            },
+            py::arg("src"), py::arg("src_index"), py::arg("index"),
+            "Copy stream src_index of src into stream index of this state.");
+
+    py::class_<PyGRUStack>(m, "GRUStack")
+        .def(py::init(&make_stack), py::arg("layers"), py::arg("token_input"),
+             py::arg("input_size"), py::arg("W_out"), py::arg("b_out"))
+        .def_property_readonly("token_input", [](PyGRUStack& p) { return p.model->token_input(); })
+        .def_property_readonly("input_size", [](PyGRUStack& p) { return p.model->input_size(); })
+        .def_property_readonly("output_size", [](PyGRUStack& p) { return p.model->output_size(); })
+        .def_property_readonly("num_layers", [](PyGRUStack& p) { return p.model->num_layers(); })
+        .def_property_readonly("dense_macs", [](PyGRUStack& p) { return p.model->dense_macs(); })
+        .def("new_state", [](PyGRUStack& p, int64_t n) { return p.model->new_state(n); },
+             py::arg("batch") = 1)
+        .def("stats",
+             [](PyGRUStack& p) {
+                 std::lock_guard<std::mutex> lock(p.mutex);
+                 py::list out;
+                 for (const GruLayerStats& s : p.total) {
+                     py::dict d;
+                     d["samples"] = s.samples;
+                     d["z_active"] = s.z_active;
+                     d["rows_skipped"] = s.rows_skipped;
+                     d["macs"] = s.macs;
+                     out.append(d);
+                 }
+                 return out;
+             })
+        .def("reset_stats",
+             [](PyGRUStack& p) {
+                 std::lock_guard<std::mutex> lock(p.mutex);
+                 p.total.assign(p.model->num_layers(), GruLayerStats{});
+             })
+        .def(
+            "step_token",
+            [](PyGRUStack& p, const py::object& state_obj, int64_t token) {
+                const char* fn = "GRUStack.step";
+                GRUState& state = checked_state(fn, state_obj);
+                if (token < 0 || token >= p.model->input_size())
+                    fail(fn, "token id " + std::to_string(token) + " is out of range [0, " +
+                                 std::to_string(p.model->input_size()) + ")");
+                py::array_t<float> out(p.model->output_size());
+                float* o = out.mutable_data();
+                {
+                    py::gil_scoped_release release;
+                    WorkspaceLease ws(p, 1);
+                    p.model->step(static_cast<int32_t>(token), state, o, ws.get());
+                }
+                return out;
+            },
+            py::arg("state"), py::arg("token"))
+        .def(
+            "step_vector",
+            [](PyGRUStack& p, const py::object& state_obj, const py::object& x_obj) {
+                const char* fn = "GRUStack.step";
+                GRUState& state = checked_state(fn, state_obj);
+                py::array x = checked_array<float>(fn, "x", x_obj, {p.model->input_size()});
+                py::array_t<float> out(p.model->output_size());
+                const auto* xp = static_cast<const float*>(x.data());
+                float* o = out.mutable_data();
+                {
+                    py::gil_scoped_release release;
+                    WorkspaceLease ws(p, 1);
+                    p.model->step(xp, state, o, ws.get());
+                }
+                return out;
+            },
+            py::arg("state"), py::arg("x"))
+        .def(
+            "step_batch",
+            [](PyGRUStack& p, const py::object& state_obj, const py::object& x_obj) {
+                const char* fn = "GRUStack.step";
+                GRUState& state = checked_state(fn, state_obj);
+                const bool tokens = p.model->token_input();
+                py::array x = tokens ? token_array(fn, "X", x_obj)
+                                     : checked_array<float>(fn, "X", x_obj,
+                                                            {kAnyDim, p.model->input_size()});
+                const int64_t n = x.shape(0);
+                if (n != state.batch())
+                    fail(fn, "state holds " + std::to_string(state.batch()) +
+                                 " stream(s), X has " + std::to_string(n));
+                py::array_t<float> out({n, p.model->output_size()});
+                const void* xp = x.data();
+                float* o = out.mutable_data();
+                {
+                    py::gil_scoped_release release;
+                    WorkspaceLease ws(p, n);
+                    if (tokens)
+                        p.model->step_batch(static_cast<const int32_t*>(xp), state, o, ws.get());
+                    else
+                        p.model->step_batch(static_cast<const float*>(xp), state, o, ws.get());
+                }
+                return out;
+            },
+            py::arg("state"), py::arg("X"))
+        .def(
+            "run",
+            [](PyGRUStack& p, const py::object& state_obj, const py::object& x_obj) {
+                const char* fn = "GRUStack.run";
+                GRUState& state = checked_state(fn, state_obj);
+                const bool tokens = p.model->token_input();
+                py::array x = tokens ? token_array(fn, "sequence", x_obj)
+                                     : checked_array<float>(fn, "sequence", x_obj,
+                                                            {kAnyDim, p.model->input_size()});
+                const int64_t T = x.shape(0), V = p.model->output_size(),
+                              d = p.model->input_size();
+                if (tokens) {
+                    const auto* ids = static_cast<const int32_t*>(x.data());
+                    for (int64_t t = 0; t < T; ++t)
+                        if (ids[t] < 0 || ids[t] >= d)
+                            fail(fn, "token id " + std::to_string(ids[t]) + " (step " +
+                                         std::to_string(t) + ") is out of range [0, " +
+                                         std::to_string(d) + ")");
+                }
+                py::array_t<float> out({T, V});
+                const void* xp = x.data();
+                float* o = out.mutable_data();
+                {
+                    py::gil_scoped_release release;
+                    WorkspaceLease ws(p, 1);
+                    for (int64_t t = 0; t < T; ++t) {
+                        if (tokens)
+                            p.model->step(static_cast<const int32_t*>(xp)[t], state, o + t * V,
+                                          ws.get());
+                        else
+                            p.model->step(static_cast<const float*>(xp) + t * d, state, o + t * V,
+                                          ws.get());
+                    }
+                }
+                return out;
+            },
+            py::arg("state"), py::arg("sequence"),
+            "Logits (T, V_out) of every step of one stream's sequence, in one call.");
+}
+
+}  // namespace ccinfer::bindings

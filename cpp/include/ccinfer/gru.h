@@ -1,0 +1,214 @@
+#pragma once
+/// GRUStack: a stack of GRU layers with a linear output, one time step of the whole stack per
+/// call (DESIGN.md section 2, dissertation ch. 4). Each layer is one of three kinds:
+///
+///  - kDense: exactly torch.nn.GRU (gate order r, z, n as PyTorch stores them):
+///        r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
+///        z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
+///        n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
+///        h' = (1 - z) * n + z * h                    (PyTorch: z = 1 keeps the state)
+///  - kLowRank / kBlock: the conditional GRU (CLIPTANH z through a rank-r bottleneck):
+///        z^lr = relu(W_zl x + U_zl h + b_zl)                              (r values)
+///        kLowRank: z = cliptanh(W_z z^lr + b_z)                            (batch norm folded)
+///        kBlock:   z[j*B + i] = cliptanh(z_scale[j] * z^lr[j] + z_shift[j]), B = h / g
+///        r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
+///        n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
+///        h' = (1 - z) * h + z * n                    (DESIGN.md: z = 0 keeps the state)
+///    with cliptanh(u) = tanh(max(u, 0)). Where z_i = 0, h'_i = h_i bit for bit and rows i of
+///    W_ir, W_hr, W_in, W_hn are never read.
+///
+/// Input: token ids in [0, V) (the first layer's W x is a column lookup of weights stored
+/// transposed, bias folded in) or float vectors of width d. Output: logits W_out h + b_out.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ccinfer/aligned.h"
+
+namespace ccinfer {
+
+/// A single-stream step opens one parallel region with one barrier per layer, and a barrier
+/// on a 2-core machine shared with other jobs can cost a scheduler time slice (measured here
+/// under load: hidden 257, 2 threads 590 us per step against 14 us on one). So a step uses a
+/// second thread only for this many times threads.h's kMinWorkPerThread multiply-adds per
+/// thread (256k: a 27-1024-1024-27 step has about 6M, a hidden-257 step 150k).
+constexpr int64_t kGruStepWorkPerThreadScale = 8;
+
+/// The kind of one GRU layer.
+enum class GruKind : int { kDense = 0, kLowRank = 1, kBlock = 2 };
+
+const char* gru_kind_name(GruKind kind);
+/// Throws std::invalid_argument for an unknown name ("dense", "lowrank", "block").
+GruKind parse_gru_kind(const std::string& name);
+
+/// The weights of one layer as the caller gives them (PyTorch layouts, row-major, copied at
+/// construction). d: the layer's input width (V for token input), h: hidden units.
+///  - kDense: w_ih (3h, d), w_hh (3h, h), b_ih (3h), b_hh (3h), gate order r, z, n.
+///  - kLowRank, kBlock: w_ih (2h, d), w_hh (2h, h), b_ih (2h), b_hh (2h), order r, n; the z
+///    path w_zl (rank, d), u_zl (rank, h), b_zl (rank); kLowRank: w_z (h, rank), b_z (h);
+///    kBlock: z_scale (rank), z_shift (rank), rank = g gates, and g must divide h.
+struct GruLayerInit {
+    GruKind kind = GruKind::kDense;
+    int64_t d = 0, h = 0, rank = 0;
+    const float* w_ih = nullptr;
+    const float* w_hh = nullptr;
+    const float* b_ih = nullptr;
+    const float* b_hh = nullptr;
+    const float* w_zl = nullptr;
+    const float* u_zl = nullptr;
+    const float* b_zl = nullptr;
+    const float* w_z = nullptr;
+    const float* b_z = nullptr;
+    const float* z_scale = nullptr;
+    const float* z_shift = nullptr;
+};
+
+/// Counters of what the steps did for one layer.
+struct GruLayerStats {
+    int64_t samples = 0;       ///< stream-steps (a batch step of n streams counts n)
+    int64_t z_active = 0;      ///< units with z > 0 (every unit for a dense layer)
+    int64_t rows_skipped = 0;  ///< rows of W_ih and W_hh not read (token input: W_hh only)
+    int64_t macs = 0;          ///< multiply-adds done, z path included
+};
+
+class GRUStack;
+
+/// The recurrent state of n independent streams: h of every layer, (n, h_l) row-major each.
+/// Tied to the model that made it (model_id); a step with a state from another model throws.
+/// A state may be used by one step at a time (a second concurrent step on it throws).
+class GRUState {
+  public:
+    int64_t batch() const { return n_; }
+    uint64_t model_id() const { return model_id_; }
+    size_t num_layers() const { return h_.size(); }
+    int64_t hidden(size_t layer) const { return widths_[layer]; }
+    float* h(size_t layer) { return h_[layer].data(); }
+    const float* h(size_t layer) const { return h_[layer].data(); }
+    /// Zeroes every layer's state.
+    void reset();
+    /// A copy (same model, same streams, same values).
+    std::unique_ptr<GRUState> clone() const;
+    /// Copies stream `from` of src into stream `to` of this state. Throws std::invalid_argument
+    /// if src belongs to another model or an index is out of range.
+    void copy_stream(const GRUState& src, int64_t from, int64_t to);
+    /// Marks the state in use by a step; false if another step holds it.
+    bool try_acquire() { return !busy_.exchange(true, std::memory_order_acquire); }
+    void release() { busy_.store(false, std::memory_order_release); }
+
+  private:
+    friend class GRUStack;
+    uint64_t model_id_ = 0;
+    int64_t n_ = 0;
+    std::vector<int64_t> widths_;
+    std::vector<AlignedBuffer<float>> h_;
+    std::atomic<bool> busy_{false};
+};
+
+/// Scratch for one caller's steps (never shared by two concurrent steps), plus the stats of
+/// the steps it ran.
+struct GruWorkspace {
+    int64_t capacity = 0;            ///< streams the batch buffers hold
+    int threads = 1;                 ///< threads the per-thread buffers hold
+    AlignedBuffer<float> gx, gh;     ///< input and recurrent pre-activations, (n, 3 h_max)
+    AlignedBuffer<float> zlr;        ///< z^lr, 2 r_max per sample or per thread
+    AlignedBuffer<float> z;          ///< z, h_max per sample or per thread
+    AlignedBuffer<float> hnew;       ///< new states of every layer (one stream)
+    AlignedBuffer<int32_t> rows;     ///< active weight rows, 2 h_max per thread (one stream)
+    AlignedBuffer<int32_t> units;    ///< active units, h_max per thread (one stream)
+    AlignedBuffer<uint8_t> mask;     ///< per-sample row masks, (n, 2 h_max)
+    AlignedBuffer<float> gates;      ///< block gates, (n, g_max)
+    AlignedBuffer<int32_t> samples;  ///< per-thread sample lists, (threads, n)
+    std::vector<int64_t> active;     ///< active units per layer of the last step
+    std::vector<GruLayerStats> stats;
+};
+
+class GRUStack {
+  public:
+    /// Copies the weights once into aligned storage laid out for the step (see gru.cpp).
+    /// token_input: layer 0's input is a token id in [0, layers[0].d). w_out (v_out, h_last),
+    /// b_out (v_out). Throws std::invalid_argument on inconsistent sizes or a null pointer.
+    GRUStack(const std::vector<GruLayerInit>& layers, bool token_input, const float* w_out,
+             const float* b_out, int64_t v_out);
+
+    bool token_input() const { return token_input_; }
+    int64_t input_size() const { return layers_.front().d; }  ///< V or d
+    int64_t output_size() const { return v_out_; }
+    size_t num_layers() const { return layers_.size(); }
+    GruKind kind(size_t l) const { return layers_[l].kind; }
+    int64_t hidden(size_t l) const { return layers_[l].h; }
+    int64_t rank(size_t l) const { return layers_[l].rank; }
+    uint64_t id() const { return id_; }
+
+    /// A zero state for n >= 1 streams.
+    std::unique_ptr<GRUState> new_state(int64_t n = 1) const;
+    /// Scratch for steps of up to `batch` streams (threads: get_num_threads() at this call;
+    /// a step at more threads reallocates nothing but uses at most that many).
+    GruWorkspace make_workspace(int64_t batch = 1) const;
+
+    /// One step of one stream (state.batch() == 1): token in [0, V) or x (d floats), logits
+    /// (v_out floats) out. Opens one parallel region for the whole stack; results are
+    /// identical for every thread count. Throws std::invalid_argument (before touching the
+    /// state) for a bad token, a state from another model, a busy state or a small workspace.
+    void step(int32_t token, GRUState& state, float* logits, GruWorkspace& ws) const;
+    void step(const float* x, GRUState& state, float* logits, GruWorkspace& ws) const;
+
+    /// One step of n = state.batch() streams: tokens (n) or X (n, d) row-major, logits
+    /// (n, v_out). Dense layers: OpenBLAS sgemm; block layers: one small GEMM per block over
+    /// the samples whose gate is on (block_gated_gemm_blocks); low-rank layers: per-sample row
+    /// masks (cond_gemv_batch). The z path is a small GEMM over the batch. Row s equals
+    /// step() of stream s to rounding (sums run in another order, so a z pre-activation
+    /// within rounding of 0 may fall the other way). Results are identical for every thread
+    /// count except for dense layers (OpenBLAS sgemm splits its work by thread count).
+    void step_batch(const int32_t* tokens, GRUState& state, float* logits,
+                    GruWorkspace& ws) const;
+    void step_batch(const float* x, GRUState& state, float* logits, GruWorkspace& ws) const;
+
+    /// Multiply-adds of one dense-equivalent step (3h(d+h) per layer, token input: 3h h for
+    /// layer 0, plus the output layer).
+    int64_t dense_macs() const;
+
+  private:
+    struct Layer {
+        GruKind kind;
+        int64_t d, h, rank, gates;  ///< gates: rows per unit (3 dense, 2 conditional)
+        AlignedBuffer<float> w_ih;  ///< (gates h, d) unit-interleaved; token input: (d, gates h)
+                                    ///< with b_ih added (the lookup table)
+        AlignedBuffer<float> w_hh;  ///< (gates h, h) unit-interleaved
+        AlignedBuffer<float> b_ih, b_hh;  ///< (gates h) unit-interleaved
+        AlignedBuffer<float> w_zl;  ///< (rank, d); token input: (d, rank) with b_zl added
+        AlignedBuffer<float> u_zl;  ///< (rank, h)
+        AlignedBuffer<float> b_zl;  ///< (rank)
+        AlignedBuffer<float> w_z, b_z;  ///< (h, rank), (h): kLowRank
+        AlignedBuffer<float> z_scale, z_shift;  ///< (rank): kBlock
+        AlignedBuffer<int32_t> all_rows;        ///< 0 .. gates h - 1
+        bool lookup = false;                    ///< token input (layer 0)
+    };
+
+    void check_step(const char* fn, GRUState& state, int64_t n, const GruWorkspace& ws) const;
+    void step_impl(int32_t token, const float* x, GRUState& state, float* logits,
+                   GruWorkspace& ws) const;
+    void step_batch_impl(const int32_t* tokens, const float* x, GRUState& state, float* logits,
+                         GruWorkspace& ws) const;
+    /// z path of layer l for one stream: z^lr into zlr, z into z (h), returns active units
+    /// written to units (may be nullptr), counts MACs.
+    int64_t z_path(const Layer& layer, int32_t token, const float* x, const float* h, float* zlr,
+                   float* z, int32_t* units) const;
+
+    /// The z path of layer l for n streams at once (GEMMs with the block kernel, one thread):
+    /// z into ws.z (n, h), returns the active (stream, unit) pairs.
+    int64_t z_path_batch(const Layer& layer, const int32_t* tokens, const float* x,
+                         const float* h, int64_t n, GruWorkspace& ws) const;
+
+    std::vector<Layer> layers_;
+    bool token_input_;
+    int64_t v_out_;
+    AlignedBuffer<float> w_out_, b_out_;
+    AlignedBuffer<int32_t> iota_;  ///< 0, 1, 2, ...: the row list of a dense product
+    int64_t h_max_ = 0, r_max_ = 1;
+    uint64_t id_;
+};
+
+}  // namespace ccinfer

@@ -1,0 +1,383 @@
+// GRUStack: construction, weight layout and the single-stream step. The batch step is in
+// gru_batch.cpp.
+//
+// Layout (chosen for the access pattern of a step):
+//  - The gate rows of one unit are adjacent: row G i + g of w_ih / w_hh is gate g of unit i
+//    (G = 3, gates r, z, n for a dense layer; G = 2, gates r, n for a conditional one). A
+//    unit's rows are then one contiguous stretch of memory, a conditional step reads whole
+//    stretches (the active units), a thread's share of units is a contiguous range of rows,
+//    and a block of B units is the contiguous row block [G B j, G B (j + 1)) for the batch
+//    kernels.
+//  - Token input: layer 0's w_ih is stored transposed, (V, G h), with b_ih added, so W x + b
+//    for token t is row t, read as is (the same value PyTorch computes: W[:, t] * 1 + 0 * ...
+//    is exact, then + b rounds once). The z path's W_zl likewise, (V, r) with b_zl added.
+#include "ccinfer/gru.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+
+#include "../kernels/table.h"
+#include "ccinfer/threads.h"
+#include "gru_internal.h"
+
+namespace ccinfer {
+namespace {
+
+std::atomic<uint64_t> g_next_model_id{1};
+
+void require(bool ok, const std::string& what) {
+    if (!ok) throw std::invalid_argument("GRUStack: " + what);
+}
+
+}  // namespace
+
+const char* gru_kind_name(GruKind kind) {
+    switch (kind) {
+        case GruKind::kDense:
+            return "dense";
+        case GruKind::kLowRank:
+            return "lowrank";
+        case GruKind::kBlock:
+            return "block";
+    }
+    return "unknown";
+}
+
+GruKind parse_gru_kind(const std::string& name) {
+    for (GruKind kind : {GruKind::kDense, GruKind::kLowRank, GruKind::kBlock})
+        if (name == gru_kind_name(kind)) return kind;
+    throw std::invalid_argument("GRUStack: unknown layer kind '" + name +
+                                "', expected dense, lowrank or block");
+}
+
+void GRUState::reset() {
+    for (size_t l = 0; l < h_.size(); ++l)
+        std::fill_n(h_[l].data(), n_ * widths_[l], 0.0f);
+}
+
+std::unique_ptr<GRUState> GRUState::clone() const {
+    auto s = std::make_unique<GRUState>();
+    s->model_id_ = model_id_;
+    s->n_ = n_;
+    s->widths_ = widths_;
+    for (size_t l = 0; l < h_.size(); ++l) s->h_.emplace_back(h_[l].data(), h_[l].size());
+    return s;
+}
+
+void GRUState::copy_stream(const GRUState& src, int64_t from, int64_t to) {
+    if (src.model_id_ != model_id_)
+        throw std::invalid_argument("GRUState: the source state belongs to another model");
+    if (from < 0 || from >= src.n_ || to < 0 || to >= n_)
+        throw std::invalid_argument("GRUState: stream index out of range (source " +
+                                    std::to_string(from) + " of " + std::to_string(src.n_) +
+                                    ", destination " + std::to_string(to) + " of " +
+                                    std::to_string(n_) + ")");
+    if (&src == this && from == to) return;
+    for (size_t l = 0; l < h_.size(); ++l)
+        std::memcpy(h_[l].data() + to * widths_[l], src.h_[l].data() + from * widths_[l],
+                    sizeof(float) * widths_[l]);
+}
+
+GRUStack::GRUStack(const std::vector<GruLayerInit>& layers, bool token_input,
+                   const float* w_out, const float* b_out, int64_t v_out)
+    : token_input_(token_input), v_out_(v_out), id_(g_next_model_id.fetch_add(1)) {
+    require(!layers.empty(), "needs at least one layer");
+    require(v_out >= 1 && w_out && b_out, "needs an output layer with at least one output");
+    int64_t iota = v_out;
+    for (size_t l = 0; l < layers.size(); ++l) {
+        const GruLayerInit& in = layers[l];
+        const std::string where = "layer " + std::to_string(l) + ": ";
+        require(in.d >= 1 && in.h >= 1, where + "input and hidden widths must be >= 1");
+        if (l > 0)
+            require(in.d == layers[l - 1].h,
+                    where + "input width " + std::to_string(in.d) +
+                        " does not match the previous layer's hidden width " +
+                        std::to_string(layers[l - 1].h));
+        require(in.w_ih && in.w_hh && in.b_ih && in.b_hh, where + "missing W_ih/W_hh/b_ih/b_hh");
+        Layer L;
+        L.kind = in.kind;
+        L.d = in.d;
+        L.h = in.h;
+        L.rank = in.kind == GruKind::kDense ? 0 : in.rank;
+        L.gates = in.kind == GruKind::kDense ? 3 : 2;
+        L.lookup = token_input && l == 0;
+        const int64_t d = in.d, h = in.h, G = L.gates, r = L.rank;
+        if (in.kind != GruKind::kDense) {
+            require(r >= 1, where + "rank/gating must be >= 1");
+            require(in.w_zl && in.u_zl && in.b_zl, where + "missing the z path W_zl/U_zl/b_zl");
+            if (in.kind == GruKind::kLowRank)
+                require(in.w_z && in.b_z, where + "missing W_z/b_z");
+            else
+                require(in.z_scale && in.z_shift && h % r == 0,
+                        where + "block layers need z_scale, z_shift and a gating g dividing h = " +
+                            std::to_string(h) + ", got g = " + std::to_string(r));
+        }
+        // Unit-interleaved rows: stored row G i + g = given row g h + i.
+        L.b_ih = AlignedBuffer<float>(G * h);
+        L.b_hh = AlignedBuffer<float>(G * h);
+        L.w_hh = AlignedBuffer<float>(G * h * h);
+        for (int64_t i = 0; i < h; ++i)
+            for (int64_t g = 0; g < G; ++g) {
+                L.b_ih[G * i + g] = in.b_ih[g * h + i];
+                L.b_hh[G * i + g] = in.b_hh[g * h + i];
+                std::memcpy(L.w_hh.data() + (G * i + g) * h, in.w_hh + (g * h + i) * h,
+                            sizeof(float) * h);
+            }
+        L.w_ih = AlignedBuffer<float>(G * h * d);
+        if (L.lookup) {
+            for (int64_t t = 0; t < d; ++t)
+                for (int64_t i = 0; i < h; ++i)
+                    for (int64_t g = 0; g < G; ++g)
+                        L.w_ih[t * G * h + G * i + g] =
+                            in.w_ih[(g * h + i) * d + t] + in.b_ih[g * h + i];
+        } else {
+            for (int64_t i = 0; i < h; ++i)
+                for (int64_t g = 0; g < G; ++g)
+                    std::memcpy(L.w_ih.data() + (G * i + g) * d, in.w_ih + (g * h + i) * d,
+                                sizeof(float) * d);
+        }
+        if (in.kind != GruKind::kDense) {
+            L.b_zl = AlignedBuffer<float>(in.b_zl, r);
+            L.u_zl = AlignedBuffer<float>(in.u_zl, r * h);
+            if (L.lookup) {
+                L.w_zl = AlignedBuffer<float>(d * r);
+                for (int64_t t = 0; t < d; ++t)
+                    for (int64_t j = 0; j < r; ++j)
+                        L.w_zl[t * r + j] = in.w_zl[j * d + t] + in.b_zl[j];
+            } else {
+                L.w_zl = AlignedBuffer<float>(in.w_zl, r * d);
+            }
+            if (in.kind == GruKind::kLowRank) {
+                L.w_z = AlignedBuffer<float>(in.w_z, h * r);
+                L.b_z = AlignedBuffer<float>(in.b_z, h);
+            } else {
+                L.z_scale = AlignedBuffer<float>(in.z_scale, r);
+                L.z_shift = AlignedBuffer<float>(in.z_shift, r);
+            }
+            r_max_ = std::max(r_max_, r);
+        }
+        h_max_ = std::max(h_max_, h);
+        iota = std::max({iota, G * h, r});
+        layers_.push_back(std::move(L));
+    }
+    w_out_ = AlignedBuffer<float>(w_out, v_out * layers_.back().h);
+    b_out_ = AlignedBuffer<float>(b_out, v_out);
+    iota_ = AlignedBuffer<int32_t>(iota);
+    std::iota(iota_.data(), iota_.data() + iota, 0);
+}
+
+std::unique_ptr<GRUState> GRUStack::new_state(int64_t n) const {
+    require(n >= 1, "a state needs at least one stream, got " + std::to_string(n));
+    auto s = std::make_unique<GRUState>();
+    s->model_id_ = id_;
+    s->n_ = n;
+    for (const Layer& L : layers_) {
+        s->widths_.push_back(L.h);
+        s->h_.emplace_back(n * L.h);
+    }
+    s->reset();
+    return s;
+}
+
+GruWorkspace GRUStack::make_workspace(int64_t batch) const {
+    GruWorkspace ws;
+    ws.capacity = std::max<int64_t>(batch, 1);
+    ws.threads = std::max(get_num_threads(), 1);
+    const int64_t n = ws.capacity;
+    const int64_t width = std::max(3 * h_max_, v_out_);
+    int64_t hsum = 0;
+    for (const Layer& L : layers_) hsum += L.h;
+    const int64_t per = std::max<int64_t>(n, ws.threads);  // batch rows or per-thread slices
+    ws.gx = AlignedBuffer<float>(n * width);
+    ws.gh = AlignedBuffer<float>(n * width);
+    ws.zlr = AlignedBuffer<float>(per * 2 * r_max_);
+    ws.z = AlignedBuffer<float>(per * h_max_);
+    ws.hnew = AlignedBuffer<float>(hsum);
+    ws.rows = AlignedBuffer<int32_t>(ws.threads * 2 * h_max_);
+    ws.units = AlignedBuffer<int32_t>(ws.threads * h_max_);
+    ws.mask = AlignedBuffer<uint8_t>(n * 2 * h_max_);
+    ws.gates = AlignedBuffer<float>(n * r_max_);
+    ws.samples = AlignedBuffer<int32_t>(ws.threads * n);
+    ws.stats.assign(layers_.size(), GruLayerStats{});
+    ws.active.assign(layers_.size(), 0);
+    return ws;
+}
+
+int64_t GRUStack::dense_macs() const {
+    int64_t macs = v_out_ * layers_.back().h;
+    for (const Layer& L : layers_) macs += 3 * L.h * ((L.lookup ? 0 : L.d) + L.h);
+    return macs;
+}
+
+void GRUStack::check_step(const char* fn, GRUState& state, int64_t n,
+                          const GruWorkspace& ws) const {
+    const std::string f(fn);
+    if (state.model_id_ != id_)
+        throw std::invalid_argument(f + ": state belongs to another model (made by model #" +
+                                    std::to_string(state.model_id_) + ", this is model #" +
+                                    std::to_string(id_) + ")");
+    if (state.n_ != n)
+        throw std::invalid_argument(f + ": state holds " + std::to_string(state.n_) +
+                                    " stream(s), the input has " + std::to_string(n));
+    if (ws.capacity < n || ws.stats.size() != layers_.size())
+        throw std::invalid_argument(f + ": workspace holds " + std::to_string(ws.capacity) +
+                                    " stream(s), needs " + std::to_string(n));
+}
+
+int64_t GRUStack::z_path(const Layer& L, int32_t token, const float* x, const float* h,
+                         float* zlr, float* z, int32_t* units) const {
+    const auto gemv_rows = kernels::active().gemv_rows;
+    const int64_t r = L.rank, hh = L.h;
+    const int32_t* iota = iota_.data();
+    // u = (W_zl x + b_zl) + U_zl h, the first term a lookup for token input.
+    float* ux = zlr;
+    float* uh = zlr + r;
+    if (L.lookup)
+        std::memcpy(ux, L.w_zl.data() + int64_t{token} * r, sizeof(float) * r);
+    else
+        gemv_rows(L.w_zl.data(), L.d, L.d, x, iota, r, L.b_zl.data(), ux);
+    gemv_rows(L.u_zl.data(), hh, hh, h, iota, r, nullptr, uh);
+    for (int64_t j = 0; j < r; ++j) ux[j] = std::max(ux[j] + uh[j], 0.0f);
+    int64_t na = 0;
+    if (L.kind == GruKind::kLowRank) {
+        gemv_rows(L.w_z.data(), r, r, ux, iota, hh, L.b_z.data(), z);
+        for (int64_t i = 0; i < hh; ++i) {
+            const bool on = z[i] > 0.0f;  // false for NaN
+            z[i] = on ? std::tanh(z[i]) : 0.0f;
+            if (units) units[na] = static_cast<int32_t>(i);
+            na += on;
+        }
+    } else {
+        const int64_t B = hh / r;
+        for (int64_t j = 0; j < r; ++j) {
+            const float u = L.z_scale[j] * ux[j] + L.z_shift[j];
+            const bool on = u > 0.0f;
+            std::fill_n(z + j * B, B, on ? std::tanh(u) : 0.0f);
+            if (on) {
+                if (units)
+                    for (int64_t i = 0; i < B; ++i) units[na + i] = static_cast<int32_t>(j * B + i);
+                na += B;
+            }
+        }
+    }
+    return na;
+}
+
+void GRUStack::step(int32_t token, GRUState& state, float* logits, GruWorkspace& ws) const {
+    const char* fn = "GRUStack.step";
+    if (!token_input_)
+        throw std::invalid_argument(std::string(fn) + ": this model takes vectors of " +
+                                    std::to_string(input_size()) + " floats, not token ids");
+    if (token < 0 || token >= input_size())
+        throw std::invalid_argument(std::string(fn) + ": token id " + std::to_string(token) +
+                                    " is out of range [0, " + std::to_string(input_size()) + ")");
+    check_step(fn, state, 1, ws);
+    detail::StateLease lease(fn, state);
+    step_impl(token, nullptr, state, logits, ws);
+}
+
+void GRUStack::step(const float* x, GRUState& state, float* logits, GruWorkspace& ws) const {
+    const char* fn = "GRUStack.step";
+    if (token_input_)
+        throw std::invalid_argument(std::string(fn) + ": this model takes token ids, not vectors");
+    check_step(fn, state, 1, ws);
+    detail::StateLease lease(fn, state);
+    step_impl(0, x, state, logits, ws);
+}
+
+void GRUStack::step_impl(int32_t token, const float* x, GRUState& state, float* logits,
+                         GruWorkspace& ws) const {
+    const auto gemv_rows = kernels::active().gemv_rows;
+    const size_t nl = layers_.size();
+    int64_t work = v_out_ * layers_.back().h;
+    for (const Layer& L : layers_) work += 2 * L.h * ((L.lookup ? 0 : L.d) + L.h);
+    const int nth = std::min(threads_for_work(work / kGruStepWorkPerThreadScale), ws.threads);
+    int64_t* active = ws.active.data();  // active units per layer, for the stats
+
+    // One barrier per layer: every thread computes the (small) z path itself, identically,
+    // instead of waiting for one thread to do it; new states go to ws.hnew (one slice per
+    // layer) and reach the state during the next layer, when nobody reads the old one any
+    // more. A barrier on a loaded machine can cost a scheduler time slice, so fewer is better.
+#pragma omp parallel num_threads(nth) if (nth > 1)
+    {
+        const int ith = omp_get_thread_num();
+        const int nt = omp_get_num_threads();
+        float* zlr = ws.zlr.data() + ith * 2 * r_max_;
+        float* z = ws.z.data() + ith * h_max_;
+        int32_t* units = ws.units.data() + ith * h_max_;
+        int32_t* rows = ws.rows.data() + ith * 2 * h_max_;
+        float* gx_buf = ws.gx.data();
+        float* gh = ws.gh.data();
+        const float* xin = x;
+        float* hn = ws.hnew.data();
+        float* prev_state = nullptr;  // layer l - 1: its new state waits in prev_hn
+        const float* prev_hn = nullptr;
+        int64_t prev_h = 0;
+        for (size_t l = 0; l < nl; ++l) {
+            const Layer& L = layers_[l];
+            const int64_t h = L.h, G = L.gates;
+            const float* hs = state.h(l);
+            const bool dense = L.kind == GruKind::kDense;
+            int64_t na = h;
+            if (!dense) {
+                na = z_path(L, token, xin, hs, zlr, z, units);
+                // This thread's share of the active units, as weight rows (2 per unit).
+                const int64_t a0 = na * ith / nt, a1 = na * (ith + 1) / nt;
+                for (int64_t a = a0; a < a1; ++a) {
+                    rows[2 * a] = 2 * units[a];
+                    rows[2 * a + 1] = 2 * units[a] + 1;
+                }
+            }
+            if (ith == 0) active[l] = na;
+            // Static share of the active units: entries a0 .. a1 - 1 of the list.
+            const int64_t a0 = na * ith / nt, a1 = na * (ith + 1) / nt;
+            const int32_t* my_rows = dense ? iota_.data() + G * a0 : rows + G * a0;
+            const int64_t nrows = G * (a1 - a0);
+            const float* gx = gx_buf;
+            if (L.lookup)
+                gx = L.w_ih.data() + int64_t{token} * G * h;
+            else
+                gemv_rows(L.w_ih.data(), L.d, L.d, xin, my_rows, nrows, L.b_ih.data(), gx_buf);
+            gemv_rows(L.w_hh.data(), h, h, hs, my_rows, nrows, L.b_hh.data(), gh);
+            const int64_t u0 = h * ith / nt, u1 = h * (ith + 1) / nt;
+            if (dense) {
+                for (int64_t i = a0; i < a1; ++i)
+                    hn[i] = detail::dense_unit(gx + 3 * i, gh + 3 * i, hs[i]);
+            } else {
+                for (int64_t a = a0; a < a1; ++a) {
+                    const int32_t i = units[a];
+                    hn[i] = detail::cond_unit(gx + 2 * i, gh + 2 * i, z[i], hs[i]);
+                }
+                for (int64_t i = u0; i < u1; ++i)  // units with z = 0 keep their state
+                    if (!(z[i] > 0.0f)) hn[i] = hs[i];
+            }
+            // The layer below is done with (nobody reads its old state any more).
+            if (prev_state) {
+                const int64_t p0 = prev_h * ith / nt, p1 = prev_h * (ith + 1) / nt;
+                std::memcpy(prev_state + p0, prev_hn + p0, sizeof(float) * (p1 - p0));
+            }
+#pragma omp barrier
+            prev_state = state.h(l);
+            prev_hn = hn;
+            prev_h = h;
+            xin = hn;
+            hn += h;
+        }
+        const int64_t o0 = v_out_ * ith / nt, o1 = v_out_ * (ith + 1) / nt;
+        const int64_t hl = layers_.back().h;
+        gemv_rows(w_out_.data(), hl, hl, xin, iota_.data() + o0, o1 - o0, b_out_.data(), logits);
+        const int64_t p0 = prev_h * ith / nt, p1 = prev_h * (ith + 1) / nt;
+        std::memcpy(prev_state + p0, prev_hn + p0, sizeof(float) * (p1 - p0));
+    }
+    for (size_t l = 0; l < nl; ++l)
+        detail::count(ws.stats[l], layers_[l].kind, layers_[l].d, layers_[l].h, layers_[l].rank,
+                      layers_[l].lookup, 1, active[l]);
+}
+
+}  // namespace ccinfer

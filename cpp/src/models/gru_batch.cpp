@@ -1,0 +1,236 @@
+// GRUStack::step_batch: one time step of n independent streams (the server path).
+//  - dense layers: two OpenBLAS sgemm (outside any parallel region), then the gate maths;
+//  - block layers: per block of B units, one small GEMM over the samples whose gate is on
+//    (block_gated_gemm_blocks over the unit-interleaved rows, a block being 2 B adjacent
+//    rows), in one parallel region with the gate maths; gated-off (sample, block) pairs are
+//    never computed and keep their state;
+//  - low-rank layers: per-sample row masks (cond_gemv_batch: each weight row read once for
+//    all the samples that need it).
+// The z path is a few small GEMMs over the batch (the register-tiled block kernel, one
+// thread: its sums do not depend on the thread count).
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "ccinfer/block_gated_gemm.h"
+#include "ccinfer/cond_gemv_batch.h"
+#include "ccinfer/dense.h"
+#include "ccinfer/gru.h"
+#include "../kernels/table.h"
+#include "ccinfer/threads.h"
+#include "gru_internal.h"
+
+namespace ccinfer {
+namespace {
+
+// Adds bias (m) to every row of Y (n, m).
+void add_bias(float* y, int64_t n, int64_t m, const float* bias) {
+    for (int64_t s = 0; s < n; ++s) {
+        float* row = y + s * m;
+        for (int64_t j = 0; j < m; ++j) row[j] += bias[j];
+    }
+}
+
+// Work (multiply-add equivalents) of the gate maths of one unit: exp, tanh and a few flops.
+constexpr int64_t kUnitWork = 64;
+
+}  // namespace
+
+int64_t GRUStack::z_path_batch(const Layer& L, const int32_t* tokens, const float* x,
+                               const float* H, int64_t n, GruWorkspace& ws) const {
+    const auto block_gemm = kernels::active().block_gemm;
+    const int64_t r = L.rank, h = L.h, d = L.d;
+    float* ux = ws.zlr.data();  // (n, r): W_zl x + b_zl, then z^lr
+    float* uh = ux + n * r;     // (n, r): U_zl h
+    float* Z = ws.z.data();     // (n, h)
+    if (L.lookup) {
+        for (int64_t s = 0; s < n; ++s)
+            std::memcpy(ux + s * r, L.w_zl.data() + int64_t{tokens[s]} * r, sizeof(float) * r);
+    } else {
+        block_gemm(L.w_zl.data(), d, r, d, x, d, nullptr, n, ux, r);
+        add_bias(ux, n, r, L.b_zl.data());
+    }
+    block_gemm(L.u_zl.data(), h, r, h, H, h, nullptr, n, uh, r);
+    for (int64_t e = 0; e < n * r; ++e) ux[e] = std::max(ux[e] + uh[e], 0.0f);
+    int64_t active = 0;
+    if (L.kind == GruKind::kLowRank) {
+        block_gemm(L.w_z.data(), r, h, r, ux, r, nullptr, n, Z, h);
+        for (int64_t s = 0; s < n; ++s) {
+            float* z = Z + s * h;
+            for (int64_t i = 0; i < h; ++i) {
+                const float u = z[i] + L.b_z[i];
+                const bool on = u > 0.0f;  // false for NaN
+                z[i] = on ? std::tanh(u) : 0.0f;
+                active += on;
+            }
+        }
+    } else {
+        const int64_t B = h / r;
+        for (int64_t s = 0; s < n; ++s)
+            for (int64_t j = 0; j < r; ++j) {
+                const float u = L.z_scale[j] * ux[s * r + j] + L.z_shift[j];
+                const bool on = u > 0.0f;
+                std::fill_n(Z + s * h + j * B, B, on ? std::tanh(u) : 0.0f);
+                active += on ? B : 0;
+            }
+    }
+    return active;
+}
+
+void GRUStack::step_batch(const int32_t* tokens, GRUState& state, float* logits,
+                          GruWorkspace& ws) const {
+    const char* fn = "GRUStack.step";
+    if (!token_input_)
+        throw std::invalid_argument(std::string(fn) + ": this model takes vectors of " +
+                                    std::to_string(input_size()) + " floats, not token ids");
+    const int64_t n = state.batch();
+    for (int64_t s = 0; s < n; ++s)
+        if (tokens[s] < 0 || tokens[s] >= input_size())
+            throw std::invalid_argument(std::string(fn) + ": token id " +
+                                        std::to_string(tokens[s]) + " (sample " +
+                                        std::to_string(s) + ") is out of range [0, " +
+                                        std::to_string(input_size()) + ")");
+    check_step(fn, state, n, ws);
+    detail::StateLease lease(fn, state);
+    step_batch_impl(tokens, nullptr, state, logits, ws);
+}
+
+void GRUStack::step_batch(const float* x, GRUState& state, float* logits,
+                          GruWorkspace& ws) const {
+    const char* fn = "GRUStack.step";
+    if (token_input_)
+        throw std::invalid_argument(std::string(fn) + ": this model takes token ids, not vectors");
+    check_step(fn, state, state.batch(), ws);
+    detail::StateLease lease(fn, state);
+    step_batch_impl(nullptr, x, state, logits, ws);
+}
+
+void GRUStack::step_batch_impl(const int32_t* tokens, const float* x, GRUState& state,
+                               float* logits, GruWorkspace& ws) const {
+    const int64_t n = state.batch();
+    const float* xin = x;
+    for (size_t l = 0; l < layers_.size(); ++l) {
+        const Layer& L = layers_[l];
+        const int64_t h = L.h, G = L.gates, m = G * h, r = L.rank;
+        const int64_t in = L.lookup ? 0 : L.d;
+        float* H = state.h(l);
+        float* GX = ws.gx.data();
+        float* GH = ws.gh.data();
+        float* Z = ws.z.data();
+        // Pre-activations of sample s: the lookup row for token input, else row s of GX.
+        const auto gx_row = [&](int64_t s) {
+            return L.lookup ? L.w_ih.data() + int64_t{tokens[s]} * m : GX + s * m;
+        };
+
+        if (L.kind == GruKind::kDense) {
+            if (!L.lookup) {
+                dense_gemm(L.w_ih.data(), m, L.d, xin, n, GX);
+                add_bias(GX, n, m, L.b_ih.data());
+            }
+            dense_gemm(L.w_hh.data(), m, h, H, n, GH);
+            add_bias(GH, n, m, L.b_hh.data());
+            const int nth = std::min(threads_for_work(n * h * kUnitWork), ws.threads);
+#pragma omp parallel for schedule(static) num_threads(nth) if (nth > 1)
+            for (int64_t s = 0; s < n; ++s) {
+                const float* gx = gx_row(s);
+                const float* gh = GH + s * m;
+                float* hs = H + s * h;
+                for (int64_t i = 0; i < h; ++i)
+                    hs[i] = detail::dense_unit(gx + 3 * i, gh + 3 * i, hs[i]);
+            }
+            detail::count(ws.stats[l], L.kind, L.d, h, r, L.lookup, n, n * h);
+            xin = H;
+            continue;
+        }
+
+        const int64_t active = z_path_batch(L, tokens, xin, H, n, ws);
+
+        if (L.kind == GruKind::kBlock) {
+            const int64_t g = r, B = h / g, blk = G * B;
+            float* gates = ws.gates.data();
+            for (int64_t s = 0; s < n; ++s)
+                for (int64_t j = 0; j < g; ++j) gates[s * g + j] = Z[s * h + j * B];
+            // Contiguous block ranges of about equal work (gate scans plus on-pairs).
+            std::vector<int64_t> cost(static_cast<size_t>(g) + 1, 0);
+            for (int64_t j = 0; j < g; ++j) {
+                int64_t on = 0;
+                for (int64_t s = 0; s < n; ++s) on += gates[s * g + j] > 0.0f;
+                cost[j + 1] = cost[j] + on * blk * (in + h) + n;
+            }
+            const int nth = std::min<int64_t>(
+                std::min(threads_for_work(active * G * (in + h)), ws.threads), g);
+            std::vector<int64_t> split(static_cast<size_t>(nth) + 1, g);
+            split[0] = 0;
+            for (int t = 1; t < nth; ++t) {
+                const int64_t target = cost[g] * t / nth;
+                split[t] = std::lower_bound(cost.begin(), cost.end(), target) - cost.begin();
+                split[t] = std::max(split[t - 1], std::min(split[t], g));
+            }
+            int32_t* samples = ws.samples.data();
+#pragma omp parallel num_threads(nth) if (nth > 1)
+            {
+                const int ith = omp_get_thread_num();
+                const int nt = omp_get_num_threads();
+                // A team smaller than asked for takes every range itself.
+                const int64_t b0 = split[ith * nth / nt], b1 = split[(ith + 1) * nth / nt];
+                int32_t* mine = samples + ith * n;
+                if (!L.lookup)
+                    block_gated_gemm_blocks(L.w_ih.data(), L.d, xin, n, gates, g, blk, b0, b1, GX,
+                                            m, GatedOff::kUntouched, mine);
+                block_gated_gemm_blocks(L.w_hh.data(), h, H, n, gates, g, blk, b0, b1, GH, m,
+                                        GatedOff::kUntouched, mine);
+#pragma omp barrier
+                // Every thread has read the old state: update this thread's blocks.
+                for (int64_t s = 0; s < n; ++s) {
+                    const float* gx = gx_row(s);
+                    const float* gh = GH + s * m;
+                    const float* z = Z + s * h;
+                    float* hs = H + s * h;
+                    for (int64_t j = b0; j < b1; ++j) {
+                        if (!(gates[s * g + j] > 0.0f)) continue;
+                        for (int64_t u = j * B; u < (j + 1) * B; ++u) {
+                            const float gxu[2] = {
+                                L.lookup ? gx[2 * u] : gx[2 * u] + L.b_ih[2 * u],
+                                L.lookup ? gx[2 * u + 1] : gx[2 * u + 1] + L.b_ih[2 * u + 1]};
+                            const float ghu[2] = {gh[2 * u] + L.b_hh[2 * u],
+                                                  gh[2 * u + 1] + L.b_hh[2 * u + 1]};
+                            hs[u] = detail::cond_unit(gxu, ghu, z[u], hs[u]);
+                        }
+                    }
+                }
+            }
+        } else {  // kLowRank
+            uint8_t* mask = ws.mask.data();
+            for (int64_t s = 0; s < n; ++s)
+                for (int64_t i = 0; i < h; ++i) {
+                    const uint8_t on = Z[s * h + i] > 0.0f;
+                    mask[s * m + 2 * i] = on;
+                    mask[s * m + 2 * i + 1] = on;
+                }
+            if (!L.lookup) cond_gemv_batch(L.w_ih.data(), m, L.d, xin, n, mask, L.b_ih.data(), GX);
+            cond_gemv_batch(L.w_hh.data(), m, h, H, n, mask, L.b_hh.data(), GH);
+            const int nth = std::min(threads_for_work(active * kUnitWork), ws.threads);
+#pragma omp parallel for schedule(static) num_threads(nth) if (nth > 1)
+            for (int64_t s = 0; s < n; ++s) {
+                const float* gx = gx_row(s);
+                const float* gh = GH + s * m;
+                const float* z = Z + s * h;
+                float* hs = H + s * h;
+                for (int64_t i = 0; i < h; ++i)
+                    if (z[i] > 0.0f) hs[i] = detail::cond_unit(gx + 2 * i, gh + 2 * i, z[i], hs[i]);
+            }
+        }
+        detail::count(ws.stats[l], L.kind, L.d, h, r, L.lookup, n, active);
+        xin = H;
+    }
+    const int64_t hl = layers_.back().h;
+    dense_gemm(w_out_.data(), v_out_, hl, xin, n, logits);
+    add_bias(logits, n, v_out_, b_out_.data());
+}
+
+}  // namespace ccinfer

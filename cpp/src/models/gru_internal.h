@@ -1,0 +1,62 @@
+#pragma once
+// Pieces shared by the single-stream and the batch step of GRUStack: the per-unit gate maths
+// (one copy, so both paths round the same way) and the stats bookkeeping.
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "ccinfer/gru.h"
+
+namespace ccinfer::detail {
+
+inline float sigmoid(float u) { return 1.0f / (1.0f + std::exp(-u)); }
+
+/// torch.nn.GRU for one unit: gx = (W_i x + b_i) and gh = (W_h h + b_h) of gates r, z, n.
+inline float dense_unit(const float* gx, const float* gh, float h) {
+    const float r = sigmoid(gx[0] + gh[0]);
+    const float z = sigmoid(gx[1] + gh[1]);
+    const float n = std::tanh(gx[2] + r * gh[2]);
+    return (1.0f - z) * n + z * h;
+}
+
+/// The conditional GRU for one active unit: gx, gh of gates r, n; z > 0 from the z path.
+inline float cond_unit(const float* gx, const float* gh, float z, float h) {
+    const float r = sigmoid(gx[0] + gh[0]);
+    const float n = std::tanh(gx[1] + r * gh[1]);
+    return (1.0f - z) * h + z * n;
+}
+
+/// Adds one step of n streams with `active` active units in total to a layer's stats.
+inline void count(GruLayerStats& s, GruKind kind, int64_t d, int64_t h, int64_t rank,
+                  bool lookup, int64_t n, int64_t active) {
+    const int64_t in = lookup ? 0 : d;
+    s.samples += n;
+    s.z_active += active;
+    if (kind == GruKind::kDense) {
+        s.macs += n * 3 * h * (in + h);
+        return;
+    }
+    s.rows_skipped += (n * h - active) * (lookup ? 2 : 4);
+    s.macs += n * rank * (in + h) + (kind == GruKind::kLowRank ? n * h * rank : 0) +
+              active * 2 * (in + h);
+}
+
+/// Holds a state for one step: a second concurrent step on the same state is refused.
+class StateLease {
+  public:
+    StateLease(const char* fn, GRUState& state) : state_(state) {
+        if (!state_.try_acquire())
+            throw std::invalid_argument(std::string(fn) +
+                                        ": state is in use by another step (one state per "
+                                        "stream; make one per thread with new_state())");
+    }
+    ~StateLease() { state_.release(); }
+    StateLease(const StateLease&) = delete;
+    StateLease& operator=(const StateLease&) = delete;
+
+  private:
+    GRUState& state_;
+};
+
+}  // namespace ccinfer::detail

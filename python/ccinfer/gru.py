@@ -1,0 +1,584 @@
+"""GRUStack: stacked GRU language models (dense, or the conditional GRU of DESIGN.md section 2)
+run one time step of the whole stack per C++ call, for one stream or a batch of streams.
+
+Layer kinds (models/FORMAT.md, "GRUStack"):
+
+- ``"dense"``: exactly ``torch.nn.GRU`` (gate order r, z, n; ``h' = (1 - z) n + z h``).
+- ``"lowrank"``: the conditional GRU with a rank-r z bottleneck,
+  ``z = cliptanh(W_z relu(W_zl x + U_zl h + b_zl) + b_z)`` (batch norm folded into W_z, b_z)
+  and ``h' = (1 - z) h + z n``: units with ``z = 0`` keep their state and their weight rows
+  are never read (the unstructured, one-stream-at-a-time path).
+- ``"block"``: the same with one z per block of ``h / g`` units,
+  ``z_block = cliptanh(z_scale * relu(W_zl x + U_zl h + b_zl) + z_shift)``: a batch step runs
+  one small GEMM per block over the streams whose gate is on (the server path).
+
+Note the two conventions for z: PyTorch's z keeps the *old* state, the conditional GRU's
+``z = 0`` keeps it. Each kind computes its own, as documented.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from . import _core
+from .convert import as_float32_matrix
+from .io import ModelFile, check_no_extra_tensors, register_model, require_tensor
+
+KINDS = ("dense", "lowrank", "block")
+#: The arrays of each layer kind (models/FORMAT.md).
+LAYER_ARRAYS = {
+    "dense": ("W_ih", "W_hh", "b_ih", "b_hh"),
+    "lowrank": ("W_ih", "W_hh", "b_ih", "b_hh", "W_zl", "U_zl", "b_zl", "W_z", "b_z"),
+    "block": ("W_ih", "W_hh", "b_ih", "b_hh", "W_zl", "U_zl", "b_zl", "z_scale", "z_shift"),
+}
+_MAX_WIDTH = 1 << 20
+
+GRUState = _core.GRUState
+
+
+def layer_shapes(kind: str, d: int, h: int, rank: int | None) -> dict[str, tuple[int, ...]]:
+    """The shape of every array of a layer of ``kind`` with input width ``d``, ``h`` units and
+    rank (``"lowrank"``) or gating ``g`` (``"block"``) ``rank``."""
+    g = 3 if kind == "dense" else 2
+    shapes = {"W_ih": (g * h, d), "W_hh": (g * h, h), "b_ih": (g * h,), "b_hh": (g * h,)}
+    if kind != "dense":
+        shapes.update({"W_zl": (rank, d), "U_zl": (rank, h), "b_zl": (rank,)})
+    if kind == "lowrank":
+        shapes.update({"W_z": (h, rank), "b_z": (h,)})
+    elif kind == "block":
+        shapes.update({"z_scale": (rank,), "z_shift": (rank,)})
+    return shapes
+
+
+def _check_layer(i: int, layer: Mapping, d: int) -> dict:
+    """A checked copy of one layer dict: kind, hidden, rank and float32 arrays."""
+    where = f"GRUStack: layer {i}"
+    if not isinstance(layer, Mapping):
+        raise ValueError(f"{where}: expected a dict of arrays, got {type(layer).__name__}")
+    kind = layer.get("kind")
+    if kind not in KINDS:
+        raise ValueError(f"{where}: kind must be one of {KINDS}, got {kind!r}")
+    names = LAYER_ARRAYS[kind]
+    meta = {"kind", "hidden", "rank", "gating"}
+    extra = sorted(set(layer) - set(names) - meta)
+    if extra:
+        raise ValueError(
+            f"{where}: unexpected entries {extra} for kind {kind!r} (expected {', '.join(names)})"
+        )
+    missing = [n for n in names if n not in layer]
+    if missing:
+        raise ValueError(f"{where}: kind {kind!r} is missing {missing}")
+    W_hh = as_float32_matrix(f"{where} W_hh", layer["W_hh"])
+    if W_hh.ndim != 2 or W_hh.shape[1] < 1:
+        raise ValueError(f"{where} W_hh: expected a 2-D (gates * h, h) array, got {W_hh.shape}")
+    h = W_hh.shape[1]
+    rank = None
+    if kind == "lowrank":
+        rank = np.shape(layer["W_zl"])[0] if np.ndim(layer["W_zl"]) == 2 else -1
+    elif kind == "block":
+        rank = np.shape(layer["z_scale"])[0] if np.ndim(layer["z_scale"]) == 1 else -1
+    for key, value in (("hidden", h), ("rank", rank), ("gating", rank)):
+        if key in layer and layer[key] is not None and layer[key] != value:
+            raise ValueError(f"{where}: '{key}' is {layer[key]}, the arrays give {value}")
+    if rank is not None and rank < 1:
+        raise ValueError(f"{where}: rank/gating must be >= 1, got {rank}")
+    if kind == "block" and h % rank:
+        raise ValueError(f"{where}: gating g = {rank} must divide hidden = {h}")
+    if h > _MAX_WIDTH or d > _MAX_WIDTH:
+        raise ValueError(f"{where}: widths above 2^20 are not supported")
+    shapes = layer_shapes(kind, d, h, rank)
+    arrays = {n: as_float32_matrix(f"{where} {n}", layer[n], shapes[n]) for n in names}
+    return {"kind": kind, "hidden": h, "rank": rank, "arrays": arrays}
+
+
+class GRUStack:
+    """A stack of GRU layers with a linear output (logits), token or vector input.
+
+    Parameters
+    ----------
+    layers : sequence of dict
+        One dict per layer: ``kind`` (``"dense"``, ``"lowrank"``, ``"block"``) and the
+        layer's arrays in PyTorch layout (see :data:`LAYER_ARRAYS` and models/FORMAT.md):
+        ``W_ih`` (G h, d), ``W_hh`` (G h, h), ``b_ih``, ``b_hh`` (G h) with G = 3 (gates
+        r, z, n) for dense and G = 2 (gates r, n) for the conditional kinds, which add
+        ``W_zl`` (r, d), ``U_zl`` (r, h), ``b_zl`` (r) and ``W_z`` (h, r), ``b_z`` (h)
+        (lowrank) or ``z_scale``, ``z_shift`` (g) (block). Optional ``hidden``, ``rank``,
+        ``gating`` entries are checked against the arrays.
+    output : (W_out, b_out)
+        The output layer, ``W_out`` (V_out, h_last), ``b_out`` (V_out).
+    token_input : bool
+        True: the input is a token id in ``[0, d)`` of the first layer (a one-hot vector, done
+        as a column lookup); False: float32 vectors of width ``d``.
+
+    Examples
+    --------
+    >>> model = GRUStack.from_numpy(layers, output=(W, b), token_input=True)  # doctest: +SKIP
+    >>> logits = model.step(5)              # the model's own stream            # doctest: +SKIP
+    >>> s = model.new_state(); model.step(5, state=s)   # another stream       # doctest: +SKIP
+    >>> model.step(np.array([1, 2, 3]), state=model.new_state(3))  # a batch   # doctest: +SKIP
+    """
+
+    def __init__(self, layers: Sequence[Mapping], output, *, token_input: bool):
+        layers = list(layers)
+        if not layers:
+            raise ValueError("GRUStack: needs at least one layer")
+        if not isinstance(token_input, (bool, np.bool_)):
+            raise ValueError(f"GRUStack: token_input must be a bool, got {token_input!r}")
+        first = layers[0].get("W_ih") if isinstance(layers[0], Mapping) else None
+        if first is None or np.ndim(first) != 2:
+            raise ValueError("GRUStack: layer 0 needs a 2-D W_ih (gates * h, d)")
+        d = int(np.shape(first)[1])
+        checked = []
+        width = d
+        for i, layer in enumerate(layers):
+            c = _check_layer(i, layer, width)
+            checked.append(c)
+            width = c["hidden"]
+        if not isinstance(output, (tuple, list)) or len(output) != 2:
+            raise ValueError("GRUStack: output must be a pair (W_out, b_out)")
+        W_out = as_float32_matrix("GRUStack output W_out", output[0])
+        if W_out.ndim != 2 or W_out.shape[1] != width or W_out.shape[0] < 1:
+            raise ValueError(
+                f"GRUStack output W_out: expected shape (V_out, {width}), got {W_out.shape}"
+            )
+        b_out = as_float32_matrix("GRUStack output b_out", output[1], (W_out.shape[0],))
+        self._layers = checked
+        self._output = (W_out, b_out)
+        self._token_input = bool(token_input)
+        self._input_size = d
+        self.card: dict[str, str] = {}  # free-form strings saved with the model
+        self._core = _core.GRUStack(checked, self._token_input, d, W_out, b_out)
+        self._state = None
+
+    # ---- construction -----------------------------------------------------------------------
+    @classmethod
+    def from_numpy(cls, layers: Sequence[Mapping], output, token_input: bool = True) -> GRUStack:
+        """From plain arrays (what a trainer exports): the same arguments as the constructor.
+        float64 arrays and torch tensors are accepted and narrowed to float32."""
+        return cls(layers, output, token_input=token_input)
+
+    @classmethod
+    def from_torch(
+        cls, gru, embedding=None, head=None, *, token_input: bool | None = None
+    ) -> GRUStack:
+        """A dense GRUStack from ``torch.nn.GRU`` or ``torch.nn.GRUCell``.
+
+        Parameters
+        ----------
+        gru : torch.nn.GRU or torch.nn.GRUCell
+            Unidirectional; ``bias=False`` gives zero biases; dropout between layers is a
+            training-time effect and is ignored (inference). ``batch_first`` does not matter.
+        embedding : torch.nn.Embedding, optional
+            Token input through an embedding: the first layer's input weights become
+            ``W_ih @ E.T`` (computed in float64, one rounding), so a token is still a column
+            lookup. ``max_norm`` embeddings are refused.
+        head : torch.nn.Linear, optional
+            The output layer ``(V_out, hidden)``; None: the identity (the logits are the last
+            layer's state).
+        token_input : bool, optional
+            Without an embedding: True if the GRU's input is a one-hot vector of
+            ``input_size`` symbols (the token id is then the index of the 1), False (default)
+            for float vector input. With an embedding it is always True.
+        """
+        from torch import nn
+
+        if isinstance(gru, nn.GRU):
+            if gru.bidirectional:
+                raise ValueError("from_torch: bidirectional GRUs are not supported")
+            n_layers = gru.num_layers
+            names = [
+                (f"weight_ih_l{k}", f"weight_hh_l{k}", f"bias_ih_l{k}", f"bias_hh_l{k}")
+                for k in range(n_layers)
+            ]
+        elif isinstance(gru, nn.GRUCell):
+            names = [("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+        else:
+            raise ValueError(f"from_torch: expected nn.GRU or nn.GRUCell, got {type(gru).__name__}")
+        h = gru.hidden_size
+        layers = []
+        for w_ih, w_hh, b_ih, b_hh in names:
+            layer = {
+                "kind": "dense",
+                "W_ih": as_float32_matrix(w_ih, getattr(gru, w_ih)),
+                "W_hh": as_float32_matrix(w_hh, getattr(gru, w_hh)),
+            }
+            for name in (b_ih, b_hh):
+                b = getattr(gru, name, None)
+                key = "b_ih" if name == b_ih else "b_hh"
+                layer[key] = (
+                    np.zeros(3 * h, np.float32) if b is None else as_float32_matrix(name, b)
+                )
+            layers.append(layer)
+        if embedding is not None:
+            if not isinstance(embedding, nn.Embedding):
+                raise ValueError(
+                    f"from_torch: embedding must be nn.Embedding, got {type(embedding).__name__}"
+                )
+            if embedding.max_norm is not None:
+                raise ValueError(
+                    "from_torch: embeddings with max_norm rescale rows at lookup "
+                    "time and are not supported"
+                )
+            if token_input is False:
+                raise ValueError("from_torch: an embedding implies token input")
+            E = as_float32_matrix("embedding", embedding.weight).astype(np.float64)
+            if E.shape[1] != gru.input_size:
+                raise ValueError(
+                    f"from_torch: embedding width {E.shape[1]} != GRU input_size {gru.input_size}"
+                )
+            layers[0]["W_ih"] = (layers[0]["W_ih"].astype(np.float64) @ E.T).astype(np.float32)
+            token_input = True
+        token_input = bool(token_input)
+        if head is None:
+            output = (np.eye(h, dtype=np.float32), np.zeros(h, np.float32))
+        else:
+            if not isinstance(head, nn.Linear):
+                raise ValueError(f"from_torch: head must be nn.Linear, got {type(head).__name__}")
+            W = as_float32_matrix("head weight", head.weight)
+            b = (
+                np.zeros(W.shape[0], np.float32)
+                if head.bias is None
+                else as_float32_matrix("head bias", head.bias)
+            )
+            output = (W, b)
+        return cls(layers, output, token_input=token_input)
+
+    # ---- description ------------------------------------------------------------------------
+    @property
+    def token_input(self) -> bool:
+        return self._token_input
+
+    @property
+    def input_size(self) -> int:
+        """Vocabulary size V (token input) or vector width d."""
+        return self._input_size
+
+    @property
+    def output_size(self) -> int:
+        return self._output[0].shape[0]
+
+    @property
+    def layers(self) -> list[dict]:
+        """Per layer: ``kind``, ``hidden``, ``rank`` (lowrank: r, block: g, dense: None)."""
+        return [{"kind": c["kind"], "hidden": c["hidden"], "rank": c["rank"]} for c in self._layers]
+
+    def layer_arrays(self, i: int) -> dict[str, np.ndarray]:
+        """The arrays of layer ``i`` as given (PyTorch layout)."""
+        return dict(self._layers[i]["arrays"])
+
+    @property
+    def output(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._output
+
+    def __repr__(self) -> str:
+        inp = f"tokens({self.input_size})" if self.token_input else f"vector({self.input_size})"
+        body = ", ".join(
+            f"{c['kind']}({c['hidden']}" + (f", {c['rank']})" if c["rank"] else ")")
+            for c in self._layers
+        )
+        return f"GRUStack({inp} -> {body} -> {self.output_size})"
+
+    # ---- states -----------------------------------------------------------------------------
+    def new_state(self, batch: int | None = None) -> GRUState:
+        """A zero state: one stream (``batch=None``) or ``batch`` streams for batch steps.
+        Opaque; ``get_h(layer)`` / ``set_h(layer, h)`` read and write it, ``copy()`` forks
+        it, ``copy_stream(src, i, j)`` moves one stream between states."""
+        n = 1 if batch is None else batch
+        if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"GRUStack.new_state: batch must be an int >= 1, got {batch!r}")
+        return self._core.new_state(int(n))
+
+    def reset(self) -> None:
+        """Forget the model's own state (the next step starts from zeros)."""
+        self._state = None
+
+    @property
+    def state(self) -> GRUState | None:
+        """The model's own state (None before the first step or after :meth:`reset`)."""
+        return self._state
+
+    # ---- inference --------------------------------------------------------------------------
+    def _is_batch(self, x) -> bool:
+        ndim = np.ndim(x)
+        if self._token_input:
+            if ndim not in (0, 1):
+                raise ValueError(
+                    f"GRUStack.step: token input must be an int or a 1-D array of "
+                    f"ids (n,), got shape {np.shape(x)}"
+                )
+            return ndim == 1
+        if ndim not in (1, 2):
+            raise ValueError(
+                f"GRUStack.step: x must be float32 of shape ({self.input_size},) "
+                f"or (n, {self.input_size}), got shape {np.shape(x)}"
+            )
+        return ndim == 2
+
+    def _token_ids(self, x, fn: str) -> np.ndarray:
+        """int32 ids from any integer array, with the range checked (a float or bool array is
+        refused: it is almost certainly a mistake)."""
+        a = np.asarray(x)
+        if a.dtype.kind not in "iu":
+            raise ValueError(f"{fn}: token ids must be integers, got dtype {a.dtype}")
+        if a.size and (a.min() < 0 or a.max() >= self.input_size):
+            bad = a[(a < 0) | (a >= self.input_size)].flat[0]
+            raise ValueError(f"{fn}: token id {bad} is out of range [0, {self.input_size})")
+        return np.ascontiguousarray(a, dtype=np.int32)
+
+    def _token(self, x, fn: str) -> int:
+        if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, np.integer, np.ndarray)):
+            raise ValueError(f"{fn}: a token id must be an int, got {type(x).__name__}")
+        return int(self._token_ids(x, fn).reshape(-1)[0])
+
+    def step(self, x, state: GRUState | Sequence[GRUState] | None = None) -> np.ndarray:
+        """Advance one time step and return the logits.
+
+        Parameters
+        ----------
+        x : int, array
+            Token input: an id (one stream) or an int array (n,) (a batch). Vector input: a
+            float32 array (d,) (one stream) or (n, d) (a batch).
+        state : GRUState or list of GRUState, optional
+            The stream(s) to advance: a state from :meth:`new_state` (``batch`` must match
+            n), or a list of n one-stream states (gathered into a batch and written back).
+            None: the model's own state (made on first use with the right batch size).
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 logits (V_out,) or (n, V_out).
+
+        Notes
+        -----
+        The GIL is released while computing; distinct states may be stepped from several
+        threads at once. One state may only be stepped by one call at a time (a concurrent
+        second call raises ValueError).
+        """
+        if type(x) is int and self._token_input and 0 <= x < self._input_size:
+            # The common streaming call, kept short (the general path costs ~6 us more).
+            if state is None:
+                state = self._state if self._state is not None else self._own_state(1)
+            return self._core.step_token(state, x)
+        fn = "GRUStack.step"
+        batch = self._is_batch(x)
+        if batch:
+            X = self._token_ids(x, fn) if self._token_input else x
+            n = np.shape(X)[0]
+            if isinstance(state, (list, tuple)):
+                return self._step_streams(X, list(state))
+            if state is None:
+                state = self._own_state(n)
+            return self._core.step_batch(state, X)
+        if state is None:
+            state = self._own_state(1)
+        if self._token_input:
+            return self._core.step_token(state, self._token(x, fn))
+        return self._core.step_vector(state, x)
+
+    __call__ = step
+
+    def _own_state(self, n: int) -> GRUState:
+        if self._state is None:
+            self._state = self._core.new_state(max(int(n), 1))
+        elif self._state.batch != n:
+            raise ValueError(
+                f"GRUStack.step: the model's own state holds {self._state.batch} "
+                f"stream(s), the input has {n}; call reset() first or pass state="
+            )
+        return self._state
+
+    def _step_streams(self, X, states: list) -> np.ndarray:
+        fn = "GRUStack.step"
+        n = np.shape(X)[0]
+        if len(states) != n:
+            raise ValueError(f"{fn}: {len(states)} states for a batch of {n}")
+        if len({id(s) for s in states}) != n:
+            raise ValueError(f"{fn}: the same state appears twice in the list")
+        batch = self._core.new_state(max(n, 1))
+        for i, s in enumerate(states):
+            if not isinstance(s, GRUState) or s.batch != 1:
+                raise ValueError(
+                    f"{fn}: states[{i}] must be a one-stream GRUState, got {type(s).__name__}"
+                )
+            batch.copy_stream(s, 0, i)  # ValueError for a state of another model
+        logits = self._core.step_batch(batch, X)
+        for i, s in enumerate(states):
+            s.copy_stream(batch, i, 0)
+        return logits
+
+    def run(self, sequence, state: GRUState | None = None) -> np.ndarray:
+        """Logits (T, V_out) for every step of one stream's sequence (ids (T,) or float32
+        vectors (T, d)), in one C++ call. ``state`` None: a fresh zero state (the model's own
+        state is not touched); pass a state to continue that stream (it is advanced)."""
+        fn = "GRUStack.run"
+        if self._token_input:
+            if np.ndim(sequence) != 1:
+                raise ValueError(
+                    f"{fn}: sequence must be a 1-D array of token ids, got shape "
+                    f"{np.shape(sequence)}"
+                )
+            sequence = self._token_ids(sequence, fn)
+        state = self.new_state() if state is None else state
+        return self._core.run(state, sequence)
+
+    def generate(
+        self, prefix_ids, n: int, temperature: float = 1.0, seed=None, state: GRUState | None = None
+    ) -> np.ndarray:
+        """Sample ``n`` tokens after ``prefix_ids`` (a token model whose outputs are its
+        inputs). Each token is drawn from ``softmax(logits / temperature)`` with
+        ``numpy.random.default_rng(seed)`` (reproducible for a given seed); temperature 0
+        takes the argmax. Returns int64 ids (n,). ``state``: as in :meth:`run`."""
+        fn = "GRUStack.generate"
+        if not self._token_input or self.output_size != self.input_size:
+            raise ValueError(f"{fn}: needs token input and output_size == input_size")
+        prefix = self._token_ids(np.atleast_1d(prefix_ids), fn)
+        if prefix.ndim != 1 or prefix.size == 0:
+            raise ValueError(f"{fn}: prefix_ids must be a non-empty 1-D sequence of ids")
+        if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"{fn}: n must be an int >= 0, got {n!r}")
+        if not (np.isfinite(temperature) and temperature >= 0):
+            raise ValueError(f"{fn}: temperature must be finite and >= 0, got {temperature}")
+        rng = np.random.default_rng(seed)
+        state = self.new_state() if state is None else state
+        logits = self._core.run(state, prefix)[-1]
+        out = np.empty(int(n), np.int64)
+        for t in range(int(n)):
+            if temperature == 0:
+                token = int(np.argmax(logits))
+            else:
+                z = logits.astype(np.float64) / temperature
+                p = np.exp(z - z.max())
+                token = int(rng.choice(p.size, p=p / p.sum()))
+            out[t] = token
+            if t + 1 < n:
+                logits = self._core.step_token(state, token)
+        return out
+
+    # ---- statistics -------------------------------------------------------------------------
+    def reset_stats(self) -> None:
+        self._core.reset_stats()
+
+    @property
+    def stats(self) -> dict:
+        """Per layer, over every step since :meth:`reset_stats` (all states, all threads):
+        ``samples`` (stream-steps), ``z_density`` (fraction of units with z > 0; 1 for
+        dense), ``rows_skipped`` (rows of W_ih/W_hh not read; token input: W_hh only) and
+        per stream-step ``macs`` vs ``dense_macs``; for the whole stack the flop-bound
+        speed-up (dense / conditional multiply-adds, output layer included)."""
+        raw = self._core.stats()
+        layers, total, dense_total = [], 0.0, 0.0
+        d = self._input_size
+        for i, (c, s) in enumerate(zip(self._layers, raw, strict=True)):
+            h = c["hidden"]
+            k_in = 0 if (i == 0 and self._token_input) else d
+            n = max(s["samples"], 1)
+            dense = 3 * h * (k_in + h)
+            entry = {
+                "kind": c["kind"],
+                "samples": s["samples"],
+                "z_density": s["z_active"] / (n * h),
+                "rows_skipped": s["rows_skipped"],
+                "rows_skipped_per_step": s["rows_skipped"] / n,
+                "macs": s["macs"] / n,
+                "dense_macs": dense,
+            }
+            layers.append(entry)
+            if s["samples"]:
+                total += s["macs"] / n
+                dense_total += dense
+            d = h
+        out_macs = self._output[0].size
+        speedup = ((dense_total + out_macs) / (total + out_macs)) if total else float("nan")
+        return {"layers": layers, "flop_bound_speedup": speedup}
+
+    # ---- files ------------------------------------------------------------------------------
+    def to_model_file(self, card: dict | None = None) -> ModelFile:
+        tensors = {}
+        specs = []
+        for i, c in enumerate(self._layers):
+            for name, value in c["arrays"].items():
+                tensors[f"layers.{i}.{name}"] = value
+            spec = {"kind": c["kind"], "hidden": c["hidden"]}
+            if c["kind"] == "lowrank":
+                spec["rank"] = c["rank"]
+            elif c["kind"] == "block":
+                spec["gating"] = c["rank"]
+            specs.append(spec)
+        tensors["output.weight"], tensors["output.bias"] = self._output
+        config = {
+            "input": "tokens" if self._token_input else "vector",
+            "input_size": self._input_size,
+            "output_size": self.output_size,
+            "layers": specs,
+        }
+        return ModelFile("GRUStack", config, tensors, dict(card if card is not None else self.card))
+
+    def save(
+        self, path: str | os.PathLike, card: dict | None = None, store_dtype=np.float32
+    ) -> None:
+        """Write the model (models/FORMAT.md, kind ``GRUStack``). ``card``: free-form strings
+        kept in the file (default: :attr:`card`)."""
+        from .io import write_model_file
+
+        write_model_file(path, self.to_model_file(card), store_dtype)
+
+    @classmethod
+    def from_model_file(cls, mf: ModelFile) -> GRUStack:
+        cfg = mf.config
+
+        def bad(what: str) -> ValueError:
+            return ValueError(f"ccinfer.load: GRUStack config {what}")
+
+        if cfg.get("input") not in ("tokens", "vector"):
+            raise bad(f"'input' must be 'tokens' or 'vector', got {cfg.get('input')!r}")
+        for key in ("input_size", "output_size"):
+            v = cfg.get(key)
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= _MAX_WIDTH:
+                raise bad(f"'{key}' must be an int in [1, 2^20], got {v!r}")
+        specs = cfg.get("layers")
+        if not isinstance(specs, list) or not specs:
+            raise bad(f"'layers' must be a non-empty list, got {specs!r}")
+        extra = sorted(set(cfg) - {"input", "input_size", "output_size", "layers"})
+        if extra:
+            raise bad(f"has unknown keys {extra}")
+        used, layers, d = {}, [], cfg["input_size"]
+        for i, spec in enumerate(specs):
+            if not isinstance(spec, dict) or spec.get("kind") not in KINDS:
+                raise bad(
+                    f"layer {i} must be {{'kind': one of {KINDS}, 'hidden': int, ...}}, "
+                    f"got {spec!r}"
+                )
+            kind, h = spec["kind"], spec.get("hidden")
+            rkey = {"dense": None, "lowrank": "rank", "block": "gating"}[kind]
+            allowed = {"kind", "hidden"} | ({rkey} if rkey else set())
+            if set(spec) != allowed:
+                raise bad(
+                    f"layer {i} ({kind}) needs exactly the keys {sorted(allowed)}, got "
+                    f"{sorted(spec)}"
+                )
+            rank = spec.get(rkey) if rkey else None
+            for key, v in (("hidden", h), (rkey, rank)):
+                if key and (
+                    isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= _MAX_WIDTH
+                ):
+                    raise bad(f"layer {i} '{key}' must be an int in [1, 2^20], got {v!r}")
+            if kind == "block" and h % rank:
+                raise bad(f"layer {i}: gating {rank} does not divide hidden {h}")
+            layer = {"kind": kind}
+            for name, shape in layer_shapes(kind, d, h, rank).items():
+                key = f"layers.{i}.{name}"
+                used[key] = layer[name] = require_tensor(mf, key, shape)
+            layers.append(layer)
+            d = h
+        W = used["output.weight"] = require_tensor(mf, "output.weight", (cfg["output_size"], d))
+        b = used["output.bias"] = require_tensor(mf, "output.bias", (cfg["output_size"],))
+        check_no_extra_tensors(mf, used)
+        model = cls(layers, (W, b), token_input=cfg["input"] == "tokens")
+        model.card = dict(mf.card)
+        return model
+
+
+register_model("GRUStack", GRUStack.from_model_file)

@@ -1,0 +1,158 @@
+"""Sequential: ccinfer models run one after another, e.g. a ReLU layer of a CondMLP feeding a
+tree-gated layer feeding a linear read-out (models/FORMAT.md, kind ``Sequential``).
+
+Each stage runs whole in C++ (one call per stage); a ReLU between stages is applied in place.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+from .io import ModelFile, register_model
+from .mlp import CondMLP
+from .tree import TreeGatedLinear
+
+# The stage kinds a Sequential file may hold, and their readers (no nesting).
+_STAGES = {"CondMLP": CondMLP, "TreeGated": TreeGatedLinear}
+
+
+def _kind(layer) -> str:
+    for kind, cls in _STAGES.items():
+        if isinstance(layer, cls):
+            return kind
+    raise ValueError(
+        f"Sequential: a stage must be a CondMLP, a TreeGatedLinear or 'relu', got "
+        f"{type(layer).__name__}"
+    )
+
+
+def _widths(layer) -> tuple[int, int]:
+    if isinstance(layer, CondMLP):
+        return layer.sizes[0], layer.sizes[-1]
+    return layer.in_features, layer.out_features
+
+
+class Sequential:
+    """Stages in order; the string ``"relu"`` after a stage applies ``max(., 0)`` to its output.
+
+    Parameters
+    ----------
+    layers : sequence
+        ``CondMLP`` and ``TreeGatedLinear`` objects, each optionally followed by ``"relu"``.
+        A ``CondMLP`` ends with a linear layer, so ``[CondMLP([W1], [b1]), "relu", tree]`` is
+        a dense ReLU layer feeding a tree-gated layer.
+
+    Examples
+    --------
+    >>> stages = [CondMLP([W1], [b1]), "relu", tree, CondMLP([W3], [b3])]  # doctest: +SKIP
+    >>> model = Sequential(stages)                                        # doctest: +SKIP
+    >>> logits = model(x)                                                  # doctest: +SKIP
+    """
+
+    def __init__(self, layers: Sequence):
+        stages: list[tuple[object, bool]] = []
+        for item in layers:
+            if isinstance(item, str):
+                if item != "relu":
+                    raise ValueError(f"Sequential: unknown stage {item!r} (only 'relu')")
+                if not stages or stages[-1][1]:
+                    raise ValueError("Sequential: 'relu' must follow a layer, once")
+                stages[-1] = (stages[-1][0], True)
+                continue
+            _kind(item)
+            if stages and _widths(stages[-1][0])[1] != _widths(item)[0]:
+                raise ValueError(
+                    f"Sequential: stage {len(stages)} takes {_widths(item)[0]} inputs but the "
+                    f"previous stage gives {_widths(stages[-1][0])[1]}"
+                )
+            stages.append((item, False))
+        if not stages:
+            raise ValueError("Sequential: needs at least one layer")
+        self._stages = stages
+        self.card: dict[str, str] = {}
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Output for ``x`` of shape ``(in,)`` or ``(n, in)``, float32 C-contiguous."""
+        for layer, relu in self._stages:
+            x = layer(x)
+            if relu:
+                np.maximum(x, 0, out=x)
+        return x
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Class indices (argmax of the output) for a batch."""
+        return np.argmax(self(X), axis=-1)
+
+    @property
+    def layers(self) -> list:
+        """The stages, with ``"relu"`` entries where one follows, as given."""
+        out: list = []
+        for layer, relu in self._stages:
+            out.extend([layer, "relu"] if relu else [layer])
+        return out
+
+    @property
+    def in_features(self) -> int:
+        return _widths(self._stages[0][0])[0]
+
+    @property
+    def out_features(self) -> int:
+        return _widths(self._stages[-1][0])[1]
+
+    # ---- files ------------------------------------------------------------------------------
+    def to_model_file(self, card: dict | None = None) -> ModelFile:
+        stages, tensors = [], {}
+        for i, (layer, relu) in enumerate(self._stages):
+            mf = layer.to_model_file()
+            stages.append({"kind": mf.kind, "config": mf.config, "relu": relu})
+            tensors.update({f"stages.{i}.{name}": t for name, t in mf.tensors.items()})
+        return ModelFile("Sequential", {"stages": stages}, tensors, dict(card or {}))
+
+    def save(
+        self, path: str | os.PathLike, card: dict | None = None, store_dtype=np.float32
+    ) -> None:
+        """Write the model (models/FORMAT.md, kind ``Sequential``)."""
+        from .io import write_model_file
+
+        write_model_file(path, self.to_model_file(card), store_dtype)
+
+    @classmethod
+    def from_model_file(cls, mf: ModelFile) -> Sequential:
+        stages = mf.config.get("stages")
+        if set(mf.config) != {"stages"} or not isinstance(stages, list) or not stages:
+            raise ValueError(
+                "ccinfer.load: Sequential config must be {'stages': [...]} with at least one stage"
+            )
+        layers: list = []
+        claimed: set[str] = set()
+        for i, spec in enumerate(stages):
+            if (
+                not isinstance(spec, dict)
+                or set(spec) != {"kind", "config", "relu"}
+                or spec["kind"] not in _STAGES
+                or not isinstance(spec["config"], dict)
+                or not isinstance(spec["relu"], bool)
+            ):
+                raise ValueError(
+                    f"ccinfer.load: Sequential stage {i} must be {{'kind': one of "
+                    f"{sorted(_STAGES)}, 'config': {{...}}, 'relu': bool}}, got {spec!r}"
+                )
+            prefix = f"stages.{i}."
+            own = {k[len(prefix) :]: t for k, t in mf.tensors.items() if k.startswith(prefix)}
+            claimed.update(prefix + name for name in own)
+            sub = ModelFile(spec["kind"], spec["config"], own)
+            layers.append(_STAGES[spec["kind"]].from_model_file(sub))
+            if spec["relu"]:
+                layers.append("relu")
+        extra = sorted(set(mf.tensors) - claimed)
+        if extra:
+            raise ValueError(f"ccinfer.load: Sequential file has unexpected tensors {extra[:5]}")
+        model = cls(layers)
+        model.card = mf.card
+        return model
+
+
+register_model("Sequential", Sequential.from_model_file)

@@ -1,0 +1,250 @@
+"""Tests of the PyTorch training reference for the conditional GRU (ccinfer.train.gru)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ccinfer.datasets import encode_text
+
+from ._torch import require_torch
+
+torch = require_torch()
+
+from ccinfer.train.gru import (  # noqa: E402
+    CharLM,
+    CharLMTrainer,
+    CondGRU,
+    CondGRUCell,
+    cliptanh,
+    evaluate_char_lm,
+    load_char_splits,
+    z_density,
+)
+
+DATA_DIR = (Path(__file__).resolve().parents[1] / "../shared/data").resolve()
+CONDITIONAL = [("lowrank", 6), ("block", 4)]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One PyTorch thread: these tiny ops only lose from a thread pool on a shared machine."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def _words(n: int, seed: int = 0) -> np.ndarray:
+    """Symbol ids of random words from a small vocabulary (learnable structure)."""
+    words = ["the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "far"]
+    rng = np.random.default_rng(seed)
+    text = " ".join(words[i] for i in rng.integers(0, len(words), n // 3))
+    return encode_text(text)
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _numpy_layer(arrays: dict, prefix: str, x: np.ndarray, h: np.ndarray, dense: bool):
+    """The inference step from exported arrays, in float64: x (T, B, d), h (B, h)."""
+    a = {k[len(prefix) :]: v.astype(np.float64) for k, v in arrays.items() if k.startswith(prefix)}
+    states, gates = [], []
+    for x_t in x:
+        if dense:
+            n_h = h.shape[1]
+            gi = x_t @ a["W_ih"].T + a["b_ih"]
+            gh = h @ a["W_hh"].T + a["b_hh"]
+            r = _sigmoid(gi[:, :n_h] + gh[:, :n_h])
+            z = _sigmoid(gi[:, n_h : 2 * n_h] + gh[:, n_h : 2 * n_h])
+            n = np.tanh(gi[:, 2 * n_h :] + r * gh[:, 2 * n_h :])
+            h = (1 - z) * n + z * h
+        else:
+            zlr = np.maximum(x_t @ a["W_zl"].T + h @ a["U_zl"].T + a["b_zl"], 0)
+            z = np.tanh(np.maximum(zlr @ a["W_z"].T + a["b_z"], 0))
+            r = _sigmoid(x_t @ a["W_ir"].T + a["b_ir"] + h @ a["U_hr"].T + a["b_hr"])
+            n = np.tanh(x_t @ a["W_in"].T + a["b_in"] + r * (h @ a["U_hn"].T + a["b_hn"]))
+            h = h + z * (n - h)
+        states.append(h)
+        gates.append(z)
+    return np.stack(states), np.stack(gates)
+
+
+@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_dense_equals_torch_gru(num_layers, batch_first):
+    torch.manual_seed(0)
+    gru = torch.nn.GRU(7, 33, num_layers, batch_first=batch_first)
+    with torch.no_grad():  # biases away from zero, so every term is exercised
+        for name, p in gru.named_parameters():
+            if name.startswith("bias"):
+                p.uniform_(-0.5, 0.5)
+    ours = CondGRU.from_torch_gru(gru)
+    x = torch.randn((5, 40, 7) if batch_first else (40, 5, 7))
+    h0 = torch.randn(num_layers, 5, 33)
+    with torch.no_grad():
+        expected, expected_h = gru(x, h0)
+        got, got_h = ours(x, h0)
+    torch.testing.assert_close(got, expected, rtol=0, atol=2e-6)
+    torch.testing.assert_close(got_h, expected_h, rtol=0, atol=2e-6)
+
+
+def test_dense_export_is_pytorch_layout():
+    torch.manual_seed(1)
+    gru = torch.nn.GRU(4, 8, 2)
+    arrays = CondGRU.from_torch_gru(gru).export_numpy()
+    assert sorted(arrays) == sorted(
+        f"layers.{i}.{n}" for i in range(2) for n in ("W_ih", "W_hh", "b_ih", "b_hh")
+    )
+    np.testing.assert_array_equal(arrays["layers.1.W_ih"], gru.weight_ih_l1.detach().numpy())
+    np.testing.assert_array_equal(arrays["layers.0.b_hh"], gru.bias_hh_l0.detach().numpy())
+
+
+def test_cliptanh_is_exactly_zero_at_and_below_zero():
+    u = torch.tensor([-1e30, -5.0, -1e-30, -0.0, 0.0, 1e-30, 0.5, 30.0], requires_grad=True)
+    y = cliptanh(u)
+    assert torch.equal(y[:6] == 0, torch.tensor([True] * 5 + [False]))
+    assert torch.all(y[5:] > 0) and torch.all(y <= 1)
+    y.sum().backward()
+    assert torch.all(u.grad[:5] == 0)
+    torch.testing.assert_close(y[6], torch.tanh(torch.tensor(0.5)))
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_block_gate_is_constant_within_a_block(training):
+    torch.manual_seed(2)
+    cell = CondGRUCell(5, 32, "block", rank=4, shift=-0.25)
+    cell.train(training)
+    x = torch.randn(30, 16, 5)
+    trace = []
+    with torch.no_grad():
+        cell(x, None, trace)
+    z = trace[0].view(30, 16, 4, 8)
+    assert torch.equal(z, z[..., :1].expand_as(z))
+    assert 0 < z_density(z) < 1
+    w_z = cell.export_numpy()["W_z"]
+    assert np.count_nonzero(w_z) == 32
+    np.testing.assert_array_equal(np.nonzero(w_z)[1], np.arange(32) // 8)
+
+
+def test_block_gate_needs_a_divisor():
+    with pytest.raises(ValueError, match="must divide"):
+        CondGRUCell(5, 30, "block", rank=4)
+    with pytest.raises(ValueError, match="positive rank"):
+        CondGRUCell(5, 30, "lowrank")
+
+
+@pytest.mark.parametrize(("gate", "rank"), [("dense", None), *CONDITIONAL])
+def test_exported_arrays_reproduce_eval_mode(gate, rank):
+    torch.manual_seed(3)
+    model = CondGRU(6, 16, 2, gate, rank, shift=-0.5)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.2 * torch.randn_like(p))
+        for _ in range(20):  # running statistics away from their initial 0 and 1
+            model(3 * torch.randn(10, 8, 6) + 1)
+    model.eval()
+    x = torch.randn(25, 3, 6)
+    h0 = torch.randn(2, 3, 16)
+    trace = []
+    with torch.no_grad():
+        out, h_n = model(x, h0, trace)
+    arrays = model.export_numpy()
+    states = x.double().numpy()
+    for i in range(2):
+        states, gates = _numpy_layer(
+            arrays, f"layers.{i}.", states, h0[i].double().numpy(), gate == "dense"
+        )
+        np.testing.assert_allclose(trace[i].numpy(), gates, rtol=0, atol=1e-5)
+        if gate != "dense":
+            # Identical masks wherever the gate is not within rounding of the threshold.
+            clear = (gates == 0) | (gates > 1e-5)
+            assert np.array_equal((trace[i].numpy() > 0)[clear], (gates > 0)[clear])
+    np.testing.assert_allclose(out.numpy(), states, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(h_n[-1].numpy(), states[-1], rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize(("gate", "rank"), CONDITIONAL)
+def test_zero_gate_keeps_the_state(gate, rank):
+    torch.manual_seed(4)
+    cell = CondGRUCell(5, 16, gate, rank, shift=-0.75).eval()
+    h = torch.randn(9, 16)
+    x = torch.randn(1, 9, 5)
+    trace = []
+    with torch.no_grad():
+        _, h_new = cell(x, h, trace)
+    off = trace[0][0] == 0
+    assert off.any() and (~off).any()
+    assert torch.equal(h_new[off], h[off])
+    cell.shift = -100.0  # every gate off: the whole state passes through unchanged
+    with torch.no_grad():
+        out, h_last = cell(torch.randn(7, 9, 5), h)
+    assert torch.equal(h_last, h)
+    assert torch.equal(out, h.expand(7, 9, 16))
+
+
+def test_symbol_ids_are_a_column_lookup():
+    torch.manual_seed(5)
+    cell = CondGRUCell(27, 12, "lowrank", 4)
+    ids = torch.randint(0, 27, (6, 3))
+    one_hot = torch.nn.functional.one_hot(ids, 27).float()
+    assert torch.equal(cell.project_input(ids), cell.project_input(one_hot))
+    with pytest.raises(ValueError, match=r"0\.\.26"):
+        cell.project_input(torch.tensor([[27]]))
+
+
+@pytest.mark.parametrize(("gate", "rank"), [("dense", None), *CONDITIONAL])
+def test_training_reduces_the_loss(gate, rank):
+    torch.manual_seed(6)
+    model = CharLM(32, 1, gate, rank, shift=-0.25)
+    trainer = CharLMTrainer(model, _words(20000), seq_len=20, batch_size=8, lr=1e-2)
+    losses = [trainer.train_step() for _ in range(40)]
+    assert losses[0] > math.log(27) - 0.3
+    assert np.mean(losses[-5:]) < losses[0] - 0.8
+    result = evaluate_char_lm(model, _words(3000, seed=1), n_streams=4)
+    assert result["bpc"] < losses[0] / math.log(2)
+    if gate == "dense":
+        assert result["z_density"] is None
+    else:
+        assert len(result["z_density"]) == 1 and 0 < result["z_density"][0] < 1
+
+
+def test_checkpoint_resume_gives_the_same_next_loss(tmp_path):
+    text = _words(20000)
+    torch.manual_seed(7)
+    first = CharLMTrainer(CharLM(24, 2, "block", 4, -0.25), text, 10, 4, reset_every=3)
+    for _ in range(4):
+        first.train_step()
+    first.save(tmp_path / "ckpt", {"note": "four updates"})
+    expected = [first.train_step() for _ in range(3)]  # crosses a state reset
+
+    torch.manual_seed(8)  # different initial weights, all overwritten by the checkpoint
+    second = CharLMTrainer(CharLM(24, 2, "block", 4, -0.25), text, 10, 4, reset_every=3)
+    assert second.load(tmp_path / "ckpt") == {"note": "four updates"}
+    assert (second.step, second.pos) == (4, 40)
+    assert [second.train_step() for _ in range(3)] == expected
+
+    other = CharLMTrainer(CharLM(24, 2, "block", 4, -0.5), text, 10, 4, reset_every=3)
+    with pytest.raises(ValueError, match="settings"):
+        other.load(tmp_path / "ckpt")
+
+
+def test_streams_wrap_around_and_reset():
+    trainer = CharLMTrainer(CharLM(8, 1), _words(300), seq_len=10, batch_size=4)
+    length = trainer.streams.shape[1]
+    for _ in range((length - 1) // 10 + 1):
+        trainer.train_step()
+    assert trainer.pos == 10  # the last update started again at the beginning
+
+
+@pytest.mark.skipif(not (DATA_DIR / "text").is_dir(), reason=f"no data at {DATA_DIR}")
+def test_char_splits_hold_out_the_end_of_each_corpus():
+    train, valid = load_char_splits(DATA_DIR, "both")
+    assert 0.049 < len(valid) / (len(train) + len(valid)) < 0.051
+    austen_train, austen_valid = load_char_splits(DATA_DIR, "austen")
+    np.testing.assert_array_equal(valid[: len(austen_valid)], austen_valid)
+    np.testing.assert_array_equal(train[: len(austen_train)], austen_train)
