@@ -24,6 +24,11 @@ POLICIES = {
     "spin 10k": {"GOMP_SPINCOUNT": "10000"},
     "spin 1k": {"GOMP_SPINCOUNT": "1000"},
     "passive": {"OMP_WAIT_POLICY": "PASSIVE"},
+    # OpenBLAS idle threads sleep after 2^4 cycles instead of 2^28: changes the baseline too.
+    "libgomp default, OpenBLAS timeout 2^4": {"GOMP_SPINCOUNT": "300000",
+                                              "OPENBLAS_THREAD_TIMEOUT": "4"},
+    "passive, OpenBLAS timeout 2^4": {"OMP_WAIT_POLICY": "PASSIVE",
+                                      "OPENBLAS_THREAD_TIMEOUT": "4"},
 }
 
 CHILD = r"""
@@ -62,7 +67,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=400)
     args = parser.parse_args()
     base = {k: v for k, v in os.environ.items()
-            if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+            if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "OPENBLAS_THREAD_TIMEOUT")}
     print("2 threads, median us per call\n")
     print("| policy | case | dense interleaved | cond interleaved | dense alone | cond alone |")
     print("|---|---|---|---|---|---|")

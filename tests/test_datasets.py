@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from ccinfer.datasets import load_mnist, resolve_data_dir
 
 DATA_DIR = (Path(__file__).resolve().parents[1] / "../shared/data").resolve()

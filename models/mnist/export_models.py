@@ -87,7 +87,7 @@ def latency(model: ccinfer.CondMLP, X: np.ndarray, rounds: int) -> dict:
     for threads in (1, 2):
         ccinfer.set_num_threads(threads)
         for batch, inputs, calls in ((1, singles, 20), (64, batches, 1)):
-            t = timing.interleaved(
+            t = timing.compare(
                 {
                     "dense": lambda i, inputs=inputs: dense(inputs[i % len(inputs)]),
                     "conditional": lambda i, inputs=inputs: model(inputs[i % len(inputs)]),

@@ -21,9 +21,10 @@ import json
 import time
 from pathlib import Path
 
+from safetensors.numpy import save_file
+
 from ccinfer.datasets import load_mnist
 from ccinfer.train.mlp import MNIST_SIZES, evaluate, state_to_numpy, train_mlp
-from safetensors.numpy import save_file
 
 CONFIGS = {
     "control": None,

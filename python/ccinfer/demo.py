@@ -48,7 +48,7 @@ def _latency_table(model: ccinfer.CondMLP, X: np.ndarray, batch: int, rounds: in
     def run_cond(i):
         model(batches[i % n_batches])
 
-    times = timing.interleaved(
+    times = timing.compare(
         {"dense": run_dense, "conditional": run_cond},
         rounds,
         calls_per_round=1 if batch > 1 else 20,

@@ -13,20 +13,23 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 
-def interleaved(
-    candidates: Mapping[str, Callable[[int], object]], rounds: int, calls_per_round: int = 1
-) -> dict[str, np.ndarray]:
+def interleaved(candidates: Mapping[str, Callable[[int], object]], rounds: int,
+                calls_per_round: int = 1, min_round_seconds: float = 0.0) -> dict[str, np.ndarray]:
     """Time every candidate ``rounds`` times, alternating between them each round.
 
     Parameters
     ----------
     candidates : name -> fn(i), where ``i`` counts calls so the function can rotate inputs.
     rounds : number of timed rounds per candidate.
-    calls_per_round : calls per timed round (to time calls shorter than the clock's grain).
+    calls_per_round : calls per round (at least).
+    min_round_seconds : keep calling within a round until this much time has passed. Each
+        round's value is the median of its per-call times, so a round long enough to outlast a
+        thread pool's idle spinning (OpenBLAS spins up to ~0.1 s after a call, see
+        bench/probe_threads.py) measures the candidate's steady state at 2 threads.
 
     Returns
     -------
-    dict of name -> seconds per call, one entry per round.
+    dict of name -> seconds per call, one entry per round (the median call of that round).
     """
     names = list(candidates)
     out = {name: np.empty(rounds) for name in names}
@@ -38,12 +41,30 @@ def interleaved(
         order = names if r % 2 == 0 else names[::-1]
         for name in order:
             fn = candidates[name]
-            t0 = time.perf_counter_ns()
-            for _ in range(calls_per_round):
+            calls = []
+            start = time.perf_counter_ns()
+            while len(calls) < calls_per_round or (
+                time.perf_counter_ns() - start < min_round_seconds * 1e9
+            ):
+                t0 = time.perf_counter_ns()
                 fn(counter)
+                calls.append(time.perf_counter_ns() - t0)
                 counter += 1
-            out[name][r] = (time.perf_counter_ns() - t0) / 1e9 / calls_per_round
+            out[name][r] = float(np.median(calls)) / 1e9
     return out
+
+
+def compare(candidates: Mapping[str, Callable[[int], object]], rounds: int,
+            calls_per_round: int = 1) -> dict[str, np.ndarray]:
+    """:func:`interleaved` with round lengths suited to the current thread count: at one
+    thread, short rounds; at more, at most 15 rounds of at least 0.25 s each, long enough that
+    the idle spinning of the other library's thread pool (OpenBLAS vs ccinfer's OpenMP) after
+    a candidate's round does not decide the next round's median (bench/THREADS.md)."""
+    from . import get_num_threads
+
+    if get_num_threads() == 1:
+        return interleaved(candidates, rounds, calls_per_round)
+    return interleaved(candidates, min(rounds, 15), calls_per_round, min_round_seconds=0.25)
 
 
 def summarize(seconds: np.ndarray) -> dict[str, float]:
