@@ -82,6 +82,7 @@ def test_mlp(benchmark, bench_threads, batch, case):
         agree = np.mean(np.argmax(model(X[:2000]), 1) == np.argmax(ref, 1))
         assert agree > 0.999, f"engine and reference disagree on {1 - agree:.2%} of digits"
         target = max(3.0, 0.8 * c["flop_bound"]) if batch == 1 else 1.3
+        common["useful_flops"] = common["dense_flops"] / c["flop_bound"]  # from real masks
         record(
             benchmark,
             role="cond",

@@ -136,7 +136,7 @@ def main(argv=None) -> int:
         if name in trained:
             Wi, bi = load_trained(args.artifacts, name)
             results["in_loop"][name] = measure(ccinfer.CondMLP.from_dense(Wi, bi, ranks), X, y)
-            results["in_loop"][name]["train_control_error_torch"] = trained[name]["test_error"]
+            results["in_loop"][name]["test_error_torch"] = trained[name]["test_error"]
 
     shipped = ccinfer.CondMLP.from_dense(W, b, RANK_SETS["50-35-25"])
     card = {

@@ -107,9 +107,10 @@ class CondMLP {
     /// Row s of Y equals forward(X[s]) up to float summation order.
     void forward_batch(const float* x, int64_t n, float* y, MlpWorkspace& ws) const;
 
-    /// Times every kernel that can run each layer on the given samples (X: n rows) and keeps
-    /// the fastest per layer. Returns the median seconds per sample for each layer and kernel
-    /// (NaN where a kernel cannot run), indexed [layer][kernel].
+    /// Chooses each layer's kernel by timing whole forward passes over the samples X (n rows):
+    /// layer by layer, every kernel that can run it, the other layers on their best kernels so
+    /// far. Returns the median seconds per sample of the whole pass for each [layer][kernel]
+    /// (NaN where a kernel cannot run) and keeps the fastest kernel per layer.
     std::vector<std::vector<double>> autotune(const float* x, int64_t n, int repeats);
 
     /// Read access for bindings and tests.

@@ -295,29 +295,20 @@ std::vector<std::vector<double>> CondMLP::autotune(const float* x, int64_t n, in
     const double nan = std::numeric_limits<double>::quiet_NaN();
     std::vector<std::vector<double>> seconds(layers_.size(), std::vector<double>(4, nan));
     MlpWorkspace ws = make_workspace(1);
-    // Inputs of every layer for every sample, from the conditional forward with the current
-    // plan (the kernel choice does not change a layer's output).
-    std::vector<std::vector<float>> inputs(layers_.size());
-    for (int64_t s = 0; s < n; ++s) {
-        const float* a = x + s * in_features();
-        for (size_t l = 0; l < layers_.size(); ++l) {
-            inputs[l].insert(inputs[l].end(), a, a + layers_[l].k);
-            float* out = ws.act[l % 2].data();
-            layer_forward(l, plan_[l], estimators_enabled_, a, out, ws, nullptr);
-            a = out;
-        }
-    }
-    std::vector<float> y(max_width());
+    std::vector<float> y(out_features());
+    // Whole forward passes, not one layer in isolation: in a real pass each layer's weights
+    // arrive from L3 after the other layers have run, and that decides which kernel wins.
+    // Layers are tuned in order, each with the best kernels found so far for the others.
     for (size_t l = 0; l < layers_.size(); ++l) {
         double best = std::numeric_limits<double>::infinity();
+        LayerKernel best_kernel = plan_[l];
         for (LayerKernel kernel : kAllKernels) {
             if (needs_estimator(kernel) && !(layers_[l].estimator && estimators_enabled_)) continue;
+            plan_[l] = kernel;
             std::vector<double> times;
             for (int rep = 0; rep < repeats; ++rep) {
                 const auto t0 = std::chrono::steady_clock::now();
-                for (int64_t s = 0; s < n; ++s)
-                    layer_forward(l, kernel, estimators_enabled_,
-                                  inputs[l].data() + s * layers_[l].k, y.data(), ws, nullptr);
+                for (int64_t s = 0; s < n; ++s) forward(x + s * in_features(), y.data(), ws);
                 const auto t1 = std::chrono::steady_clock::now();
                 times.push_back(std::chrono::duration<double>(t1 - t0).count() / n);
             }
@@ -326,9 +317,10 @@ std::vector<std::vector<double>> CondMLP::autotune(const float* x, int64_t n, in
             seconds[l][static_cast<int>(kernel)] = median;
             if (median < best) {
                 best = median;
-                plan_[l] = kernel;
+                best_kernel = kernel;
             }
         }
+        plan_[l] = best_kernel;
     }
     return seconds;
 }
