@@ -78,6 +78,27 @@ def summarize(data: dict, title: str | None = None) -> str:
     return "\n".join(lines)
 
 
+def targets(data: dict) -> str:
+    """One line per case that has a target: where the kernels stand at a glance."""
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for b in data["benchmarks"]:
+        groups[b["group"] or b["name"]].append(b)
+    lines = ["| group | case | speed-up vs dense | target | result |", "|---|---|---|---|---|"]
+    passed = failed = 0
+    for name in sorted(groups, key=_group_key):
+        dense = next((c for c in groups[name] if c["extra_info"].get("role") == "dense"), None)
+        for c in sorted(groups[name], key=_case_key):
+            target = c["extra_info"].get("target")
+            if target is None or dense is None:
+                continue
+            speed = dense["stats"]["median"] / c["stats"]["median"]
+            ok = speed >= target
+            passed, failed = passed + ok, failed + (not ok)
+            lines.append(f"| {name} | {c['extra_info'].get('case', c['name'])} | {speed:.2f} | "
+                         f"{target:.2f} | {'PASS' if ok else '**FAIL**'} |")
+    return "\n".join([f"{passed} targets met, {failed} missed.", "", *lines])
+
+
 def _group_key(name: str):
     return name
 
@@ -92,10 +113,13 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("json", help="pytest-benchmark --benchmark-json output")
     p.add_argument("--title", default=None)
+    p.add_argument("--targets", action="store_true",
+                   help="only the cases that have a target, one line each")
     args = p.parse_args(argv)
     with open(args.json) as f:
         data = json.load(f)
-    sys.stdout.write(summarize(data, args.title) + "\n")
+    text = targets(data) if args.targets else summarize(data, args.title)
+    sys.stdout.write(text + "\n")
     return 0
 
 
