@@ -39,5 +39,5 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except ValueError as e:
+    except (ValueError, FileNotFoundError) as e:
         parser.exit(2, f"ccinfer {args.command}: {e}\n")
