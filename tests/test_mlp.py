@@ -197,3 +197,17 @@ def test_threads_do_not_change_results(rng):
     finally:
         ccinfer.set_num_threads(previous)
     np.testing.assert_array_equal(outs[0], outs[1])
+
+
+def test_single_sample_threads_setting(rng):
+    W, b, est = _integer_model(rng, sizes=[300, 400, 300, 200, 10])
+    model = ccinfer.CondMLP(W, b, est)
+    X = _sparse_integer_inputs(rng, 6, 300)
+    expected = reference.cond_mlp(W, b, est, X)
+    for n in (0, 1, 2):
+        model.single_sample_threads = n
+        assert model.single_sample_threads == n
+        for s in range(len(X)):
+            np.testing.assert_array_equal(model(X[s]), expected[s])
+    report = model.autotune(X, repeats=2)
+    assert report["single_sample_threads"] in (0, 1)

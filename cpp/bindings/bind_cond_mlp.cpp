@@ -116,6 +116,13 @@ void bind_cond_mlp(py::module_& m) {
                 std::lock_guard<std::mutex> lock(p.mutex);
                 p.model.set_plan(plan);
             })
+        .def_property(
+            "single_sample_threads",
+            [](PyCondMLP& p) { return p.model.single_sample_threads(); },
+            [](PyCondMLP& p, int n) {
+                std::lock_guard<std::mutex> lock(p.mutex);
+                p.model.set_single_sample_threads(n);
+            })
         .def("has_estimator", [](PyCondMLP& p, size_t l) {
             if (l >= p.model.num_layers()) fail("CondMLP.has_estimator", "no such layer");
             return p.model.has_estimator(l);

@@ -239,14 +239,26 @@ class CondMLP:
     def plan(self, kernels: Sequence[str]) -> None:
         self._core.plan = list(kernels)
 
+    @property
+    def single_sample_threads(self) -> int:
+        """Threads a single-sample call uses (0: all of ``ccinfer.get_num_threads()``); chosen
+        by :meth:`autotune`, or set by hand. Batches always use all threads."""
+        return self._core.single_sample_threads
+
+    @single_sample_threads.setter
+    def single_sample_threads(self, n: int) -> None:
+        self._core.single_sample_threads = int(n)
+
     def autotune(self, X: np.ndarray, repeats: int = 5) -> dict[str, list]:
         """Choose each layer's kernel by measurement on samples ``X`` (n, in), single-sample
         path: layer by layer, whole forward passes with each kernel that can run the layer
         (the others on their best so far). Returns the plan and, per layer and kernel, the
-        microseconds per sample of the whole forward pass."""
+        microseconds per sample of the whole forward pass. Finally times the whole pass on one
+        thread against all threads and keeps the faster (``single_sample_threads``)."""
         seconds = self._core.autotune(X, repeats)
         return {
             "plan": self.plan,
+            "single_sample_threads": self.single_sample_threads,
             "us_per_sample": [
                 {k: round(s * 1e6, 2) for k, s in zip(KERNELS, row, strict=True) if np.isfinite(s)}
                 for row in seconds

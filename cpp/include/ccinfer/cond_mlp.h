@@ -107,10 +107,15 @@ class CondMLP {
     /// Row s of Y equals forward(X[s]) up to float summation order.
     void forward_batch(const float* x, int64_t n, float* y, MlpWorkspace& ws) const;
 
+    /// Threads a single-sample forward uses (0: all); set by autotune, or by hand.
+    int single_sample_threads() const { return single_sample_threads_; }
+    void set_single_sample_threads(int n) { single_sample_threads_ = n < 0 ? 0 : n; }
+
     /// Chooses each layer's kernel by timing whole forward passes over the samples X (n rows):
     /// layer by layer, every kernel that can run it, the other layers on their best kernels so
     /// far. Returns the median seconds per sample of the whole pass for each [layer][kernel]
-    /// (NaN where a kernel cannot run) and keeps the fastest kernel per layer.
+    /// (NaN where a kernel cannot run) and keeps the fastest kernel per layer. Then times the
+    /// whole pass on one thread against all threads and keeps the faster.
     std::vector<std::vector<double>> autotune(const float* x, int64_t n, int repeats);
 
     /// Read access for bindings and tests.
@@ -134,6 +139,10 @@ class CondMLP {
 
     std::vector<Layer> layers_;
     std::vector<LayerKernel> plan_;
+    /// Threads one single-sample forward may use (0: all of get_num_threads()). Chosen by
+    /// autotune: at MNIST sizes a layer is a few microseconds and a fork/join per op costs more
+    /// than the second thread saves.
+    int single_sample_threads_ = 0;
     bool estimators_enabled_ = true;
 };
 

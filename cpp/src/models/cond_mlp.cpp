@@ -1,5 +1,7 @@
 #include "ccinfer/cond_mlp.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -228,7 +230,25 @@ void CondMLP::layer_forward(size_t l, LayerKernel kernel, bool use_estimator, co
     }
 }
 
+namespace {
+
+/// Lowers the calling thread's OpenMP thread count for a scope (libgomp keeps it per thread,
+/// so concurrent callers do not see each other's setting).
+class ThreadLimit {
+  public:
+    explicit ThreadLimit(int limit) : previous_(omp_get_max_threads()) {
+        if (limit > 0 && limit < previous_) omp_set_num_threads(limit);
+    }
+    ~ThreadLimit() { omp_set_num_threads(previous_); }
+
+  private:
+    int previous_;
+};
+
+}  // namespace
+
 void CondMLP::forward(const float* x, float* y, MlpWorkspace& ws) const {
+    const ThreadLimit limit(single_sample_threads_);
     const float* a = x;
     for (size_t l = 0; l < layers_.size(); ++l) {
         float* out = l + 1 == layers_.size() ? y : ws.act[l % 2].data();
@@ -322,6 +342,25 @@ std::vector<std::vector<double>> CondMLP::autotune(const float* x, int64_t n, in
         }
         plan_[l] = best_kernel;
     }
+    // One thread or all for the whole single-sample pass, by the same measurement.
+    double best_time = std::numeric_limits<double>::infinity();
+    int best_threads = 0;
+    for (int threads : {0, 1}) {
+        single_sample_threads_ = threads;
+        std::vector<double> times;
+        for (int rep = 0; rep < repeats; ++rep) {
+            const auto t0 = std::chrono::steady_clock::now();
+            for (int64_t s = 0; s < n; ++s) forward(x + s * in_features(), y.data(), ws);
+            times.push_back(
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        }
+        std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
+        if (times[times.size() / 2] < best_time) {
+            best_time = times[times.size() / 2];
+            best_threads = threads;
+        }
+    }
+    single_sample_threads_ = best_threads;
     return seconds;
 }
 
