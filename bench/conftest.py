@@ -30,7 +30,7 @@ POOL_SIZE = 64  # masks per density: at least 64 (DESIGN.md section 4)
 
 
 def cache_regime(weight_bytes: int) -> str:
-    """"L3-resident" if the weights fit the last-level cache, else "DRAM"."""
+    """ "L3-resident" if the weights fit the last-level cache, else "DRAM"."""
     return "L3-resident" if weight_bytes <= LLC_BYTES else "DRAM"
 
 
@@ -62,9 +62,21 @@ def rotating(pool):
     return itertools.cycle(pool)
 
 
-def record(benchmark, *, group: str, case: str, role: str, density: float | None,
-           useful_flops: float, dense_flops: float, bytes_read: float, weight_bytes: int,
-           target: float | None = None, baseline: str | None = None, **extra) -> None:
+def record(
+    benchmark,
+    *,
+    group: str,
+    case: str,
+    role: str,
+    density: float | None,
+    useful_flops: float,
+    dense_flops: float,
+    bytes_read: float,
+    weight_bytes: int,
+    target: float | None = None,
+    baseline: str | None = None,
+    **extra,
+) -> None:
     """Name the case and fill ``extra_info``.
 
     Parameters
@@ -83,10 +95,20 @@ def record(benchmark, *, group: str, case: str, role: str, density: float | None
     benchmark.group = group
     benchmark.name = case  # shown by pytest-benchmark's own table
     benchmark.extra_info.update(
-        case=case, role=role, density=density, useful_flops=useful_flops,
-        dense_flops=dense_flops, bytes_read=bytes_read, weight_bytes=weight_bytes,
-        regime=cache_regime(weight_bytes), isa=ccinfer.get_isa(),
-        threads=ccinfer.get_num_threads(), target=target, baseline=baseline, **extra)
+        case=case,
+        role=role,
+        density=density,
+        useful_flops=useful_flops,
+        dense_flops=dense_flops,
+        bytes_read=bytes_read,
+        weight_bytes=weight_bytes,
+        regime=cache_regime(weight_bytes),
+        isa=ccinfer.get_isa(),
+        threads=ccinfer.get_num_threads(),
+        target=target,
+        baseline=baseline,
+        **extra,
+    )
 
 
 @pytest.fixture(params=[1, 2], ids=["t1", "t2"])

@@ -25,10 +25,11 @@ POLICIES = {
     "spin 1k": {"GOMP_SPINCOUNT": "1000"},
     "passive": {"OMP_WAIT_POLICY": "PASSIVE"},
     # OpenBLAS idle threads sleep after 2^4 cycles instead of 2^28: changes the baseline too.
-    "libgomp default, OpenBLAS timeout 2^4": {"GOMP_SPINCOUNT": "300000",
-                                              "OPENBLAS_THREAD_TIMEOUT": "4"},
-    "passive, OpenBLAS timeout 2^4": {"OMP_WAIT_POLICY": "PASSIVE",
-                                      "OPENBLAS_THREAD_TIMEOUT": "4"},
+    "libgomp default, OpenBLAS timeout 2^4": {
+        "GOMP_SPINCOUNT": "300000",
+        "OPENBLAS_THREAD_TIMEOUT": "4",
+    },
+    "passive, OpenBLAS timeout 2^4": {"OMP_WAIT_POLICY": "PASSIVE", "OPENBLAS_THREAD_TIMEOUT": "4"},
 }
 
 CHILD = r"""
@@ -66,18 +67,28 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=400)
     args = parser.parse_args()
-    base = {k: v for k, v in os.environ.items()
-            if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "OPENBLAS_THREAD_TIMEOUT")}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "OPENBLAS_THREAD_TIMEOUT")
+    }
     print("2 threads, median us per call\n")
     print("| policy | case | dense interleaved | cond interleaved | dense alone | cond alone |")
     print("|---|---|---|---|---|---|")
     for name, env in POLICIES.items():
-        proc = subprocess.run([sys.executable, "-c", CHILD, str(args.rounds)],
-                              env={**base, **env}, capture_output=True, text=True, check=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", CHILD, str(args.rounds)],
+            env={**base, **env},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         for case, t in json.loads(proc.stdout).items():
-            print(f"| {name} | {case} | {t['dense interleaved']:.1f} | "
-                  f"{t['cond interleaved']:.1f} | {t['dense alone']:.1f} | "
-                  f"{t['cond alone']:.1f} |")
+            print(
+                f"| {name} | {case} | {t['dense interleaved']:.1f} | "
+                f"{t['cond interleaved']:.1f} | {t['dense alone']:.1f} | "
+                f"{t['cond alone']:.1f} |"
+            )
     return 0
 
 

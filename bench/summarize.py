@@ -48,12 +48,23 @@ def summarize(data: dict, title: str | None = None) -> str:
         info0 = cases[0]["extra_info"]
         dense = next((c for c in cases if c["extra_info"].get("role") == "dense"), None)
         by_case = {c["extra_info"].get("case", c["name"]): c for c in cases}
-        lines += [f"### {name}", "",
-                  f"{info0.get('regime', '?')}, weights {info0.get('weight_bytes', 0) / 2**20:.1f} "
-                  f"MiB, ISA {info0.get('isa', '?')}, {info0.get('threads', '?')} thread(s)", ""]
+        lines += [
+            f"### {name}",
+            "",
+            f"{info0.get('regime', '?')}, weights {info0.get('weight_bytes', 0) / 2**20:.1f} "
+            f"MiB, ISA {info0.get('isa', '?')}, {info0.get('threads', '?')} thread(s)",
+            "",
+        ]
         has_baseline = any(c["extra_info"].get("baseline") for c in cases)
-        head = ["case", "median us", "IQR us", "speed-up vs dense", "FLOP bound", "target",
-                "result"]
+        head = [
+            "case",
+            "median us",
+            "IQR us",
+            "speed-up vs dense",
+            "FLOP bound",
+            "target",
+            "result",
+        ]
         if has_baseline:
             head.append("vs baseline")
         head.append("GB/s")
@@ -64,14 +75,24 @@ def summarize(data: dict, title: str | None = None) -> str:
             speed = dense["stats"]["median"] / med if dense else None
             bound = (e["dense_flops"] / e["useful_flops"]) if e.get("useful_flops") else None
             target = e.get("target")
-            verdict = "—" if target is None or speed is None else (
-                "PASS" if speed >= target else "FAIL")
-            row = [e.get("case", c["name"]), _us(med), _us(st["iqr"]), _fmt(speed),
-                   _fmt(bound, ".1f"), _fmt(target), verdict]
+            verdict = (
+                "—" if target is None or speed is None else ("PASS" if speed >= target else "FAIL")
+            )
+            row = [
+                e.get("case", c["name"]),
+                _us(med),
+                _us(st["iqr"]),
+                _fmt(speed),
+                _fmt(bound, ".1f"),
+                _fmt(target),
+                verdict,
+            ]
             if has_baseline:
                 base = by_case.get(e.get("baseline") or "")
-                row.append(_fmt(base["stats"]["median"] / med if base else None) + (
-                    f" ({e['baseline']})" if base else ""))
+                row.append(
+                    _fmt(base["stats"]["median"] / med if base else None)
+                    + (f" ({e['baseline']})" if base else "")
+                )
             row.append(_fmt(e.get("bytes_read", 0) / med / 1e9, ".1f"))
             lines.append("| " + " | ".join(str(v) for v in row) + " |")
         lines.append("")
@@ -94,8 +115,10 @@ def targets(data: dict) -> str:
             speed = dense["stats"]["median"] / c["stats"]["median"]
             ok = speed >= target
             passed, failed = passed + ok, failed + (not ok)
-            lines.append(f"| {name} | {c['extra_info'].get('case', c['name'])} | {speed:.2f} | "
-                         f"{target:.2f} | {'PASS' if ok else '**FAIL**'} |")
+            lines.append(
+                f"| {name} | {c['extra_info'].get('case', c['name'])} | {speed:.2f} | "
+                f"{target:.2f} | {'PASS' if ok else '**FAIL**'} |"
+            )
     return "\n".join([f"{passed} targets met, {failed} missed.", "", *lines])
 
 
@@ -113,8 +136,9 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("json", help="pytest-benchmark --benchmark-json output")
     p.add_argument("--title", default=None)
-    p.add_argument("--targets", action="store_true",
-                   help="only the cases that have a target, one line each")
+    p.add_argument(
+        "--targets", action="store_true", help="only the cases that have a target, one line each"
+    )
     args = p.parse_args(argv)
     with open(args.json) as f:
         data = json.load(f)

@@ -69,17 +69,35 @@ def test_cond_gemv(benchmark, bench_threads, shape, density):
     group = f"cond_gemv {m}x{k} t{bench_threads}"
     if density is None:
         assert_close(kernels.dense_gemv(W, x, out=out), W.astype(np.float64) @ x, k)
-        record(benchmark, group=group, case=_label(None), role="dense", density=1.0,
-               useful_flops=2 * m * k, dense_flops=2 * m * k, bytes_read=4 * m * k,
-               weight_bytes=4 * m * k)
+        record(
+            benchmark,
+            group=group,
+            case=_label(None),
+            role="dense",
+            density=1.0,
+            useful_flops=2 * m * k,
+            dense_flops=2 * m * k,
+            bytes_read=4 * m * k,
+            weight_bytes=4 * m * k,
+        )
         benchmark(kernels.dense_gemv, W, x, out)
         return
     pool = row_pool(hash((m, k, density)) & 0xFFFF, m, density)
     assert_close(kernels.cond_gemv(W, x, pool[0]), reference.cond_gemv(W, x, pool[0]), k)
     nrows = len(pool[0])
-    record(benchmark, group=group, case=_label(density), role="cond", density=density,
-           useful_flops=2 * nrows * k, dense_flops=2 * m * k, bytes_read=4 * nrows * k,
-           weight_bytes=4 * m * k, target=cond_gemv_target(m, k, density), pool=len(pool))
+    record(
+        benchmark,
+        group=group,
+        case=_label(density),
+        role="cond",
+        density=density,
+        useful_flops=2 * nrows * k,
+        dense_flops=2 * m * k,
+        bytes_read=4 * nrows * k,
+        weight_bytes=4 * m * k,
+        target=cond_gemv_target(m, k, density),
+        pool=len(pool),
+    )
     masks = rotating(pool)
     benchmark(lambda: kernels.cond_gemv(W, x, next(masks), out=out))
 
@@ -97,20 +115,40 @@ def test_sparse_input_gemv(benchmark, bench_threads, shape, density):
     group = f"sparse_input_gemv {m}x{k} t{bench_threads}"
     if density is None:
         x = rng.standard_normal(k, dtype=np.float32)
-        record(benchmark, group=group, case=_label(None), role="dense", density=1.0,
-               useful_flops=2 * m * k, dense_flops=2 * m * k, bytes_read=4 * m * k,
-               weight_bytes=4 * m * k)
+        record(
+            benchmark,
+            group=group,
+            case=_label(None),
+            role="dense",
+            density=1.0,
+            useful_flops=2 * m * k,
+            dense_flops=2 * m * k,
+            bytes_read=4 * m * k,
+            weight_bytes=4 * m * k,
+        )
         benchmark(kernels.dense_gemv, W, x, out)
         return
     # inputs: a ReLU-like vector with a fresh random zero pattern per call
-    pool = [np.where(keep, np.abs(rng.standard_normal(k)), 0).astype(np.float32)
-            for keep in mask_pool(hash((k, density)) & 0xFFFF, k, density)]
-    assert_close(kernels.sparse_input_gemv(Wt, pool[0]), reference.sparse_input_gemv(Wt, pool[0]),
-                 k)
+    pool = [
+        np.where(keep, np.abs(rng.standard_normal(k)), 0).astype(np.float32)
+        for keep in mask_pool(hash((k, density)) & 0xFFFF, k, density)
+    ]
+    assert_close(
+        kernels.sparse_input_gemv(Wt, pool[0]), reference.sparse_input_gemv(Wt, pool[0]), k
+    )
     nnz = float(np.mean([np.count_nonzero(v) for v in pool]))
-    record(benchmark, group=group, case=_label(density), role="cond", density=density,
-           useful_flops=2 * nnz * m, dense_flops=2 * m * k, bytes_read=4 * nnz * m,
-           weight_bytes=4 * m * k, pool=len(pool))
+    record(
+        benchmark,
+        group=group,
+        case=_label(density),
+        role="cond",
+        density=density,
+        useful_flops=2 * nnz * m,
+        dense_flops=2 * m * k,
+        bytes_read=4 * nnz * m,
+        weight_bytes=4 * m * k,
+        pool=len(pool),
+    )
     inputs = rotating(pool)
     benchmark(lambda: kernels.sparse_input_gemv(Wt, next(inputs), out=out))
 
@@ -131,22 +169,43 @@ def test_cond_gemv_batch(benchmark, bench_threads, shape, density, impl):
     if density is None:
         if impl == "loop":
             pytest.skip("one dense baseline per group")
-        record(benchmark, group=group, case=_label(None), role="dense", density=1.0,
-               useful_flops=2 * n * m * k, dense_flops=2 * n * m * k, bytes_read=4 * m * k,
-               weight_bytes=4 * m * k)
+        record(
+            benchmark,
+            group=group,
+            case=_label(None),
+            role="dense",
+            density=1.0,
+            useful_flops=2 * n * m * k,
+            dense_flops=2 * n * m * k,
+            bytes_read=4 * m * k,
+            weight_bytes=4 * m * k,
+        )
         benchmark(kernels.dense_gemm, W, X, out)
         return
     pool = mask_pool(hash((m, k, density)) & 0xFFFF, (n, m), density)
     pairs = float(np.mean([p.sum() for p in pool]))
     rows_read = float(np.mean([p.any(axis=0).sum() for p in pool]))
-    common = dict(density=density, useful_flops=2 * pairs * k, dense_flops=2 * n * m * k,
-                  weight_bytes=4 * m * k, pool=len(pool))
+    common = dict(
+        density=density,
+        useful_flops=2 * pairs * k,
+        dense_flops=2 * n * m * k,
+        weight_bytes=4 * m * k,
+        pool=len(pool),
+    )
     masks = rotating(pool)
     if impl == "batch":
-        assert_close(kernels.cond_gemv_batch(W, X, pool[0]),
-                     reference.cond_gemv_batch(W, X, pool[0]), k)
-        record(benchmark, group=group, case=_label(density), role="cond",
-               bytes_read=4 * rows_read * k, baseline=f"loop {_label(density)}", **common)
+        assert_close(
+            kernels.cond_gemv_batch(W, X, pool[0]), reference.cond_gemv_batch(W, X, pool[0]), k
+        )
+        record(
+            benchmark,
+            group=group,
+            case=_label(density),
+            role="cond",
+            bytes_read=4 * rows_read * k,
+            baseline=f"loop {_label(density)}",
+            **common,
+        )
         benchmark(lambda: kernels.cond_gemv_batch(W, X, next(masks), out=out))
     else:
         row_lists = [[np.flatnonzero(r).astype(np.int32) for r in p] for p in pool]
@@ -156,8 +215,14 @@ def test_cond_gemv_batch(benchmark, bench_threads, shape, density, impl):
             for s, rows in enumerate(next(lists)):
                 kernels.cond_gemv(W, X[s], rows, out=out[s])
 
-        record(benchmark, group=group, case=f"loop {_label(density)}", role="other",
-               bytes_read=4 * pairs * k, **common)
+        record(
+            benchmark,
+            group=group,
+            case=f"loop {_label(density)}",
+            role="other",
+            bytes_read=4 * pairs * k,
+            **common,
+        )
         benchmark(loop)
 
 
@@ -169,7 +234,15 @@ def test_memory_bandwidth(benchmark, bench_threads):
     n = 16 << 20
     a = np.ones(n, np.float32)
     b = np.ones(n, np.float32)
-    record(benchmark, group=f"memory bandwidth t{bench_threads}", case="sdot 2x64 MB",
-           role="other", density=None, useful_flops=2 * n, dense_flops=2 * n, bytes_read=8 * n,
-           weight_bytes=8 * n)
+    record(
+        benchmark,
+        group=f"memory bandwidth t{bench_threads}",
+        case="sdot 2x64 MB",
+        role="other",
+        density=None,
+        useful_flops=2 * n,
+        dense_flops=2 * n,
+        bytes_read=8 * n,
+        weight_bytes=8 * n,
+    )
     benchmark(np.dot, a, b)

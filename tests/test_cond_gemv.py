@@ -10,7 +10,7 @@ from .conftest import ODD_SIZES, integer_matrix
 
 def _rows(rng, m, density):
     n = {0.0: 0, "one": 1}.get(density, None)
-    n = int(round(density * m)) if n is None else n
+    n = round(density * m) if n is None else n
     return np.sort(rng.choice(m, n, replace=False)).astype(np.int32)
 
 
@@ -183,34 +183,57 @@ def _read_only(a):
 @pytest.mark.parametrize(
     "call,match",
     [
-        (lambda: kernels.cond_gemv(_W.astype(np.float64), _x, _r),
-         r"cond_gemv: W must be float32 of shape \(\*, \*\), got float64 \(8, 4\)"),
+        (
+            lambda: kernels.cond_gemv(_W.astype(np.float64), _x, _r),
+            r"cond_gemv: W must be float32 of shape \(\*, \*\), got float64 \(8, 4\)",
+        ),
         (lambda: kernels.cond_gemv(_W, _x.astype(np.float16), _r), r"x must be float32"),
-        (lambda: kernels.cond_gemv(_W, np.ones(5, np.float32), _r),
-         r"x must be float32 of shape \(4,\), got float32 \(5,\)"),
+        (
+            lambda: kernels.cond_gemv(_W, np.ones(5, np.float32), _r),
+            r"x must be float32 of shape \(4,\), got float32 \(5,\)",
+        ),
         (lambda: kernels.cond_gemv(_W[:, ::2], _x[:2], _r), r"W must be C-contiguous"),
-        (lambda: kernels.cond_gemv(_W, np.ones(8, np.float32)[::2], _r),
-         r"x must be C-contiguous"),
-        (lambda: kernels.cond_gemv(_W, _x, np.array([0, 2, 4, 6], np.int32)[::2]),
-         r"rows must be C-contiguous"),
+        (lambda: kernels.cond_gemv(_W, np.ones(8, np.float32)[::2], _r), r"x must be C-contiguous"),
+        (
+            lambda: kernels.cond_gemv(_W, _x, np.array([0, 2, 4, 6], np.int32)[::2]),
+            r"rows must be C-contiguous",
+        ),
         (lambda: kernels.cond_gemv(_W, _x, _r[None, :]), r"rows must be int32 of shape \(\*,\)"),
-        (lambda: kernels.cond_gemv(_W, _x, _r, bias=np.ones(7, np.float32)),
-         r"bias must be float32 of shape \(8,\)"),
-        (lambda: kernels.cond_gemv(_W, _x, _r, out=np.ones(8, np.float64)),
-         r"out must be float32 of shape \(8,\), got float64"),
-        (lambda: kernels.cond_gemv(_W, _x, _r, out=_read_only(np.ones(8, np.float32))),
-         r"out must be writeable"),
-        (lambda: kernels.cond_gemv(_W.reshape(4, 8), np.ones(8, np.float32), _r[:1],
-                                   out=_W.reshape(4, 8)[1, :4]), r"out must not share memory"),
+        (
+            lambda: kernels.cond_gemv(_W, _x, _r, bias=np.ones(7, np.float32)),
+            r"bias must be float32 of shape \(8,\)",
+        ),
+        (
+            lambda: kernels.cond_gemv(_W, _x, _r, out=np.ones(8, np.float64)),
+            r"out must be float32 of shape \(8,\), got float64",
+        ),
+        (
+            lambda: kernels.cond_gemv(_W, _x, _r, out=_read_only(np.ones(8, np.float32))),
+            r"out must be writeable",
+        ),
+        (
+            lambda: kernels.cond_gemv(
+                _W.reshape(4, 8), np.ones(8, np.float32), _r[:1], out=_W.reshape(4, 8)[1, :4]
+            ),
+            r"out must not share memory",
+        ),
         (lambda: kernels.cond_gemv(_W, _x), r"give exactly one of rows and mask"),
-        (lambda: kernels.cond_gemv(_W, _x, _r, mask=np.ones(8, bool)),
-         r"give exactly one of rows and mask"),
-        (lambda: kernels.cond_gemv(_W, _x, mask=np.ones(8, np.int32)),
-         r"mask must be bool or uint8 of shape \(8,\), got int32 \(8,\)"),
-        (lambda: kernels.cond_gemv(_W, _x, mask=np.ones(7, bool)),
-         r"mask must be bool of shape \(8,\), got bool \(7,\)"),
-        (lambda: kernels.cond_gemv(_W, _x, mask=np.ones(16, np.uint8)[::2]),
-         r"mask must be C-contiguous"),
+        (
+            lambda: kernels.cond_gemv(_W, _x, _r, mask=np.ones(8, bool)),
+            r"give exactly one of rows and mask",
+        ),
+        (
+            lambda: kernels.cond_gemv(_W, _x, mask=np.ones(8, np.int32)),
+            r"mask must be bool or uint8 of shape \(8,\), got int32 \(8,\)",
+        ),
+        (
+            lambda: kernels.cond_gemv(_W, _x, mask=np.ones(7, bool)),
+            r"mask must be bool of shape \(8,\), got bool \(7,\)",
+        ),
+        (
+            lambda: kernels.cond_gemv(_W, _x, mask=np.ones(16, np.uint8)[::2]),
+            r"mask must be C-contiguous",
+        ),
     ],
 )
 def test_binding_contract(call, match):

@@ -78,8 +78,12 @@ def test_every_isa_equals_scalar_and_threads_identical(rng, density):
                 ccinfer.set_num_threads(t)
                 results.append(kernels.cond_gemv_batch(Wr, Xr, mask))
             np.testing.assert_array_equal(results[0], results[1])
-            np.testing.assert_allclose(results[0], reference.cond_gemv_batch(Wr, Xr, mask),
-                                       rtol=0, atol=1e-5 * np.sqrt(k) * 4)
+            np.testing.assert_allclose(
+                results[0],
+                reference.cond_gemv_batch(Wr, Xr, mask),
+                rtol=0,
+                atol=1e-5 * np.sqrt(k) * 4,
+            )
     finally:
         ccinfer.set_isa(prev_isa)
         ccinfer.set_num_threads(prev_threads)
@@ -92,8 +96,9 @@ def test_rows_match_cond_gemv_per_sample(rng):
     mask = _mask(rng, n, m, 0.2)
     out = kernels.cond_gemv_batch(W, X, mask)
     for s in range(n):
-        np.testing.assert_allclose(out[s], kernels.cond_gemv(W, X[s], mask=mask[s]),
-                                   rtol=0, atol=1e-5 * np.sqrt(k))
+        np.testing.assert_allclose(
+            out[s], kernels.cond_gemv(W, X[s], mask=mask[s]), rtol=0, atol=1e-5 * np.sqrt(k)
+        )
 
 
 _W = np.ones((8, 4), np.float32)
@@ -112,45 +117,97 @@ def _read_only(a):
 @pytest.mark.parametrize(
     "call,match",
     [
-        (lambda: kernels.cond_gemv_batch(_W, _X.astype(np.float64), _M),
-         r"cond_gemv_batch: X must be float32 of shape \(\*, 4\), got float64 \(3, 4\)"),
-        (lambda: kernels.cond_gemv_batch(_W, np.ones((3, 5), np.float32), _M),
-         r"X must be float32 of shape \(\*, 4\), got float32 \(3, 5\)"),
-        (lambda: kernels.cond_gemv_batch(_W, np.ones((3, 8), np.float32)[:, ::2], _M),
-         r"X must be C-contiguous"),
-        (lambda: kernels.cond_gemv_batch(_W, _X, np.ones((3, 7), bool)),
-         r"mask must be bool of shape \(3, 8\), got bool \(3, 7\)"),
-        (lambda: kernels.cond_gemv_batch(_W, _X, np.ones((3, 8), np.float32)),
-         r"mask must be bool or uint8 of shape \(3, 8\), got float32"),
+        (
+            lambda: kernels.cond_gemv_batch(_W, _X.astype(np.float64), _M),
+            r"cond_gemv_batch: X must be float32 of shape \(\*, 4\), got float64 \(3, 4\)",
+        ),
+        (
+            lambda: kernels.cond_gemv_batch(_W, np.ones((3, 5), np.float32), _M),
+            r"X must be float32 of shape \(\*, 4\), got float32 \(3, 5\)",
+        ),
+        (
+            lambda: kernels.cond_gemv_batch(_W, np.ones((3, 8), np.float32)[:, ::2], _M),
+            r"X must be C-contiguous",
+        ),
+        (
+            lambda: kernels.cond_gemv_batch(_W, _X, np.ones((3, 7), bool)),
+            r"mask must be bool of shape \(3, 8\), got bool \(3, 7\)",
+        ),
+        (
+            lambda: kernels.cond_gemv_batch(_W, _X, np.ones((3, 8), np.float32)),
+            r"mask must be bool or uint8 of shape \(3, 8\), got float32",
+        ),
         (lambda: kernels.cond_gemv_batch(_W, _X), r"give exactly one of mask and"),
-        (lambda: kernels.cond_gemv_batch(_W, _X, _M, indptr=_P, indices=_I),
-         r"give exactly one of mask and"),
+        (
+            lambda: kernels.cond_gemv_batch(_W, _X, _M, indptr=_P, indices=_I),
+            r"give exactly one of mask and",
+        ),
         (lambda: kernels.cond_gemv_batch(_W, _X, indptr=_P), r"indptr and indices go together"),
-        (lambda: kernels.cond_gemv_batch(_W, _X, indptr=_P[:3], indices=_I),
-         r"indptr must be int32 of shape \(4,\)"),
-        (lambda: kernels.cond_gemv_batch(_W, _X, indptr=_P, indices=_I.astype(np.int64)),
-         r"indices must be int32"),
-        (lambda: kernels.cond_gemv_batch(_W, _X, indptr=np.array([1, 1, 1, 3], np.int32),
-                                         indices=_I), r"indptr\[0\] must be 0"),
-        (lambda: kernels.cond_gemv_batch(_W, _X, indptr=np.array([0, 2, 1, 3], np.int32),
-                                         indices=np.array([0, 2, 7], np.int32)),
-         r"indptr must be non-decreasing"),
-        (lambda: kernels.cond_gemv_batch(_W, _X, indptr=np.array([0, 1, 1, 2], np.int32),
-                                         indices=_I), r"indptr\[n\] must equal len\(indices\)"),
-        (lambda: kernels.cond_gemv_batch(_W, _X, indptr=_P, indices=np.array([2, 0, 8], np.int32)),
-         r"rows\[1\] = 8 is out of range \[0, 8\) \(rows of sample 2\)"),
-        (lambda: kernels.cond_gemv_batch(_W, _X, indptr=_P, indices=np.array([2, 5, 5], np.int32)),
-         r"rows must be strictly increasing .* \(rows of sample 2\)"),
-        (lambda: kernels.cond_gemv_batch(_W, _X, indptr=_P, indices=np.array([2, 6, 5], np.int32)),
-         r"rows must be strictly increasing"),
-        (lambda: kernels.cond_gemv_batch(_W, _X, _M, bias=np.ones(4, np.float32)),
-         r"bias must be float32 of shape \(8,\)"),
-        (lambda: kernels.cond_gemv_batch(_W, _X, _M, out=np.ones((8, 3), np.float32)),
-         r"out must be float32 of shape \(3, 8\)"),
-        (lambda: kernels.cond_gemv_batch(_W, _X, _M, out=_read_only(np.ones((3, 8), np.float32))),
-         r"out must be writeable"),
-        (lambda: kernels.cond_gemv_batch(_W, _X, _M, out=np.ones((8, 3), np.float32).T),
-         r"out must be C-contiguous"),
+        (
+            lambda: kernels.cond_gemv_batch(_W, _X, indptr=_P[:3], indices=_I),
+            r"indptr must be int32 of shape \(4,\)",
+        ),
+        (
+            lambda: kernels.cond_gemv_batch(_W, _X, indptr=_P, indices=_I.astype(np.int64)),
+            r"indices must be int32",
+        ),
+        (
+            lambda: kernels.cond_gemv_batch(
+                _W, _X, indptr=np.array([1, 1, 1, 3], np.int32), indices=_I
+            ),
+            r"indptr\[0\] must be 0",
+        ),
+        (
+            lambda: kernels.cond_gemv_batch(
+                _W,
+                _X,
+                indptr=np.array([0, 2, 1, 3], np.int32),
+                indices=np.array([0, 2, 7], np.int32),
+            ),
+            r"indptr must be non-decreasing",
+        ),
+        (
+            lambda: kernels.cond_gemv_batch(
+                _W, _X, indptr=np.array([0, 1, 1, 2], np.int32), indices=_I
+            ),
+            r"indptr\[n\] must equal len\(indices\)",
+        ),
+        (
+            lambda: kernels.cond_gemv_batch(
+                _W, _X, indptr=_P, indices=np.array([2, 0, 8], np.int32)
+            ),
+            r"rows\[1\] = 8 is out of range \[0, 8\) \(rows of sample 2\)",
+        ),
+        (
+            lambda: kernels.cond_gemv_batch(
+                _W, _X, indptr=_P, indices=np.array([2, 5, 5], np.int32)
+            ),
+            r"rows must be strictly increasing .* \(rows of sample 2\)",
+        ),
+        (
+            lambda: kernels.cond_gemv_batch(
+                _W, _X, indptr=_P, indices=np.array([2, 6, 5], np.int32)
+            ),
+            r"rows must be strictly increasing",
+        ),
+        (
+            lambda: kernels.cond_gemv_batch(_W, _X, _M, bias=np.ones(4, np.float32)),
+            r"bias must be float32 of shape \(8,\)",
+        ),
+        (
+            lambda: kernels.cond_gemv_batch(_W, _X, _M, out=np.ones((8, 3), np.float32)),
+            r"out must be float32 of shape \(3, 8\)",
+        ),
+        (
+            lambda: kernels.cond_gemv_batch(
+                _W, _X, _M, out=_read_only(np.ones((3, 8), np.float32))
+            ),
+            r"out must be writeable",
+        ),
+        (
+            lambda: kernels.cond_gemv_batch(_W, _X, _M, out=np.ones((8, 3), np.float32).T),
+            r"out must be C-contiguous",
+        ),
     ],
 )
 def test_binding_contract(call, match):
@@ -161,5 +218,6 @@ def test_binding_contract(call, match):
 def test_aliased_out_rejected():
     buf = np.ones(40, np.float32)
     with pytest.raises(ValueError, match="cond_gemv_batch: out must not share memory"):
-        kernels.cond_gemv_batch(buf[:32].reshape(8, 4), buf[:12].reshape(3, 4), _M,
-                                out=buf[16:40].reshape(3, 8))
+        kernels.cond_gemv_batch(
+            buf[:32].reshape(8, 4), buf[:12].reshape(3, 4), _M, out=buf[16:40].reshape(3, 8)
+        )

@@ -37,8 +37,9 @@ def test_exact_on_integers(isa, rng, m, k, density):
     bias = integer_matrix(rng, (m,))
     out = kernels.sparse_input_gemv(Wt, x, bias=bias, out=np.full(m, np.nan, np.float32))
     np.testing.assert_array_equal(out, reference.sparse_input_gemv(Wt, x, bias=bias))
-    np.testing.assert_array_equal(kernels.sparse_input_gemv(Wt, x),
-                                  reference.sparse_input_gemv(Wt, x))
+    np.testing.assert_array_equal(
+        kernels.sparse_input_gemv(Wt, x), reference.sparse_input_gemv(Wt, x)
+    )
 
 
 @pytest.mark.parametrize("m", SIZES)
@@ -75,11 +76,13 @@ def test_every_isa_equals_scalar_threads_identical_rows_consistent(rng, density)
             for t in (1, 2):
                 ccinfer.set_num_threads(t)
                 results.append(kernels.sparse_input_gemv(Wr, xr))
-                np.testing.assert_array_equal(kernels.sparse_input_gemv(Wr, xr, rows)[rows],
-                                              results[-1][rows])
+                np.testing.assert_array_equal(
+                    kernels.sparse_input_gemv(Wr, xr, rows)[rows], results[-1][rows]
+                )
             np.testing.assert_array_equal(results[0], results[1])
-            np.testing.assert_allclose(results[0], reference.sparse_input_gemv(Wr, xr),
-                                       rtol=0, atol=1e-5 * np.sqrt(k) * 4)
+            np.testing.assert_allclose(
+                results[0], reference.sparse_input_gemv(Wr, xr), rtol=0, atol=1e-5 * np.sqrt(k) * 4
+            )
     finally:
         ccinfer.set_isa(prev_isa)
         ccinfer.set_num_threads(prev_threads)
@@ -111,28 +114,50 @@ def _read_only(a):
 @pytest.mark.parametrize(
     "call,match",
     [
-        (lambda: kernels.sparse_input_gemv(_Wt.astype(np.float64), _x),
-         r"sparse_input_gemv: Wt must be float32 of shape \(\*, \*\), got float64 \(4, 8\)"),
-        (lambda: kernels.sparse_input_gemv(_Wt, np.ones(8, np.float32)),
-         r"x must be float32 of shape \(4,\), got float32 \(8,\)"),
-        (lambda: kernels.sparse_input_gemv(_Wt.T, np.ones(8, np.float32)),
-         r"Wt must be C-contiguous"),
-        (lambda: kernels.sparse_input_gemv(_Wt, np.ones(8, np.float32)[::2]),
-         r"x must be C-contiguous"),
-        (lambda: kernels.sparse_input_gemv(_Wt, _x, np.array([1, 8], np.int32)),
-         r"sparse_input_gemv: rows\[1\] = 8 is out of range \[0, 8\)"),
-        (lambda: kernels.sparse_input_gemv(_Wt, _x, np.array([3, 3], np.int32)),
-         r"rows must be strictly increasing"),
-        (lambda: kernels.sparse_input_gemv(_Wt, _x, np.array([5, 2], np.int32)),
-         r"rows must be strictly increasing"),
-        (lambda: kernels.sparse_input_gemv(_Wt, _x, np.array([1], np.int64)),
-         r"rows must be int32"),
-        (lambda: kernels.sparse_input_gemv(_Wt, _x, bias=np.ones(4, np.float32)),
-         r"bias must be float32 of shape \(8,\)"),
-        (lambda: kernels.sparse_input_gemv(_Wt, _x, out=np.ones(4, np.float32)),
-         r"out must be float32 of shape \(8,\)"),
-        (lambda: kernels.sparse_input_gemv(_Wt, _x, out=_read_only(np.ones(8, np.float32))),
-         r"out must be writeable"),
+        (
+            lambda: kernels.sparse_input_gemv(_Wt.astype(np.float64), _x),
+            r"sparse_input_gemv: Wt must be float32 of shape \(\*, \*\), got float64 \(4, 8\)",
+        ),
+        (
+            lambda: kernels.sparse_input_gemv(_Wt, np.ones(8, np.float32)),
+            r"x must be float32 of shape \(4,\), got float32 \(8,\)",
+        ),
+        (
+            lambda: kernels.sparse_input_gemv(_Wt.T, np.ones(8, np.float32)),
+            r"Wt must be C-contiguous",
+        ),
+        (
+            lambda: kernels.sparse_input_gemv(_Wt, np.ones(8, np.float32)[::2]),
+            r"x must be C-contiguous",
+        ),
+        (
+            lambda: kernels.sparse_input_gemv(_Wt, _x, np.array([1, 8], np.int32)),
+            r"sparse_input_gemv: rows\[1\] = 8 is out of range \[0, 8\)",
+        ),
+        (
+            lambda: kernels.sparse_input_gemv(_Wt, _x, np.array([3, 3], np.int32)),
+            r"rows must be strictly increasing",
+        ),
+        (
+            lambda: kernels.sparse_input_gemv(_Wt, _x, np.array([5, 2], np.int32)),
+            r"rows must be strictly increasing",
+        ),
+        (
+            lambda: kernels.sparse_input_gemv(_Wt, _x, np.array([1], np.int64)),
+            r"rows must be int32",
+        ),
+        (
+            lambda: kernels.sparse_input_gemv(_Wt, _x, bias=np.ones(4, np.float32)),
+            r"bias must be float32 of shape \(8,\)",
+        ),
+        (
+            lambda: kernels.sparse_input_gemv(_Wt, _x, out=np.ones(4, np.float32)),
+            r"out must be float32 of shape \(8,\)",
+        ),
+        (
+            lambda: kernels.sparse_input_gemv(_Wt, _x, out=_read_only(np.ones(8, np.float32))),
+            r"out must be writeable",
+        ),
         (lambda: kernels.sparse_input_gemv(_Wt, _x, out=_Wt[1]), r"out must not share memory"),
     ],
 )

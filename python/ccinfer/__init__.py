@@ -12,8 +12,8 @@ from __future__ import annotations
 import scipy_openblas64 as _scipy_openblas64  # noqa: F401
 
 from . import _core, kernels
-from .io import load
 from .gru import GRUStack
+from .io import load
 from .mlp import CondMLP
 from .sequential import Sequential
 from .tree import TreeGatedLinear
@@ -77,9 +77,9 @@ def build_info() -> dict:
 
 __all__ = [
     "CondMLP",
+    "GRUStack",
     "Sequential",
     "TreeGatedLinear",
-    "GRUStack",
     "available_isas",
     "build_info",
     "get_isa",

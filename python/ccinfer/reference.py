@@ -87,8 +87,11 @@ def cond_mlp_masks(weights, biases, estimators, X):
         if i + 1 == len(weights):
             break
         z = a @ W.T.astype(np.float64) + b
-        predicted = np.ones(z.shape, bool) if est is None else (
-            (a @ est.B.T.astype(np.float64)) @ est.A.T.astype(np.float64) + b > est.tau)
+        predicted = (
+            np.ones(z.shape, bool)
+            if est is None
+            else ((a @ est.B.T.astype(np.float64)) @ est.A.T.astype(np.float64) + b > est.tau)
+        )
         out.append((predicted, z > 0))
         a = np.maximum(z, 0) * predicted
     return out

@@ -13,8 +13,12 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 
-def interleaved(candidates: Mapping[str, Callable[[int], object]], rounds: int,
-                calls_per_round: int = 1, min_round_seconds: float = 0.0) -> dict[str, np.ndarray]:
+def interleaved(
+    candidates: Mapping[str, Callable[[int], object]],
+    rounds: int,
+    calls_per_round: int = 1,
+    min_round_seconds: float = 0.0,
+) -> dict[str, np.ndarray]:
     """Time every candidate ``rounds`` times, alternating between them each round.
 
     Parameters
@@ -54,8 +58,9 @@ def interleaved(candidates: Mapping[str, Callable[[int], object]], rounds: int,
     return out
 
 
-def compare(candidates: Mapping[str, Callable[[int], object]], rounds: int,
-            calls_per_round: int = 1) -> dict[str, np.ndarray]:
+def compare(
+    candidates: Mapping[str, Callable[[int], object]], rounds: int, calls_per_round: int = 1
+) -> dict[str, np.ndarray]:
     """:func:`interleaved` with round lengths suited to the current thread count: at one
     thread, short rounds; at more, at most 15 rounds of at least 0.25 s each, long enough that
     the idle spinning of the other library's thread pool (OpenBLAS vs ccinfer's OpenMP) after
