@@ -40,9 +40,14 @@ def _setup():
         model.reset_stats()
         model(X)
         flop_bound = model.stats["flop_bound_speedup"]
-        model.autotune(np.ascontiguousarray(X[:256]), repeats=3)
         dense = ccinfer.CondMLP(model.weights, model.biases)
-        _cache.update(model=model, dense=dense, X=X, flop_bound=flop_bound)
+        _cache.update(model=model, dense=dense, X=X, flop_bound=flop_bound, plans={})
+    # The best kernels depend on the thread count: tune once per count, then reuse.
+    model, threads = _cache["model"], ccinfer.get_num_threads()
+    if threads not in _cache["plans"]:
+        model.autotune(np.ascontiguousarray(_cache["X"][:256]), repeats=5)
+        _cache["plans"][threads] = (model.plan, model.single_sample_threads)
+    model.plan, model.single_sample_threads = _cache["plans"][threads]
     return _cache
 
 

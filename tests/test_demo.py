@@ -24,6 +24,7 @@ def test_demo_runs():
     assert "test error on 10,000 digits: dense 1.23%" in out
     assert "conditional 1.21%" in out
     assert out.count("speed-up") == 5  # the flop bound line and four timed cases
+    assert out.count("plan chosen by measurement") == 2
 
 
 def test_demo_bad_data_dir(tmp_path):

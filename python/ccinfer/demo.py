@@ -88,11 +88,16 @@ def mnist_demo(data_dir: str | None, rounds: int = 200) -> None:
         f"  flop-bound speed-up from these masks (DESIGN.md 1): {stats['flop_bound_speedup']:.2f}x"
     )
 
-    tune = model.autotune(np.ascontiguousarray(X[:256]), repeats=3)
-    print(f"  plan chosen by measurement: {tune['plan']}")
     previous = ccinfer.get_num_threads()
     for threads in sorted({1, previous}):
         ccinfer.set_num_threads(threads)
+        # The best kernels depend on the thread count: choose them again for each.
+        tune = model.autotune(np.ascontiguousarray(X[:256]), repeats=5)
+        print(
+            f"  {threads} thread(s): plan chosen by measurement {tune['plan']}, "
+            f"{'one thread' if tune['single_sample_threads'] == 1 else 'all threads'} "
+            f"per single sample"
+        )
         for batch in (1, 64):
             t = _latency_table(model, X, batch, rounds if batch == 1 else max(rounds // 4, 20))
             print(

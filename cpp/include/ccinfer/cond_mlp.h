@@ -60,8 +60,10 @@ struct MlpWorkspace {
     AlignedBuffer<float> scratch;    ///< estimator scratch
     AlignedBuffer<int32_t> rows;     ///< predicted rows of one sample
     AlignedBuffer<uint8_t> mask;     ///< predicted rows of a batch, (n, width) bytes
-    AlignedBuffer<int32_t> nz_index;  ///< non-zero inputs of one sample
+    AlignedBuffer<int32_t> nz_index;  ///< non-zero inputs of one sample, one block per thread
     AlignedBuffer<float> nz_value;
+    AlignedBuffer<float> u;           ///< B a of the estimator, shared by the threads of a pass
+    int nz_threads = 0;               ///< threads the nz blocks are sized for
     std::vector<MlpLayerStats> stats;
     bool track_accuracy = false;
     int64_t capacity = 0;  ///< samples the buffers hold
@@ -107,7 +109,12 @@ class CondMLP {
     /// Row s of Y equals forward(X[s]) up to float summation order.
     void forward_batch(const float* x, int64_t n, float* y, MlpWorkspace& ws) const;
 
-    /// Threads a single-sample forward uses (0: all); set by autotune, or by hand.
+    /// Threads a single-sample forward uses (0: all). With one, the layers run one after the
+    /// other on one thread (OpenBLAS for `dense`); with more, the whole pass is one parallel
+    /// region: every thread owns a range of 64-row panels of each layer, predicts and computes
+    /// its own rows, and waits at one barrier per layer (two with an estimator: B a is split
+    /// too). OpenBLAS is never called inside it: `dense` layers run ccinfer's gemv there, so
+    /// their rounding may differ from the one-thread pass. Set by autotune, or by hand.
     int single_sample_threads() const { return single_sample_threads_; }
     void set_single_sample_threads(int n) { single_sample_threads_ = n < 0 ? 0 : n; }
 
@@ -137,7 +144,13 @@ class CondMLP {
     void layer_forward(size_t l, LayerKernel kernel, bool use_estimator, const float* a,
                        float* y, MlpWorkspace& ws, MlpLayerStats* stats) const;
 
+    /// The single-sample pass as one parallel region over nth threads (see above).
+    void forward_parallel(const float* x, float* y, MlpWorkspace& ws, int nth) const;
+    /// Thread ith's share [m0, m1) of a layer's rows, 64-row panels.
+    static void panel_range(int64_t m, int ith, int nth, int64_t* m0, int64_t* m1);
+
     std::vector<Layer> layers_;
+    AlignedBuffer<int32_t> iota_;  ///< 0, 1, 2, ...: every row of the widest layer
     std::vector<LayerKernel> plan_;
     /// Threads one single-sample forward may use (0: all of get_num_threads()). Chosen by
     /// autotune: at MNIST sizes a layer is a few microseconds and a fork/join per op costs more

@@ -37,6 +37,16 @@ class SignEstimator {
     /// with its own rows_out and scratch. Never allocates or throws.
     int64_t predict(const float* x, int32_t* rows_out, float* scratch) const;
 
+    /// The two halves of predict, for a caller that splits one sample over its own threads:
+    /// project writes u[j] = (B x)_j for j in [j_begin, j_end) (u has r floats); predict_panels
+    /// writes the predicted rows of panels [p_begin, p_end) (kPanelRows rows each, the last one
+    /// cut at m) to rows_out, ascending, as absolute row numbers, and returns their number.
+    /// Each row's result is the same as predict's. Never allocates or throws.
+    static constexpr int64_t kPanelRows = 64;
+    int64_t num_panels() const { return (m_ + kPanelRows - 1) / kPanelRows; }
+    void project(const float* x, int64_t j_begin, int64_t j_end, float* u) const;
+    int64_t predict_panels(const float* u, int64_t p_begin, int64_t p_end, int32_t* rows_out) const;
+
     /// The same prediction as a mask: mask[i] = 1 if row i is predicted active, else 0
     /// (m bytes). Same threading contract as predict.
     void predict_mask(const float* x, uint8_t* mask, float* scratch) const;

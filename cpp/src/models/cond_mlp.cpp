@@ -14,6 +14,7 @@
 #include "ccinfer/cond_gemv_batch.h"
 #include "ccinfer/dense.h"
 #include "ccinfer/sparse_input_gemv.h"
+#include "../kernels/table.h"
 
 namespace ccinfer {
 namespace {
@@ -33,12 +34,14 @@ void relu(float* y, int64_t m) {
     for (int64_t i = 0; i < m; ++i) y[i] = std::max(y[i], 0.0f);
 }
 
-/// Keeps y[rows] and zeroes the rest: the estimator's mask applied after a dense kernel.
-void keep_rows(float* y, int64_t m, const int32_t* rows, int64_t nrows) {
+/// Keeps y[rows - offset] and zeroes the rest of y[0:m]: the estimator's mask applied after a
+/// dense kernel (rows ascending, in [offset, offset + m)).
+void keep_rows(float* y, int64_t m, const int32_t* rows, int64_t nrows, int64_t offset = 0) {
     int64_t next = 0;
     for (int64_t i = 0; i < nrows; ++i) {
-        std::fill(y + next, y + rows[i], 0.0f);
-        next = rows[i] + 1;
+        const int64_t r = rows[i] - offset;
+        std::fill(y + next, y + r, 0.0f);
+        next = r + 1;
     }
     std::fill(y + next, y + m, 0.0f);
 }
@@ -88,6 +91,8 @@ CondMLP::CondMLP(const std::vector<MlpLayerInit>& layers) {
         layers_.push_back(std::move(layer));
         plan_.push_back(LayerKernel::kDense);
     }
+    iota_ = AlignedBuffer<int32_t>(max_width());
+    for (int64_t i = 0; i < max_width(); ++i) iota_[i] = static_cast<int32_t>(i);
     for (size_t l = 0; l < layers.size(); ++l)
         if (layers[l].est_a)
             set_estimator(l, layers[l].est_a, layers[l].est_b, layers[l].rank, layers[l].tau);
@@ -149,8 +154,10 @@ MlpWorkspace CondMLP::make_workspace(int64_t batch) const {
     ws.scratch = AlignedBuffer<float>(max_rank * ws.capacity);
     ws.rows = AlignedBuffer<int32_t>(width);
     ws.mask = AlignedBuffer<uint8_t>(width * ws.capacity);
-    ws.nz_index = AlignedBuffer<int32_t>(width);
-    ws.nz_value = AlignedBuffer<float>(width);
+    ws.nz_threads = std::max(1, omp_get_max_threads());
+    ws.nz_index = AlignedBuffer<int32_t>(width * ws.nz_threads);
+    ws.nz_value = AlignedBuffer<float>(width * ws.nz_threads);
+    ws.u = AlignedBuffer<float>(max_rank);
     ws.stats.assign(layers_.size(), MlpLayerStats{});
     return ws;
 }
@@ -248,12 +255,114 @@ class ThreadLimit {
 }  // namespace
 
 void CondMLP::forward(const float* x, float* y, MlpWorkspace& ws) const {
-    const ThreadLimit limit(single_sample_threads_);
+    const int all = omp_get_max_threads();
+    const int nth = single_sample_threads_ > 0 ? std::min(single_sample_threads_, all) : all;
+    if (nth > 1 && !ws.track_accuracy) {
+        forward_parallel(x, y, ws, nth);
+        return;
+    }
+    const ThreadLimit limit(1);
     const float* a = x;
     for (size_t l = 0; l < layers_.size(); ++l) {
         float* out = l + 1 == layers_.size() ? y : ws.act[l % 2].data();
         layer_forward(l, plan_[l], estimators_enabled_, a, out, ws, &ws.stats[l]);
         a = out;
+    }
+}
+
+void CondMLP::panel_range(int64_t m, int ith, int nth, int64_t* m0, int64_t* m1) {
+    const int64_t panels = (m + SignEstimator::kPanelRows - 1) / SignEstimator::kPanelRows;
+    *m0 = std::min(m, panels * ith / nth * SignEstimator::kPanelRows);
+    *m1 = std::min(m, panels * (ith + 1) / nth * SignEstimator::kPanelRows);
+}
+
+void CondMLP::forward_parallel(const float* x, float* y, MlpWorkspace& ws, int nth) const {
+    if (ws.nz_threads < nth) {  // the thread count grew since the workspace was made
+        ws.nz_threads = nth;
+        ws.nz_index = AlignedBuffer<int32_t>(max_width() * nth);
+        ws.nz_value = AlignedBuffer<float>(max_width() * nth);
+    }
+    const kernels::KernelTable& kt = kernels::active();
+#pragma omp parallel num_threads(nth)
+    {
+        const int ith = omp_get_thread_num();
+        const int team = omp_get_num_threads();  // may be fewer than asked
+        int32_t* nz_index = ws.nz_index.data() + ith * max_width();
+        float* nz_value = ws.nz_value.data() + ith * max_width();
+        const float* a = x;
+        for (size_t l = 0; l < layers_.size(); ++l) {
+            const Layer& layer = layers_[l];
+            const int64_t m = layer.m, k = layer.k;
+            const bool hidden = l + 1 < layers_.size();
+            const bool estimate = estimators_enabled_ && layer.estimator != nullptr;
+            LayerKernel kernel = plan_[l];
+            if (!estimate && needs_estimator(kernel)) kernel = LayerKernel::kDense;
+            float* out = hidden ? ws.act[l % 2].data() : y;
+            int64_t m0, m1;
+            panel_range(m, ith, team, &m0, &m1);
+            const int64_t p0 = m0 / SignEstimator::kPanelRows;
+            const int64_t p1 = (m1 + SignEstimator::kPanelRows - 1) / SignEstimator::kPanelRows;
+
+            const int32_t* rows = iota_.data() + m0;
+            int64_t nrows = m1 - m0;
+            if (estimate) {
+                const int64_t r = layer.estimator->rank();
+                layer.estimator->project(a, r * ith / team, r * (ith + 1) / team, ws.u.data());
+#pragma omp barrier
+                int32_t* mine = ws.rows.data() + m0;  // disjoint per thread
+                nrows = m1 > m0 ? layer.estimator->predict_panels(ws.u.data(), p0, p1, mine) : 0;
+                rows = mine;
+            }
+            int64_t nnz = 0;
+            switch (kernel) {
+                case LayerKernel::kDense:
+                    kt.gemv_rows(layer.w.data(), k, k, a, iota_.data() + m0, m1 - m0,
+                                 layer.b.data(), out);
+                    break;
+                case LayerKernel::kRows:
+                    std::fill(out + m0, out + m1, 0.0f);
+                    kt.gemv_rows(layer.w.data(), k, k, a, rows, nrows, layer.b.data(), out);
+                    break;
+                case LayerKernel::kInputSparse:
+                    nnz = gather_nonzero(a, k, nz_index, nz_value);
+                    if (m1 > m0)
+                        kt.sparse_input_cols(layer.wt.data(), m, nz_index, nz_value, nnz, m0, m1,
+                                             layer.b.data(), out);
+                    break;
+                case LayerKernel::kRowsInputSparse:
+                    std::fill(out + m0, out + m1, 0.0f);
+                    nnz = gather_nonzero(a, k, nz_index, nz_value);
+                    kt.sparse_input_rows(layer.wt.data(), m, m, nz_index, nz_value, nnz, rows,
+                                         nrows, layer.b.data(), out);
+                    break;
+            }
+            const bool only_rows =
+                kernel == LayerKernel::kRows || kernel == LayerKernel::kRowsInputSparse;
+            if (hidden) {
+                if (only_rows) {
+                    relu_rows(out, rows, nrows);
+                } else {
+                    relu(out + m0, m1 - m0);
+                    if (estimate) keep_rows(out + m0, m1 - m0, rows, nrows, m0);
+                }
+            }
+            MlpLayerStats& stats = ws.stats[l];
+#pragma omp atomic
+            stats.rows_computed += nrows;
+            if (ith == 0) {
+                if (nnz == 0)
+                    for (int64_t j = 0; j < k; ++j) nnz += a[j] != 0.0f;
+                stats.samples += 1;
+                stats.inputs_nonzero += nnz;
+                const int64_t est = estimate ? layer.estimator->rank() * (m + k) : 0;
+                stats.macs += est;
+            }
+#pragma omp atomic
+            stats.macs += only_rows ? nrows * (kernel == LayerKernel::kRows ? k : nnz) : 0;
+            if (!only_rows && ith == 0) stats.macs += kernel == LayerKernel::kDense ? m * k : nnz * m;
+#pragma omp barrier
+            a = out;
+        }
     }
 }
 
@@ -345,7 +454,7 @@ std::vector<std::vector<double>> CondMLP::autotune(const float* x, int64_t n, in
     // One thread or all for the whole single-sample pass, by the same measurement.
     double best_time = std::numeric_limits<double>::infinity();
     int best_threads = 0;
-    for (int threads : {0, 1}) {
+    for (int threads : {1, 0}) {
         single_sample_threads_ = threads;
         std::vector<double> times;
         for (int rep = 0; rep < repeats; ++rep) {
