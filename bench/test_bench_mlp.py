@@ -95,6 +95,7 @@ def test_mlp(benchmark, bench_threads, batch, case):
             target=target,
             baseline="PyTorch 2.13" if batch == 1 else None,
             plan=model.plan,
+            single_sample_threads=model.single_sample_threads,
             **common,
         )
         benchmark(lambda: model(inputs[next(it) % len(inputs)]))

@@ -86,6 +86,8 @@ def latency(model: ccinfer.CondMLP, X: np.ndarray, rounds: int) -> dict:
     previous = ccinfer.get_num_threads()
     for threads in (1, 2):
         ccinfer.set_num_threads(threads)
+        tune = model.autotune(np.ascontiguousarray(X[:256]), repeats=5)  # per thread count
+        out[f"{threads}t_plan"] = [tune["plan"], tune["single_sample_threads"]]
         for batch, inputs, calls in ((1, singles, 20), (64, batches, 1)):
             t = timing.compare(
                 {
@@ -147,8 +149,6 @@ def main(argv=None) -> int:
         "input": "MNIST pixels / 255 as float32 in [0, 1], 784 = 28x28 row by row",
     }
     shipped.save(HERE / "mnist-50-35-25.safetensors", card=card)
-    shipped.autotune(np.ascontiguousarray(X[:256]), repeats=3)
-    results["shipped_plan"] = shipped.plan
     results["latency"] = latency(shipped, X, args.rounds)
 
     if "50-35-25" in trained:
