@@ -14,7 +14,8 @@ Every model is trained the same way: plain SGD, lr 0.1, batch 64, L2 weight deca
 for dense weights; lazy for the tree table, which equals eager decay), a fixed number of epochs
 (default 5) on the 60,000 training digits, one thread; test error on the 10,000 test digits,
 computed by the ccinfer engine after export. Latency: the exported models in the engine, one
-thread, batch 1 and batch 64, all models interleaved call by call over rotating test digits.
+thread, batch 1 and batch 64, steady state, all models interleaved in blocks of calls over
+rotating test digits (``latencies``).
 
 Run from the repository root (waits for nothing: start it when the machine is quiet)::
 
@@ -98,18 +99,25 @@ def middle_params(net: nn.Sequential) -> int:
     return sum(p.numel() for p in middle.parameters())
 
 
-def latencies(models: dict, inputs: dict, rounds: int) -> dict:
-    """Median microseconds per call of every model, the models interleaved call by call."""
+def latencies(models: dict, inputs: dict, rounds: int, block: int = 32, warm: int = 4) -> dict:
+    """Median microseconds per call of every model in steady state: in every round each model
+    (in a new random order) runs a block of ``block`` calls on rotating inputs, the first
+    ``warm`` untimed, so its weights are as warm as when it serves alone, and all models share
+    the same stretch of machine time (call-by-call interleaving would instead measure every
+    model with its weights evicted by the others)."""
     times = {name: [] for name in models}
     names = list(models)
     rng = np.random.default_rng(0)
     for r in range(rounds):
         rng.shuffle(names)
         for name in names:
-            x = inputs[name][r % len(inputs[name])]
-            t0 = time.perf_counter_ns()
-            models[name](x)
-            times[name].append(time.perf_counter_ns() - t0)
+            xs, call = inputs[name], models[name]
+            for b in range(block):
+                x = xs[(r * block + b) % len(xs)]
+                t0 = time.perf_counter_ns()
+                call(x)
+                if b >= warm:
+                    times[name].append(time.perf_counter_ns() - t0)
     return {name: float(np.median(t)) / 1e3 for name, t in times.items()}
 
 
@@ -121,6 +129,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("models/tree"))
     parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--train-samples", type=int, default=60000, help="fewer for a smoke test")
+    parser.add_argument(
+        "--cache", type=Path, default=None, help="keep trained models here; reuse them if present"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     ccinfer.set_num_threads(1)
@@ -137,13 +148,22 @@ def main() -> None:
     for kind, k in runs:
         torch.manual_seed(1)
         net = build(kind, k)
-        seconds = train(net, Xt, yt, args.epochs, seed=2)
-        model = export_sequential(net)
-        with torch.no_grad():
-            torch_pred = net(torch.from_numpy(Xte)).argmax(1).numpy()
-        pred = model.predict(Xte)
-        assert np.mean(pred == torch_pred) > 0.999, "engine and PyTorch disagree"
         name = f"{kind} k={k}"
+        cached = args.cache / f"{kind.replace(' =', '-')}-k{k}.safetensors" if args.cache else None
+        if cached is not None and cached.exists():
+            model = ccinfer.load(cached)
+            seconds = float(model.card["train_seconds"])
+        else:
+            seconds = train(net, Xt, yt, args.epochs, seed=2)
+            model = export_sequential(net)
+            with torch.no_grad():
+                torch_pred = net(torch.from_numpy(Xte)).argmax(1).numpy()
+            agree = np.mean(model.predict(Xte) == torch_pred)
+            assert agree > 0.999, "engine and PyTorch disagree"
+            if cached is not None:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                model.save(cached, card={"train_seconds": str(seconds)})
+        pred = model.predict(Xte)
         first, middle = model.layers[0], model.layers[2]
         hidden = np.maximum(first(Xte), 0)
         density = float(np.mean(hidden != 0))
@@ -154,15 +174,15 @@ def main() -> None:
             middle_flops = middle.flops(nnz)
             nominal = middle.flops()
         else:
-            width = net[2].out_features
+            width = middle.sizes[-1]
             middle_flops = nominal = 2.0 * HIDDEN * width
-        out_in = net[-1].in_features
+        out_in = model.layers[-1].sizes[0]
         flops = 2 * 784 * HIDDEN + nominal + 2 * out_in * 10
         row = {
             "model": name,
             "kind": kind,
             "depth": k,
-            "middle_width": WIDTH if kind == "tree" else net[2].out_features,
+            "middle_width": WIDTH if kind == "tree" else width,
             "params": sum(p.numel() for p in net.parameters()),
             "middle_params": middle_params(net),
             "flops_per_sample": flops,
@@ -196,7 +216,7 @@ def main() -> None:
             weights = [s.weights[0] for s in model.layers if isinstance(s, ccinfer.CondMLP)]
             biases = [s.biases[0] for s in model.layers if isinstance(s, ccinfer.CondMLP)]
             dense_models[name] = ccinfer.CondMLP(weights, biases)
-    for batch, rounds in ((1, 3000), (64, 300)):
+    for batch, rounds in ((1, 60), (64, 8)):
         if batch == 1:
             xs = [np.ascontiguousarray(x) for x in Xte[:2000]]
         else:
