@@ -25,6 +25,11 @@ import pytest
 
 import ccinfer
 
+# Hooks for `ccinfer bench`: the machine and its memory bandwidth in the JSON, and speed-ups
+# per interleaved round pair (--paired-rounds).
+from .machine import pytest_benchmark_update_machine_info  # noqa: F401
+from .paired import _capture_for_pairing, pytest_addoption, pytest_sessionfinish  # noqa: F401
+
 LLC_BYTES = 32 << 20  # last-level cache of the 2-core Zen 4 these numbers come from
 POOL_SIZE = 64  # masks per density: at least 64 (DESIGN.md section 4)
 

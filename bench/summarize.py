@@ -7,7 +7,10 @@ its speed-up over the group's dense case (role "dense" in extra_info; ratio of m
 the same run), the FLOP-bound speed-up (dense-equivalent / useful FLOPs), the target from
 extra_info and PASS/FAIL against it, the ratio to a further baseline case where one is named
 (e.g. a Python loop), and the effective bandwidth (bytes of weights read / median).
-The cases are written by the suites through bench/conftest.py ``record``.
+Where the run measured per-round-pair speed-ups (``extra_info["paired"]``, bench/paired.py),
+they are shown beside the back-to-back ratio and decide PASS/FAIL.
+The cases are written by the suites through bench/conftest.py ``record``; bench/report.py
+builds RESULTS.md and the plots on these functions.
 """
 
 from __future__ import annotations
@@ -26,10 +29,50 @@ def _fmt(x, spec=".2f", none="—"):
     return none if x is None else format(x, spec)
 
 
-def summarize(data: dict, title: str | None = None) -> str:
+def groups_of(data: dict) -> dict[str, list[dict]]:
+    """The benchmarks of a pytest-benchmark JSON by group."""
     groups: dict[str, list[dict]] = defaultdict(list)
     for b in data["benchmarks"]:
         groups[b["group"] or b["name"]].append(b)
+    return groups
+
+
+def dense_case(cases: list[dict]) -> dict | None:
+    """The case of a group every speed-up is taken against (role "dense")."""
+    return next((c for c in cases if c["extra_info"].get("role") == "dense"), None)
+
+
+def speedups(case: dict, dense: dict | None) -> tuple[float | None, dict | None, float | None]:
+    """(back-to-back ratio of medians, per-round-pair summary or None, the ratio that decides
+    PASS/FAIL: the paired median where measured, else the back-to-back ratio)."""
+    b2b = dense["stats"]["median"] / case["stats"]["median"] if dense else None
+    paired = case["extra_info"].get("paired")
+    return b2b, paired, (paired["median"] if paired else b2b)
+
+
+def fmt_paired(paired: dict | None) -> str:
+    """ "2.31 (2.20-2.40, 15 r)": median and quartiles of the per-round ratios, rounds."""
+    if not paired:
+        return "—"
+    return f"{paired['median']:.2f} ({paired['q1']:.2f}-{paired['q3']:.2f}, {paired['rounds']} r)"
+
+
+def summarize(
+    data: dict,
+    title: str | None = None,
+    caption: str | None = None,
+    bandwidth: dict[int, float] | None = None,
+) -> str:
+    """Markdown tables, one per group.
+
+    Parameters
+    ----------
+    caption : str, optional
+        A line put under every group's heading (the machine and date, in RESULTS.md).
+    bandwidth : dict, optional
+        threads -> measured memory bandwidth in GB/s: DRAM cases get a "% of bw" column.
+    """
+    groups = groups_of(data)
     mi = data.get("machine_info", {})
     cpu = mi.get("cpu", {})
     lines = []
@@ -46,7 +89,7 @@ def summarize(data: dict, title: str | None = None) -> str:
     for name in sorted(groups, key=_group_key):
         cases = groups[name]
         info0 = cases[0]["extra_info"]
-        dense = next((c for c in cases if c["extra_info"].get("role") == "dense"), None)
+        dense = dense_case(cases)
         by_case = {c["extra_info"].get("case", c["name"]): c for c in cases}
         lines += [
             f"### {name}",
@@ -54,13 +97,19 @@ def summarize(data: dict, title: str | None = None) -> str:
             f"{info0.get('regime', '?')}, weights {info0.get('weight_bytes', 0) / 2**20:.1f} "
             f"MiB, ISA {info0.get('isa', '?')}, {info0.get('threads', '?')} thread(s)",
             "",
+            *([caption, ""] if caption else []),
         ]
         has_baseline = any(c["extra_info"].get("baseline") for c in cases)
+        has_paired = any(c["extra_info"].get("paired") for c in cases)
+        limit = (bandwidth or {}).get(info0.get("threads"))
+        has_dram = limit is not None and any(c["extra_info"].get("regime") == "DRAM" for c in cases)
         head = [
             "case",
             "median us",
             "IQR us",
+            "rounds",
             "speed-up vs dense",
+            *(["paired (IQR, rounds)"] if has_paired else []),
             "FLOP bound",
             "target",
             "result",
@@ -68,21 +117,27 @@ def summarize(data: dict, title: str | None = None) -> str:
         if has_baseline:
             head.append("vs baseline")
         head.append("GB/s")
+        if has_dram:
+            head.append("% of bw")
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for c in sorted(cases, key=_case_key):
             e, st = c["extra_info"], c["stats"]
             med = st["median"]
-            speed = dense["stats"]["median"] / med if dense else None
+            speed, paired, decisive = speedups(c, dense)
             bound = (e["dense_flops"] / e["useful_flops"]) if e.get("useful_flops") else None
             target = e.get("target")
             verdict = (
-                "—" if target is None or speed is None else ("PASS" if speed >= target else "FAIL")
+                "—"
+                if target is None or decisive is None
+                else ("PASS" if decisive >= target else "FAIL")
             )
             row = [
                 e.get("case", c["name"]),
                 _us(med),
                 _us(st["iqr"]),
+                st.get("rounds", "?"),
                 _fmt(speed),
+                *([fmt_paired(paired)] if has_paired else []),
                 _fmt(bound, ".1f"),
                 _fmt(target),
                 verdict,
@@ -94,6 +149,9 @@ def summarize(data: dict, title: str | None = None) -> str:
                     + (f" ({e['baseline']})" if base else "")
                 )
             row.append(_fmt(e.get("bytes_read", 0) / med / 1e9, ".1f"))
+            if has_dram:
+                dram = e.get("regime") == "DRAM"
+                row.append(f"{e.get('bytes_read', 0) / med / 1e9 / limit:.0%}" if dram else "—")
             lines.append("| " + " | ".join(str(v) for v in row) + " |")
         lines.append("")
     return "\n".join(lines)
@@ -101,25 +159,48 @@ def summarize(data: dict, title: str | None = None) -> str:
 
 def targets(data: dict) -> str:
     """One line per case that has a target: where the kernels stand at a glance."""
-    groups: dict[str, list[dict]] = defaultdict(list)
-    for b in data["benchmarks"]:
-        groups[b["group"] or b["name"]].append(b)
-    lines = ["| group | case | speed-up vs dense | target | result |", "|---|---|---|---|---|"]
-    passed = failed = 0
+    return targets_table(target_rows(data))
+
+
+def target_rows(data: dict) -> list[dict]:
+    """Every case that has a target: group, case, back-to-back and paired speed-ups, target,
+    and whether the deciding ratio (paired where measured) meets it."""
+    rows = []
+    groups = groups_of(data)
     for name in sorted(groups, key=_group_key):
-        dense = next((c for c in groups[name] if c["extra_info"].get("role") == "dense"), None)
+        dense = dense_case(groups[name])
         for c in sorted(groups[name], key=_case_key):
             target = c["extra_info"].get("target")
             if target is None or dense is None:
                 continue
-            speed = dense["stats"]["median"] / c["stats"]["median"]
-            ok = speed >= target
-            passed, failed = passed + ok, failed + (not ok)
-            lines.append(
-                f"| {name} | {c['extra_info'].get('case', c['name'])} | {speed:.2f} | "
-                f"{target:.2f} | {'PASS' if ok else '**FAIL**'} |"
+            b2b, paired, decisive = speedups(c, dense)
+            rows.append(
+                dict(
+                    group=name,
+                    case=c["extra_info"].get("case", c["name"]),
+                    b2b=b2b,
+                    paired=paired,
+                    target=target,
+                    ok=decisive >= target,
+                )
             )
-    return "\n".join([f"{passed} targets met, {failed} missed.", "", *lines])
+    return rows
+
+
+def targets_table(rows: list[dict]) -> str:
+    """The rows of :func:`target_rows` as a count and a markdown table."""
+    passed = sum(r["ok"] for r in rows)
+    has_paired = any(r["paired"] for r in rows)
+    head = ["group", "case", "speed-up vs dense"]
+    head += ["paired (IQR, rounds)"] if has_paired else []
+    head += ["target", "result"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r["group"], r["case"], f"{r['b2b']:.2f}"]
+        cells += [fmt_paired(r["paired"])] if has_paired else []
+        cells += [f"{r['target']:.2f}", "PASS" if r["ok"] else "**FAIL**"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join([f"{passed} targets met, {len(rows) - passed} missed.", "", *lines])
 
 
 def _group_key(name: str):

@@ -18,6 +18,7 @@ void bind_sign_estimator(py::module_& kernels);
 void bind_cond_mlp(py::module_& m);
 void bind_tree_gated(py::module_& m);
 void bind_gru(py::module_& m);
+void bind_membw(py::module_& kernels);
 }  // namespace ccinfer::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -59,6 +60,7 @@ PYBIND11_MODULE(_core, m) {
     bindings::bind_sparse_input_gemv(kernels);
     bindings::bind_block_gated_gemm(kernels);
     bindings::bind_sign_estimator(kernels);
+    bindings::bind_membw(kernels);
     bindings::bind_cond_mlp(m);
     bindings::bind_tree_gated(m);
     bindings::bind_gru(m);

@@ -1,4 +1,5 @@
-"""The ``ccinfer`` command: ``ccinfer demo`` (the main job) and ``ccinfer info``."""
+"""The ``ccinfer`` command: ``ccinfer demo`` (the main job), ``ccinfer info`` and
+``ccinfer bench`` (the benchmark suites and their report, from a source checkout)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import argparse
 import json
 
 import ccinfer
+
+from . import bench_cli
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -36,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=200, help="timed rounds per case")
     p.set_defaults(func=demo)
     sub.add_parser("info", help="print build_info() as JSON").set_defaults(func=info)
+    p = sub.add_parser("bench", help="run bench/ and write bench/RESULTS.md with plots")
+    bench_cli.add_arguments(p)
+    p.set_defaults(func=bench_cli.run)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -30,6 +30,13 @@ The batch (server) path and the estimator:
 - ``SignEstimator(A, B, bias=None, tau=0.0)`` and ``SignEstimator.from_weights(W, bias, rank)``:
   rows of a ReLU layer predicted active, ``A @ (B @ x) + bias > tau``; ``predict(x)`` gives
   int32 rows, ascending, ``predict_batch(X)`` an (n, m) bool mask.
+
+For the benchmark report:
+
+- ``memory_bandwidth(mb=64.0, threads=None, repeats=5)``: STREAM-style copy and triad over
+  three float32 arrays of ``mb`` MB each (one OpenMP region, static split), a dict of GB/s
+  (``copy_gbs``, ``triad_gbs``: best repeat; ``*_median``), ``threads``, ``mb_per_array``,
+  ``repeats``. Arrays well above the last-level cache measure DRAM.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from ._core.kernels import (
     cond_gemv_batch,
     dense_gemm,
     dense_gemv,
+    memory_bandwidth,
     sparse_input_gemv,
 )
 from .estimator import SignEstimator
@@ -53,5 +61,6 @@ __all__ = [
     "cond_gemv_batch",
     "dense_gemm",
     "dense_gemv",
+    "memory_bandwidth",
     "sparse_input_gemv",
 ]
