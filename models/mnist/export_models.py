@@ -32,8 +32,8 @@ import numpy as np
 from safetensors.numpy import load_file
 
 import ccinfer
-from ccinfer import timing
 from ccinfer.datasets import load_mnist
+from ccinfer.demo import accuracy_and_stats, latency_table
 
 HERE = Path(__file__).resolve().parent
 RANK_SETS = {
@@ -53,14 +53,7 @@ def load_trained(artifacts: Path, config: str) -> tuple[list[np.ndarray], list[n
 
 def measure(model: ccinfer.CondMLP, X: np.ndarray, y: np.ndarray) -> dict:
     """Test error (%) with estimators and without, and per-layer statistics, by the engine."""
-    model.estimators_enabled = False
-    dense_error = 100 * float((model.predict(X) != y).mean())
-    model.estimators_enabled = True
-    model.reset_stats()
-    model.track_accuracy = True
-    error = 100 * float((model.predict(X) != y).mean())
-    stats = model.stats
-    model.track_accuracy = False
+    dense_error, error, stats = accuracy_and_stats(model, X, y)
     layers = [
         {
             k: round(v, 4)
@@ -78,32 +71,20 @@ def measure(model: ccinfer.CondMLP, X: np.ndarray, y: np.ndarray) -> dict:
 
 
 def latency(model: ccinfer.CondMLP, X: np.ndarray, rounds: int) -> dict:
-    """us per sample at batch 1 and 64, conditional vs dense OpenBLAS, 1 and 2 threads."""
-    dense = ccinfer.CondMLP(model.weights, model.biases)
-    singles = [np.ascontiguousarray(x) for x in X[:2000]]
-    batches = [np.ascontiguousarray(X[i : i + 64]) for i in range(0, 6400, 64)]
+    """us per sample at batch 1 and 64, conditional vs dense OpenBLAS, 1 and 2 threads, the
+    plan tuned at each thread count (the demo's measurement)."""
     out = {}
     previous = ccinfer.get_num_threads()
     for threads in (1, 2):
         ccinfer.set_num_threads(threads)
-        tune = model.autotune(np.ascontiguousarray(X[:256]), repeats=5)  # per thread count
+        tune = model.autotune(np.ascontiguousarray(X[:256]), repeats=5)
         out[f"{threads}t_plan"] = [tune["plan"], tune["single_sample_threads"]]
-        for batch, inputs, calls in ((1, singles, 20), (64, batches, 1)):
-            t = timing.compare(
-                {
-                    "dense": lambda i, inputs=inputs: dense(inputs[i % len(inputs)]),
-                    "conditional": lambda i, inputs=inputs: model(inputs[i % len(inputs)]),
-                },
-                rounds,
-                calls,
-            )
+        for batch in (1, 64):
+            t = latency_table(model, X, batch, rounds)
             out[f"{threads}t_batch{batch}"] = {
-                "dense_us": round(timing.summarize(t["dense"] / batch)["median_us"], 2),
-                "conditional_us": round(timing.summarize(t["conditional"] / batch)["median_us"], 2),
-                "speedup": {
-                    k: round(v, 3)
-                    for k, v in timing.paired_speedup(t["dense"], t["conditional"]).items()
-                },
+                "dense_us": round(t["dense"]["median_us"], 2),
+                "conditional_us": round(t["conditional"]["median_us"], 2),
+                "speedup": {k: round(v, 3) for k, v in t["speedup"].items()},
             }
     ccinfer.set_num_threads(previous)
     return out

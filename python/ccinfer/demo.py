@@ -33,7 +33,7 @@ def models_dir() -> Path:
     )
 
 
-def _latency_table(model: ccinfer.CondMLP, X: np.ndarray, batch: int, rounds: int) -> dict:
+def latency_table(model: ccinfer.CondMLP, X: np.ndarray, batch: int, rounds: int) -> dict:
     """Conditional vs dense OpenBLAS (same weights, estimators off, plan dense), interleaved;
     inputs rotate through the test digits so masks change call to call."""
     n_batches = len(X) // batch
@@ -60,6 +60,20 @@ def _latency_table(model: ccinfer.CondMLP, X: np.ndarray, batch: int, rounds: in
     }
 
 
+def accuracy_and_stats(model: ccinfer.CondMLP, X: np.ndarray, y: np.ndarray):
+    """Test error (%) without and with the estimators, and the model's stats of the conditional
+    pass with recall and precision counted (the whole test set, by the engine)."""
+    model.estimators_enabled = False
+    dense_err = 100 * float((model.predict(X) != y).mean())
+    model.estimators_enabled = True
+    model.reset_stats()
+    model.track_accuracy = True
+    cond_err = 100 * float((model.predict(X) != y).mean())
+    stats = model.stats
+    model.track_accuracy = False
+    return dense_err, cond_err, stats
+
+
 def mnist_demo(data_dir: str | None, rounds: int = 200) -> None:
     path = models_dir() / MNIST_MODEL
     model = ccinfer.load(path)
@@ -69,14 +83,7 @@ def mnist_demo(data_dir: str | None, rounds: int = 200) -> None:
         f"{[e.rank for e in model.estimators if e]}"
     )
 
-    model.estimators_enabled = False
-    dense_err = 100 * float((model.predict(X) != y).mean())
-    model.estimators_enabled = True
-    model.reset_stats()
-    model.track_accuracy = True
-    cond_err = 100 * float((model.predict(X) != y).mean())
-    stats = model.stats
-    model.track_accuracy = False
+    dense_err, cond_err, stats = accuracy_and_stats(model, X, y)
     print(f"  test error on 10,000 digits: dense {dense_err:.2f}%   conditional {cond_err:.2f}%")
     for i, layer in enumerate(stats["layers"][:-1]):
         print(
@@ -99,7 +106,7 @@ def mnist_demo(data_dir: str | None, rounds: int = 200) -> None:
             f"per single sample"
         )
         for batch in (1, 64):
-            t = _latency_table(model, X, batch, rounds if batch == 1 else max(rounds // 4, 20))
+            t = latency_table(model, X, batch, rounds if batch == 1 else max(rounds // 4, 20))
             print(
                 f"  {threads} thread(s), batch {batch:2d}: dense OpenBLAS "
                 f"{t['dense']['median_us']:7.1f} us/sample   conditional "

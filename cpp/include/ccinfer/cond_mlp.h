@@ -146,8 +146,6 @@ class CondMLP {
 
     /// The single-sample pass as one parallel region over nth threads (see above).
     void forward_parallel(const float* x, float* y, MlpWorkspace& ws, int nth) const;
-    /// Thread ith's share [m0, m1) of a layer's rows, 64-row panels.
-    static void panel_range(int64_t m, int ith, int nth, int64_t* m0, int64_t* m1);
 
     std::vector<Layer> layers_;
     AlignedBuffer<int32_t> iota_;  ///< 0, 1, 2, ...: every row of the widest layer

@@ -20,6 +20,20 @@ int get_num_threads();
 /// thread below kMinWorkPerThread per thread, so a tiny product never pays a fork and join.
 int threads_for_work(int64_t work);
 
+/// Thread slices of a layer's outputs start on multiples of this many outputs: a multiple of
+/// every kernel's tile and of the estimator's 64-row panels, so each output is computed the
+/// same way for any thread count.
+constexpr int64_t kSliceAlign = 64;
+
+/// Start of thread ith's slice of n outputs split among nth threads, on a multiple of
+/// kSliceAlign (n for ith >= nth): thread ith owns [start(ith), start(ith + 1)).
+inline int64_t aligned_slice_start(int64_t n, int ith, int nth) {
+    if (ith >= nth) return n;
+    const int64_t c = n * ith / nth;
+    const int64_t aligned = (c + kSliceAlign - 1) / kSliceAlign * kSliceAlign;
+    return aligned < n ? aligned : n;
+}
+
 /// Work (multiply-adds) below which adding a thread costs more than it saves. Measured on
 /// Zen 4: an OpenMP fork/join costs about 2-5 us, the time of ~30k multiply-adds streamed
 /// from L2.

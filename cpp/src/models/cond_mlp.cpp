@@ -14,6 +14,7 @@
 #include "ccinfer/cond_gemv_batch.h"
 #include "ccinfer/dense.h"
 #include "ccinfer/sparse_input_gemv.h"
+#include "ccinfer/threads.h"
 #include "../kernels/table.h"
 
 namespace ccinfer {
@@ -270,12 +271,6 @@ void CondMLP::forward(const float* x, float* y, MlpWorkspace& ws) const {
     }
 }
 
-void CondMLP::panel_range(int64_t m, int ith, int nth, int64_t* m0, int64_t* m1) {
-    const int64_t panels = (m + SignEstimator::kPanelRows - 1) / SignEstimator::kPanelRows;
-    *m0 = std::min(m, panels * ith / nth * SignEstimator::kPanelRows);
-    *m1 = std::min(m, panels * (ith + 1) / nth * SignEstimator::kPanelRows);
-}
-
 void CondMLP::forward_parallel(const float* x, float* y, MlpWorkspace& ws, int nth) const {
     if (ws.nz_threads < nth) {  // the thread count grew since the workspace was made
         ws.nz_threads = nth;
@@ -298,8 +293,9 @@ void CondMLP::forward_parallel(const float* x, float* y, MlpWorkspace& ws, int n
             LayerKernel kernel = plan_[l];
             if (!estimate && needs_estimator(kernel)) kernel = LayerKernel::kDense;
             float* out = hidden ? ws.act[l % 2].data() : y;
-            int64_t m0, m1;
-            panel_range(m, ith, team, &m0, &m1);
+            static_assert(kSliceAlign == SignEstimator::kPanelRows, "slices are whole panels");
+            const int64_t m0 = aligned_slice_start(m, ith, team);
+            const int64_t m1 = aligned_slice_start(m, ith + 1, team);
             const int64_t p0 = m0 / SignEstimator::kPanelRows;
             const int64_t p1 = (m1 + SignEstimator::kPanelRows - 1) / SignEstimator::kPanelRows;
 

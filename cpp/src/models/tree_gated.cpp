@@ -32,15 +32,6 @@
 namespace ccinfer {
 namespace {
 
-// Thread slices of the q outputs start on multiples of this many columns (a multiple of every
-// kernel's tile), so each column is computed the same way for any thread count.
-constexpr int64_t kColumnAlign = 64;
-
-int64_t slice_start(int64_t q, int ith, int nth) {
-    if (ith >= nth) return q;
-    const int64_t c = q * ith / nth;
-    return std::min(q, (c + kColumnAlign - 1) / kColumnAlign * kColumnAlign);
-}
 
 std::invalid_argument error(const char* func, const std::string& what) {
     return std::invalid_argument(std::string(func) + ": " + what);
@@ -211,7 +202,7 @@ void TreeGatedLinear::forward(const float* x, float* y, TreeWorkspace& ws) const
     const int64_t len = depth_ + 1;
     const auto& table = kernels::active();
     const int nth = static_cast<int>(std::min<int64_t>(
-        threads_for_work(nnz * len * q_), (q_ + kColumnAlign - 1) / kColumnAlign));
+        threads_for_work(nnz * len * q_), (q_ + kSliceAlign - 1) / kSliceAlign));
     if (nth <= 1) {
         table.tree_axpy(table_.data(), q_, s.node_rows.data(), len, s.nz_value.data(), nnz, 0, q_,
                         bias_.data(), relu_, y);
@@ -219,7 +210,8 @@ void TreeGatedLinear::forward(const float* x, float* y, TreeWorkspace& ws) const
 #pragma omp parallel num_threads(nth)
         {
             const int ith = omp_get_thread_num();
-            const int64_t c0 = slice_start(q_, ith, nth), c1 = slice_start(q_, ith + 1, nth);
+            const int64_t c0 = aligned_slice_start(q_, ith, nth);
+            const int64_t c1 = aligned_slice_start(q_, ith + 1, nth);
             if (c1 > c0)
                 table.tree_axpy(table_.data(), q_, s.node_rows.data(), len, s.nz_value.data(),
                                 nnz, c0, c1, bias_.data(), relu_, y);

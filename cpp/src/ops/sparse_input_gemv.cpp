@@ -13,16 +13,6 @@
 namespace ccinfer {
 namespace {
 
-// Thread slices of the m outputs start on multiples of this many columns: a multiple of every
-// kernel's column group, so no group is split and each column is computed the same way for
-// any thread count.
-constexpr int64_t kColumnAlign = 64;
-
-int64_t slice_start(int64_t m, int ith, int nth) {
-    if (ith >= nth) return m;
-    const int64_t c = m * ith / nth;
-    return std::min(m, (c + kColumnAlign - 1) / kColumnAlign * kColumnAlign);
-}
 
 void check_dims(int64_t k, int64_t m, int64_t ldwt) {
     if (m < 0 || k < 0 || ldwt < m)
@@ -69,14 +59,15 @@ void sparse_input_gemv_nz(const float* wt, int64_t m, int64_t ldwt, const int32_
 #pragma omp parallel num_threads(nth)
         {
             const int ith = omp_get_thread_num();
-            const int64_t c0 = slice_start(m, ith, nth), c1 = slice_start(m, ith + 1, nth);
+            const int64_t c0 = aligned_slice_start(m, ith, nth);
+            const int64_t c1 = aligned_slice_start(m, ith + 1, nth);
             if (c1 > c0)
                 table.sparse_input_cols(wt, ldwt, nz_index, nz_value, nnz, c0, c1, bias, out);
         }
         return;
     }
     // Work: about one 64-column group per requested row at low density, all of m at most.
-    const int nth = threads_for_work(nnz * std::min(m, nrows * kColumnAlign));
+    const int nth = threads_for_work(nnz * std::min(m, nrows * kSliceAlign));
     if (nth <= 1) {
         table.sparse_input_rows(wt, ldwt, m, nz_index, nz_value, nnz, rows, nrows, bias, out);
         return;
@@ -84,7 +75,8 @@ void sparse_input_gemv_nz(const float* wt, int64_t m, int64_t ldwt, const int32_
 #pragma omp parallel num_threads(nth)
     {
         const int ith = omp_get_thread_num();
-        const int64_t c0 = slice_start(m, ith, nth), c1 = slice_start(m, ith + 1, nth);
+        const int64_t c0 = aligned_slice_start(m, ith, nth);
+        const int64_t c1 = aligned_slice_start(m, ith + 1, nth);
         const int32_t* b = std::lower_bound(rows, rows + nrows, c0);
         const int32_t* e = std::lower_bound(b, rows + nrows, c1);
         if (e > b)
