@@ -398,8 +398,7 @@ def report(data: dict, out_dir: Path) -> str:
             else "; not measured in this run, so back-to-back ratios decide PASS/FAIL."
         ),
         "- The suites check each kernel and model against the NumPy reference (ONNX Runtime "
-        "against PyTorch) once before timing it, except the GRU's dense step and batched block "
-        "step (bench/test_bench_gru.py checks only the one-stream low-rank step). Masks rotate "
+        "against PyTorch) once before timing it. Masks rotate "
         "through pools of 64 (real MNIST digits for the MLP, the model's own z path for the "
         "GRU); the cache regime of each group is stated in its table.",
         "",

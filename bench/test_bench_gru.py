@@ -190,6 +190,7 @@ def _record_model(benchmark, model, group, case, role, batch, density=None):
 
 def test_step_dense(benchmark, bench_threads):
     model = dense_model()
+    _check_against_reference(model)  # verify before timing
     step = _stepper(model, batch=False)
     for _ in range(5):
         step()
@@ -303,6 +304,7 @@ def test_step_torch(benchmark, bench_threads):
 
 def test_batch_dense(benchmark, bench_threads):
     model = dense_model()
+    _check_batch_against_reference(model)  # verify before timing
     step = _stepper(model, batch=True)
     step()
     model.reset_stats()
@@ -321,6 +323,7 @@ def test_batch_dense(benchmark, bench_threads):
 @pytest.mark.parametrize("density", DENSITIES)
 def test_batch_block(benchmark, bench_threads, density):
     model = model_at("block", density, batch=True)
+    _check_batch_against_reference(model)  # verify before timing
     step = _stepper(model, batch=True)
     step()
     model.reset_stats()
@@ -347,3 +350,17 @@ def _check_against_reference(model):
         got = model.step(int(t), state=s)
         expected, hs, _ = reference.gru_stack_step(layers, model.output, int(t), hs)
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def _check_batch_against_reference(model, n=4, steps=2):
+    """A batch step of n streams row by row against the NumPy reference of each stream."""
+    from ccinfer import reference
+
+    layers = [dict(model.layer_arrays(i), kind=model.layers[i]["kind"]) for i in range(2)]
+    hs = [[np.zeros(H), np.zeros(H)] for _ in range(n)]
+    state = model.new_state(n)
+    for t in tokens()[: n * steps].reshape(steps, n):
+        got = model.step(np.ascontiguousarray(t), state=state)
+        for s in range(n):
+            expected, hs[s], _ = reference.gru_stack_step(layers, model.output, int(t[s]), hs[s])
+            np.testing.assert_allclose(got[s], expected, rtol=1e-4, atol=1e-4)
