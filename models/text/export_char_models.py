@@ -18,80 +18,13 @@ import json
 from pathlib import Path
 
 import numpy as np
-from safetensors import safe_open
-from safetensors.numpy import load_file
 
 import ccinfer
 from ccinfer import timing
+from ccinfer.char_lm import bits_per_char, dense_like, load_char_lm_export, stream_stepper
 from ccinfer.datasets import load_text, text_split
 
 HERE = Path(__file__).resolve().parent
-
-
-def layer_dict(t: dict, i: int, gate: str) -> dict:
-    """The GRUStack layer of the training export's layer ``i`` (models/FORMAT.md)."""
-    p = f"layers.{i}."
-    if gate == "dense":
-        return {"kind": "dense", **{k: t[p + k] for k in ("W_ih", "W_hh", "b_ih", "b_hh")}}
-    layer = {
-        "kind": "lowrank" if gate == "lowrank" else "block",
-        "W_ih": np.concatenate([t[p + "W_ir"], t[p + "W_in"]]),
-        "W_hh": np.concatenate([t[p + "U_hr"], t[p + "U_hn"]]),
-        "b_ih": np.concatenate([t[p + "b_ir"], t[p + "b_in"]]),
-        "b_hh": np.concatenate([t[p + "b_hr"], t[p + "b_hn"]]),
-        "W_zl": t[p + "W_zl"],
-        "U_zl": t[p + "U_zl"],
-        "b_zl": t[p + "b_zl"],
-    }
-    if gate == "lowrank":
-        layer.update(W_z=t[p + "W_z"], b_z=t[p + "b_z"])
-    else:
-        layer.update(
-            zip(("z_scale", "z_shift"), block_affine(t[p + "W_z"], t[p + "b_z"]), strict=True)
-        )
-    return layer
-
-
-def block_affine(W_z: np.ndarray, b_z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-block scale and shift from the trainer's folded (h, g) block expansion: unit i of
-    block j has z = cliptanh(W_z[i, j] z^lr[j] + b_z[i]); the engine's block kind needs one
-    scale and shift per block, so every unit of a block must carry the same pair."""
-    h, g = W_z.shape
-    block = h // g
-    expected = np.repeat(np.eye(g, dtype=bool), block, axis=0)
-    if np.any(W_z[~expected] != 0):
-        raise ValueError("block W_z is not a block expansion (non-zero off its block)")
-    scale = W_z[expected].reshape(g, block)
-    shift = b_z.reshape(g, block)
-    if np.any(scale != scale[:, :1]) or np.any(shift != shift[:, :1]):
-        raise ValueError("block W_z / b_z differ within a block: the block structure is lost")
-    return scale[:, 0].copy(), shift[:, 0].copy()
-
-
-def convert(path: Path) -> tuple[ccinfer.GRUStack, dict]:
-    meta = safe_open(str(path), "np").metadata()
-    config = json.loads(meta["config"])
-    t = load_file(str(path))
-    layers = [layer_dict(t, i, config["gate"]) for i in range(config["num_layers"])]
-    model = ccinfer.GRUStack.from_numpy(
-        layers, (t["output.weight"], t["output.bias"]), token_input=True
-    )
-    return model, {**meta, "config": config}
-
-
-def bits_per_char(model: ccinfer.GRUStack, ids: np.ndarray) -> float:
-    """Cross-entropy of predicting ids[t + 1] from ids[:t + 1], in bits, one stream."""
-    logits = model.run(ids[:-1].astype(np.int32)).astype(np.float64)
-    logits -= logits.max(axis=1, keepdims=True)
-    log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
-    return float(-log_probs[np.arange(len(ids) - 1), ids[1:]].mean() / np.log(2))
-
-
-def stepper(model: ccinfer.GRUStack, tokens: np.ndarray):
-    """fn(i) stepping one stream of ``model`` through ``tokens`` (for timing.compare)."""
-    state = model.new_state()
-    ids = [int(t) for t in tokens]
-    return lambda i: model.step(ids[i % len(ids)], state=state)
 
 
 def main(argv=None) -> int:
@@ -100,12 +33,13 @@ def main(argv=None) -> int:
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
     parser.add_argument("--corpus", default="both")
     parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--out", type=Path, help="results file (default: results.json here)")
     args = parser.parse_args(argv)
 
     _, valid = text_split(load_text(args.data_dir, args.corpus))
     results, models = {}, {}
     for path in sorted(args.artifacts.glob("char-*.safetensors")):
-        model, meta = convert(path)
+        model, meta = load_char_lm_export(path)
         model.reset_stats()
         bpc = bits_per_char(model, valid)
         stats = model.stats
@@ -120,15 +54,30 @@ def main(argv=None) -> int:
         model.save(HERE / f"{path.stem}.safetensors", card=model.card)
         models[path.stem] = model
 
-    dense = next((m for name, m in models.items() if "dense" in name), None)
     tokens = valid[:20000].astype(np.int32)
     for name, model in models.items():
-        if dense is None or model is dense:
+        if "dense" in name:
             continue
+        # The trained dense control of the same size if there is one, else random weights of
+        # the same shape (a dense step's time does not depend on the values).
+        shape = [layer["hidden"] for layer in model.layers]
+        dense = next(
+            (
+                m
+                for n, m in models.items()
+                if "dense" in n and [x["hidden"] for x in m.layers] == shape
+            ),
+            None,
+        )
+        results[name]["dense_reference"] = "trained control" if dense else "random weights"
+        dense = dense or dense_like(model)
         for threads in (1, 2):
             ccinfer.set_num_threads(threads)
             t = timing.compare(
-                {"dense": stepper(dense, tokens), "conditional": stepper(model, tokens)},
+                {
+                    "dense": stream_stepper(dense, tokens),
+                    "conditional": stream_stepper(model, tokens),
+                },
                 args.rounds,
                 20,
             )
@@ -138,7 +87,7 @@ def main(argv=None) -> int:
                 "speedup": timing.paired_speedup(t["dense"], t["conditional"]),
             }
     print(json.dumps(results, indent=1, default=float))
-    (HERE / "results.json").write_text(json.dumps(results, indent=1, default=float))
+    (args.out or HERE / "results.json").write_text(json.dumps(results, indent=1, default=float))
     return 0
 
 

@@ -68,11 +68,39 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--eval-every", type=int, default=1000)
     parser.add_argument("--checkpoint-every", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--shift", type=float, help="batch-norm shift s (default: the config's)")
+    parser.add_argument("--rank", type=int, help="z rank of the unstructured config (default 16)")
+    parser.add_argument(
+        "--block-size", type=int, help=f"units per gate of the block config (default {BLOCK_SIZE})"
+    )
     parser.add_argument(
         "--resume", action="store_true", help="continue from the checkpoints in --out-dir"
     )
     parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     return parser.parse_args(argv)
+
+
+def config_spec(config: str, args: argparse.Namespace) -> dict:
+    """The gate settings of one configuration with the command line's overrides applied."""
+    spec = dict(CONFIGS[config])
+    if args.shift is not None and config != "dense":
+        spec["shift"] = args.shift
+    if args.rank is not None and "rank" in spec:
+        spec["rank"] = args.rank
+    if args.block_size is not None and "block_size" in spec:
+        spec["block_size"] = args.block_size
+    return spec
+
+
+def model_name(config: str, spec: dict, args: argparse.Namespace) -> str:
+    """``char-<config>-h<hidden>[-l<layers>]``, plus the gate settings when any was given on
+    the command line (a grid names every cell the same way, defaults included)."""
+    name = f"char-{config}-h{args.hidden}" + (f"-l{args.layers}" if args.layers > 1 else "")
+    overridden = any(v is not None for v in (args.shift, args.rank, args.block_size))
+    if overridden and config != "dense":
+        size = f"r{spec['rank']}" if "rank" in spec else f"b{spec['block_size']}"
+        name += f"-{size}-s{spec['shift']:g}"
+    return name
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -87,13 +115,13 @@ def main(argv: list[str] | None = None) -> None:
     (args.out_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
     configs = list(CONFIGS) if args.config == "all" else [args.config]
     for config in configs:
-        spec = CONFIGS[config]
+        spec = config_spec(config, args)
         rank = spec.get("rank")
         if "block_size" in spec:
             if args.hidden % spec["block_size"]:
-                raise SystemExit(f"--hidden {args.hidden} is not a multiple of {BLOCK_SIZE}")
+                raise SystemExit(f"--hidden {args.hidden} is not a multiple of {spec['block_size']}")
             rank = args.hidden // spec["block_size"]
-        name = f"char-{config}-h{args.hidden}" + (f"-l{args.layers}" if args.layers > 1 else "")
+        name = model_name(config, spec, args)
         start = time.perf_counter()
         model, metrics = train_char_lm(
             args.data_dir,

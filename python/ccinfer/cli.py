@@ -12,7 +12,7 @@ from . import bench_cli
 
 
 def demo(args: argparse.Namespace) -> int:
-    from .demo import mnist_demo
+    from .demo import mnist_demo, text_demo
 
     info = ccinfer.build_info()
     print(
@@ -21,6 +21,8 @@ def demo(args: argparse.Namespace) -> int:
         f"  OpenBLAS {info['openblas_corename']}"
     )
     mnist_demo(args.data_dir, rounds=args.rounds)
+    print()
+    text_demo(args.data_dir, rounds=args.rounds)
     return 0
 
 

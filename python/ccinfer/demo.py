@@ -3,6 +3,11 @@
 MNIST: the 10,000 test digits through the shipped conditional MLP, accuracy with estimators
 and without (the control), the active fraction per layer, and latency at batch 1 and batch 64
 against dense OpenBLAS on the same weights, timed interleaved in this run (DESIGN.md 4).
+
+Text: the shipped character models (conditional GRUs, dissertation ch. 4) generate from a
+prompt; on held-out text each reports bits per character, its z density per layer, and the
+latency of one step of one stream against the dense GRU control, timed interleaved in this run
+on that text (so the masks are the model's own and change every step).
 """
 
 from __future__ import annotations
@@ -14,9 +19,16 @@ import numpy as np
 import ccinfer
 
 from . import timing
-from .datasets import load_mnist
+from .char_lm import bits_per_char, dense_like, stream_stepper
+from .datasets import decode_text, encode_text, load_mnist, load_text, text_split
 
 MNIST_MODEL = "mnist/mnist-50-35-25.safetensors"
+CHAR_DENSE = "text/char-dense-h256.safetensors"
+CHAR_CONDITIONAL = ("text/char-unstructured-h256.safetensors", "text/char-block-h256.safetensors")
+# The dissertation-size models (27-1024-1024-27), shipped when trained.
+CHAR_LARGE = ("text/char-unstructured-h1024-l2.safetensors", "text/char-block-h1024-l2.safetensors")
+PROMPT = "and it came to pass that "
+WARM_UP = 500
 
 
 def models_dir() -> Path:
@@ -115,3 +127,57 @@ def mnist_demo(data_dir: str | None, rounds: int = 200) -> None:
                 f"{t['speedup']['q3']:.2f})"
             )
     ccinfer.set_num_threads(previous)
+
+
+def step_latency(dense: ccinfer.GRUStack, model: ccinfer.GRUStack, tokens, rounds: int) -> dict:
+    """One step of one stream, conditional against dense, interleaved (ccinfer.timing)."""
+    times = timing.compare(
+        {"dense": stream_stepper(dense, tokens), "conditional": stream_stepper(model, tokens)},
+        rounds,
+        calls_per_round=20,
+    )
+    return {
+        "dense": timing.summarize(times["dense"]),
+        "conditional": timing.summarize(times["conditional"]),
+        "speedup": timing.paired_speedup(times["dense"], times["conditional"]),
+    }
+
+
+def text_demo(data_dir: str | None, rounds: int = 200, symbols: int = 50_000) -> None:
+    """The character models: a sample from the prompt, BPC and z density on the first
+    `symbols` held-out symbols, and step latency against the dense control."""
+    root = models_dir()
+    _, valid = text_split(load_text(data_dir, "both"))
+    valid = valid[:symbols]
+    tokens = valid[:20_000]
+    dense = ccinfer.load(root / CHAR_DENSE)
+    models = [(name, ccinfer.load(root / name), dense) for name in CHAR_CONDITIONAL]
+    for name in CHAR_LARGE:
+        if (root / name).exists():  # timed against a dense stack of its size
+            large = ccinfer.load(root / name)
+            models.append((name, large, dense_like(large)))
+    print(f"Text models on {len(valid):,} held-out symbols of Austen + King James Bible:")
+    print(f"  {Path(CHAR_DENSE).stem}: {bits_per_char(dense, valid):.3f} bits/char (control)")
+    prompt = encode_text(PROMPT)
+    for name, model, reference in models:
+        model.reset_stats()
+        bpc = bits_per_char(model, valid)
+        stats = model.stats
+        density = ", ".join(f"{layer['z_density']:.2f}" for layer in stats["layers"])
+        print(
+            f"  {Path(name).stem} ({model}): {bpc:.3f} bits/char, z density per layer "
+            f"[{density}], flop-bound speed-up {stats['flop_bound_speedup']:.2f}x"
+        )
+        # From a zero state every gate may be shut (z = 0 keeps h = 0), and training only
+        # rarely starts from one (the state is reset every 1000 updates): warm it on text.
+        state = model.new_state()
+        model.run(valid[:WARM_UP], state=state)
+        ids = model.generate(prompt, 120, temperature=0.6, seed=0, state=state)
+        print(f"    sample (state warmed on {WARM_UP} symbols): {PROMPT}{decode_text(ids)}")
+        t = step_latency(reference, model, tokens, rounds)
+        print(
+            f"    one step, 1 stream, {ccinfer.get_num_threads()} thread(s): dense "
+            f"{t['dense']['median_us']:7.1f} us   conditional "
+            f"{t['conditional']['median_us']:7.1f} us   speed-up {t['speedup']['median']:.2f}x "
+            f"(IQR {t['speedup']['q1']:.2f}-{t['speedup']['q3']:.2f})"
+        )

@@ -246,6 +246,16 @@ class GRUStack:
             output = (W, b)
         return cls(layers, output, token_input=token_input)
 
+    @classmethod
+    def from_char_lm(cls, model) -> GRUStack:
+        """From the training reference's `ccinfer.train.gru.CharLM` (any gate kind): the
+        arrays of ``model.export_numpy()``, batch norm folded with its running statistics, so
+        the engine computes what the module computes in eval mode (`ccinfer.char_lm`)."""
+        from .char_lm import stack_from_export
+
+        config = model.config()
+        return stack_from_export(model.export_numpy(), config["gate"], config["num_layers"])
+
     # ---- description ------------------------------------------------------------------------
     @property
     def token_input(self) -> bool:

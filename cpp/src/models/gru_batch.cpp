@@ -1,5 +1,6 @@
 // GRUStack::step_batch: one time step of n independent streams (the server path).
-//  - dense layers: two OpenBLAS sgemm (outside any parallel region), then the gate maths;
+//  - dense layers: the register-tiled block kernel over each thread's units, then the gate
+//    maths, in one parallel region (no BLAS call anywhere in the step);
 //  - block layers: per block of B units, one small GEMM over the samples whose gate is on
 //    (block_gated_gemm_blocks over the unit-interleaved rows, a block being 2 B adjacent
 //    rows), in one parallel region with the gate maths; gated-off (sample, block) pairs are
@@ -19,7 +20,6 @@
 
 #include "ccinfer/block_gated_gemm.h"
 #include "ccinfer/cond_gemv_batch.h"
-#include "ccinfer/dense.h"
 #include "ccinfer/gru.h"
 #include "../kernels/table.h"
 #include "ccinfer/threads.h"
@@ -128,20 +128,40 @@ void GRUStack::step_batch_impl(const int32_t* tokens, const float* x, GRUState& 
         };
 
         if (L.kind == GruKind::kDense) {
-            if (!L.lookup) {
-                dense_gemm(L.w_ih.data(), m, L.d, xin, n, GX);
-                add_bias(GX, n, m, L.b_ih.data());
-            }
-            dense_gemm(L.w_hh.data(), m, h, H, n, GH);
-            add_bias(GH, n, m, L.b_hh.data());
-            const int nth = std::min(threads_for_work(n * h * kUnitWork), ws.threads);
-#pragma omp parallel for schedule(static) num_threads(nth) if (nth > 1)
-            for (int64_t s = 0; s < n; ++s) {
-                const float* gx = gx_row(s);
-                const float* gh = GH + s * m;
-                float* hs = H + s * h;
-                for (int64_t i = 0; i < h; ++i)
-                    hs[i] = detail::dense_unit(gx + 3 * i, gh + 3 * i, hs[i]);
+            // The register-tiled block kernel over each thread's units, inside one parallel
+            // region: no OpenBLAS call in the step, so the two thread pools never alternate
+            // (bench/THREADS.md), and at full density the kernel outruns sgemm here.
+            const auto block_gemm = kernels::active().block_gemm;
+            const int nth = std::min(threads_for_work(n * m * (in + h)), ws.threads);
+#pragma omp parallel num_threads(nth) if (nth > 1)
+            {
+                const int ith = omp_get_thread_num();
+                const int nt = omp_get_num_threads();
+                const int64_t u0 = aligned_slice_start(h, ith, nt);
+                const int64_t u1 = aligned_slice_start(h, ith + 1, nt);
+                const int64_t rows = 3 * (u1 - u0);
+                if (rows > 0) {
+                    if (!L.lookup)
+                        block_gemm(L.w_ih.data() + 3 * u0 * L.d, L.d, rows, L.d, xin, L.d, nullptr,
+                                   n, GX + 3 * u0, m);
+                    block_gemm(L.w_hh.data() + 3 * u0 * h, h, rows, h, H, h, nullptr, n,
+                               GH + 3 * u0, m);
+                }
+#pragma omp barrier
+                // Every thread has read the old state: update this thread's units.
+                for (int64_t s = 0; s < n; ++s) {
+                    const float* gx = gx_row(s);
+                    const float* gh = GH + s * m;
+                    float* hs = H + s * h;
+                    for (int64_t i = u0; i < u1; ++i) {
+                        float gxu[3], ghu[3];
+                        for (int k = 0; k < 3; ++k) {
+                            gxu[k] = L.lookup ? gx[3 * i + k] : gx[3 * i + k] + L.b_ih[3 * i + k];
+                            ghu[k] = gh[3 * i + k] + L.b_hh[3 * i + k];
+                        }
+                        hs[i] = detail::dense_unit(gxu, ghu, hs[i]);
+                    }
+                }
             }
             detail::count(ws.stats[l], L.kind, L.d, h, r, L.lookup, n, n * h);
             xin = H;
@@ -228,8 +248,10 @@ void GRUStack::step_batch_impl(const int32_t* tokens, const float* x, GRUState& 
         detail::count(ws.stats[l], L.kind, L.d, h, r, L.lookup, n, active);
         xin = H;
     }
+    // The output head is small (vocabulary x hidden): one thread of the same kernel.
     const int64_t hl = layers_.back().h;
-    dense_gemm(w_out_.data(), v_out_, hl, xin, n, logits);
+    kernels::active().block_gemm(w_out_.data(), hl, v_out_, hl, xin, hl, nullptr, n, logits,
+                                 v_out_);
     add_bias(logits, n, v_out_, b_out_.data());
 }
 

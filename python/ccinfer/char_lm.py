@@ -1,0 +1,169 @@
+"""From the training reference's character models to `GRUStack` (no PyTorch needed).
+
+`ccinfer.train.gru.CharLM.export_numpy()` gives the inference arrays of a trained model with
+batch norm folded in (``layers.{i}.*``, ``output.weight``, ``output.bias``; names and maths in
+`ccinfer.train.gru.CondGRUCell.export_numpy`). This module turns them into the engine's layer
+dicts (models/FORMAT.md): the conditional kinds stack ``r`` and ``n`` rows, and the block kind
+keeps one z scale and shift per block. `GRUStack.from_char_lm` calls it on a live module;
+`load_char_lm_export` on the file the trainer writes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from .gru import GRUStack
+
+_GATES = ("dense", "lowrank", "block")
+
+
+def block_affine(W_z: np.ndarray, b_z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-block scale and shift from the trainer's folded ``(h, g)`` block expansion.
+
+    Unit ``i`` of block ``j`` has ``z = cliptanh(W_z[i, j] z^lr[j] + b_z[i])``; the engine's
+    block kind has one scale and shift per block, so every unit of a block must carry the same
+    pair (anything else is a ValueError, never silently averaged).
+    """
+    h, g = W_z.shape
+    if g == 0 or h % g:
+        raise ValueError(f"block W_z of shape {W_z.shape}: rows are not a multiple of columns")
+    expected = np.repeat(np.eye(g, dtype=bool), h // g, axis=0)
+    if np.any(W_z[~expected] != 0):
+        raise ValueError("block W_z is not a block expansion (non-zero off its block)")
+    scale = W_z[expected].reshape(g, h // g)
+    shift = np.asarray(b_z).reshape(g, h // g)
+    if np.any(scale != scale[:, :1]) or np.any(shift != shift[:, :1]):
+        raise ValueError("block W_z / b_z differ within a block: the block structure is lost")
+    return scale[:, 0].copy(), shift[:, 0].copy()
+
+
+def _array(arrays: Mapping, key: str) -> np.ndarray:
+    if key not in arrays:
+        raise ValueError(f"character model export: missing array {key!r}")
+    return np.asarray(arrays[key])
+
+
+def layer_from_export(arrays: Mapping, i: int, gate: str) -> dict:
+    """The `GRUStack` layer dict of export layer ``i`` of a model with gate kind ``gate``."""
+    if gate not in _GATES:
+        raise ValueError(f"character model export: gate must be one of {_GATES}, got {gate!r}")
+    p = f"layers.{i}."
+
+    def a(name: str) -> np.ndarray:
+        return _array(arrays, p + name)
+
+    if gate == "dense":
+        return {"kind": "dense", **{k: a(k) for k in ("W_ih", "W_hh", "b_ih", "b_hh")}}
+    layer = {
+        "kind": gate,
+        "W_ih": np.concatenate([a("W_ir"), a("W_in")]),
+        "W_hh": np.concatenate([a("U_hr"), a("U_hn")]),
+        "b_ih": np.concatenate([a("b_ir"), a("b_in")]),
+        "b_hh": np.concatenate([a("b_hr"), a("b_hn")]),
+        "W_zl": a("W_zl"),
+        "U_zl": a("U_zl"),
+        "b_zl": a("b_zl"),
+    }
+    if gate == "lowrank":
+        layer.update(W_z=a("W_z"), b_z=a("b_z"))
+    else:
+        layer["z_scale"], layer["z_shift"] = block_affine(a("W_z"), a("b_z"))
+    return layer
+
+
+def stack_from_export(arrays: Mapping, gate: str, num_layers: int) -> GRUStack:
+    """A token-input `GRUStack` from a character model's exported arrays."""
+    if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
+        raise ValueError(f"character model export: num_layers must be >= 1, got {num_layers!r}")
+    layers = [layer_from_export(arrays, i, gate) for i in range(num_layers)]
+    known = tuple(f"layers.{i}." for i in range(num_layers))
+    extra = sorted(k for k in arrays if k.startswith("layers.") and not k.startswith(known))
+    if extra:
+        raise ValueError(f"character model export: arrays beyond layer {num_layers - 1}: {extra}")
+    output = (_array(arrays, "output.weight"), _array(arrays, "output.bias"))
+    return GRUStack.from_numpy(layers, output, token_input=True)
+
+
+def load_char_lm_export(path: str | Path) -> tuple[GRUStack, dict]:
+    """Read a trainer's ``<name>.safetensors`` (models/text/train_char_models.py).
+
+    Returns
+    -------
+    model : GRUStack
+    metadata : dict
+        The file's metadata, with ``config`` parsed from JSON.
+    """
+    from safetensors import safe_open
+    from safetensors.numpy import load_file
+
+    with safe_open(str(path), "np") as f:
+        meta = dict(f.metadata() or {})
+    if "config" not in meta:
+        raise ValueError(f"{path}: not a character model export (no 'config' metadata)")
+    try:
+        config = json.loads(meta["config"])
+        gate, num_layers = config["gate"], config["num_layers"]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: bad 'config' metadata: {exc}") from None
+    model = stack_from_export(load_file(str(path)), gate, num_layers)
+    return model, {**meta, "config": config}
+
+
+def bits_per_char(model: GRUStack, ids: np.ndarray) -> float:
+    """Cross-entropy of predicting ``ids[t + 1]`` from ``ids[: t + 1]``, in bits per symbol, one
+    stream from a zero state (the model's own state is not touched)."""
+    ids = np.asarray(ids)
+    if ids.ndim != 1 or len(ids) < 2:
+        raise ValueError(f"bits_per_char: need a 1-D sequence of at least 2 ids, got {ids.shape}")
+    logits = model.run(ids[:-1].astype(np.int32)).astype(np.float64)
+    logits -= logits.max(axis=1, keepdims=True)
+    log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    return float(-log_probs[np.arange(len(ids) - 1), ids[1:]].mean() / np.log(2))
+
+
+def stream_stepper(model: GRUStack, tokens: np.ndarray):
+    """``fn(i)``: one step of a fresh stream of `model`, walking through `tokens` (for
+    `ccinfer.timing.compare`: the masks come from the model on real text, changing every call)."""
+    state = model.new_state()
+    ids = [int(t) for t in tokens]
+    return lambda i: model.step(ids[i % len(ids)], state=state)
+
+
+def batch_stepper(model: GRUStack, tokens: np.ndarray, n: int):
+    """``fn(i)``: one step of `n` streams of `model`; stream ``s`` reads its own stretch of
+    `tokens` (``len(tokens) // n`` symbols from ``s * len(tokens) // n``)."""
+    length = len(tokens) // n
+    if length < 1:
+        raise ValueError(f"batch_stepper: {len(tokens)} tokens cannot feed {n} streams")
+    columns = np.asarray(tokens[: n * length], dtype=np.int32).reshape(n, length).T.copy()
+    state = model.new_state(n)
+    return lambda i: model.step(columns[i % length], state=state)
+
+
+def dense_like(model: GRUStack, seed: int = 0) -> GRUStack:
+    """A dense token-input `GRUStack` with the layer widths and output of `model` and random
+    weights: the timing reference for a conditional model without a trained dense control of
+    its size (a dense step's time does not depend on the weights' values)."""
+    rng = np.random.default_rng(seed)
+    layers, d = [], model.input_size
+    for info in model.layers:
+        h = info["hidden"]
+
+        def normal(*shape: int) -> np.ndarray:
+            return (rng.standard_normal(shape) / np.sqrt(shape[-1])).astype(np.float32)
+
+        layers.append(
+            {
+                "kind": "dense",
+                "W_ih": normal(3 * h, d),
+                "W_hh": normal(3 * h, h),
+                "b_ih": normal(3 * h),
+                "b_hh": normal(3 * h),
+            }
+        )
+        d = h
+    return GRUStack.from_numpy(layers, model.output, token_input=True)
