@@ -318,7 +318,7 @@ def test_from_char_lm_refuses_broken_exports():
     arrays = model.export_numpy()
     with pytest.raises(ValueError, match="arrays beyond layer 0"):
         stack_from_export(arrays, "block", 1)
-    with pytest.raises(ValueError, match="missing array 'layers.1.W_ir'"):
+    with pytest.raises(ValueError, match=r"missing array 'layers\.1\.W_ir'"):
         stack_from_export({k: v for k, v in arrays.items() if k != "layers.1.W_ir"}, "block", 2)
     broken = dict(arrays)
     broken["layers.0.W_z"] = broken["layers.0.W_z"].copy()

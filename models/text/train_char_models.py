@@ -119,7 +119,9 @@ def main(argv: list[str] | None = None) -> None:
         rank = spec.get("rank")
         if "block_size" in spec:
             if args.hidden % spec["block_size"]:
-                raise SystemExit(f"--hidden {args.hidden} is not a multiple of {spec['block_size']}")
+                raise SystemExit(
+                    f"--hidden {args.hidden} is not a multiple of {spec['block_size']}"
+                )
             rank = args.hidden // spec["block_size"]
         name = model_name(config, spec, args)
         start = time.perf_counter()
