@@ -7,8 +7,15 @@ Groups (each at 1 and 2 threads):
   ``lowrank`` (rank 16) step at z densities 0.1, 0.25, 0.5, OpenBLAS sgemv over the same
   matrices a dense step reads (the product alone, no gate maths: a lower bound for an
   OpenBLAS-based step) and PyTorch ``nn.GRU`` one step at a time (if installed).
-- ``gru step batch 64``: one time step of 64 streams: our dense batched step (OpenBLAS sgemm)
-  and the ``block`` step (block 16, gating 64) at z densities 0.1, 0.25, 0.5.
+- ``gru step batch 64``: one time step of 64 streams: our dense batched step (the block
+  kernel at full density; no BLAS call inside a step), OpenBLAS sgemm over the same matrices
+  (products only), and the ``block`` step (block 16, gating 64) at z densities 0.1, 0.25, 0.5.
+- Trained models (when shipped in models/text/): the 27-1024-1024-27 character models step
+  over the held-out text (``ccinfer.datasets``, ``../shared/data`` or ``CCINFER_DATA``), so the
+  masks are the trained model's own: the unstructured model (rank 16, s = -0.75) in the one
+  stream groups, the block model (16/64, s = -0.25) in the batch 64 groups (64 streams, each
+  on its own stretch of the text). Their target is 0.8x the flop bound of the density
+  measured while timing; the one stream case is also compared with ONNX Runtime's GRU.
 
 How the z densities are set: the weights are random (no trained model exists yet), and the z
 path is the model's own: ``z^lr = relu(W_zl x + U_zl h + b_zl)`` from the token and the
@@ -17,7 +24,7 @@ constant offset ``c`` in ``b_z`` / ``z_shift`` is found by bisection so that the
 a calibration run of random tokens is the asked one. The masks therefore change at every
 step with the token and the state (nothing is replayed from a fixed pattern), and the density
 actually seen while timing is measured (``model.stats``) and recorded in ``extra_info``.
-Real masks from a trained character model replace these once one is shipped (issue 5).
+The trained-model cases below give the same groups real masks.
 
 Run (one suite at a time, on a quiet machine):
 
@@ -27,6 +34,9 @@ Run (one suite at a time, on a quiet machine):
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -34,6 +44,12 @@ import ccinfer
 from ccinfer import kernels
 
 from .conftest import record
+
+MODELS = Path(__file__).resolve().parents[1] / "models" / "text"
+TRAINED = {
+    "stream": MODELS / "char-unstructured-h1024-l2.safetensors",
+    "batch": MODELS / "char-block-h1024-l2.safetensors",
+}
 
 V, H, RANK, GATING, N = 27, 1024, 16, 64, 64
 DENSITIES = [0.1, 0.25, 0.5]
@@ -161,6 +177,8 @@ def _weight_bytes(model):
 
 
 def _record_model(benchmark, model, group, case, role, batch, density=None):
+    """Fill extra_info from the model's stats over the timed calls; `density`: the asked-for
+    z density of a calibrated model, or "measured" for a trained one."""
     stats = model.stats
     macs = sum(entry["macs"] for entry in stats["layers"]) + model.output[0].size
     dense_macs = sum(entry["dense_macs"] for entry in stats["layers"]) + model.output[0].size
@@ -314,7 +332,7 @@ def test_batch_dense(benchmark, bench_threads):
         benchmark,
         model,
         f"gru step batch {N}, {bench_threads} thr",
-        "dense (OpenBLAS sgemm)",
+        "dense (ours)",
         "dense",
         batch=True,
     )
@@ -340,27 +358,162 @@ def test_batch_block(benchmark, bench_threads, density):
     )
 
 
-def _check_against_reference(model):
+def _check_against_reference(model, ids=None, warm=0):
+    """Three steps against the NumPy reference, after `warm` steps of `ids` (default: the
+    random token stream) so a trained model's gates are those of a running stream."""
     from ccinfer import reference
 
+    ids = tokens() if ids is None else ids
     layers = [dict(model.layer_arrays(i), kind=model.layers[i]["kind"]) for i in range(2)]
-    hs = [np.zeros(H), np.zeros(H)]
     s = model.new_state()
-    for t in tokens()[:3]:
+    if warm:
+        model.run(ids[:warm], state=s)
+    hs = [s.get_h(i)[0].astype(np.float64) for i in range(2)]
+    for t in ids[warm : warm + 3]:
         got = model.step(int(t), state=s)
         expected, hs, _ = reference.gru_stack_step(layers, model.output, int(t), hs)
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
 
 
-def _check_batch_against_reference(model, n=4, steps=2):
-    """A batch step of n streams row by row against the NumPy reference of each stream."""
+def _check_batch_against_reference(model, n=4, steps=2, ids=None, warm=0):
+    """A batch step of n streams row by row against the NumPy reference of each stream, after
+    `warm` batch steps of `ids` (default: the random token stream)."""
     from ccinfer import reference
 
+    ids = tokens() if ids is None else ids
     layers = [dict(model.layer_arrays(i), kind=model.layers[i]["kind"]) for i in range(2)]
-    hs = [[np.zeros(H), np.zeros(H)] for _ in range(n)]
     state = model.new_state(n)
-    for t in tokens()[: n * steps].reshape(steps, n):
+    rows = ids[: n * (warm + steps)].reshape(warm + steps, n)
+    for t in rows[:warm]:
+        model.step(np.ascontiguousarray(t), state=state)
+    hs = [[state.get_h(i)[s].astype(np.float64) for i in range(2)] for s in range(n)]
+    for t in rows[warm:]:
         got = model.step(np.ascontiguousarray(t), state=state)
         for s in range(n):
             expected, hs[s], _ = reference.gru_stack_step(layers, model.output, int(t[s]), hs[s])
             np.testing.assert_allclose(got[s], expected, rtol=1e-4, atol=1e-4)
+
+
+def test_batch_openblas_sgemm(benchmark, bench_threads):
+    """The matrix products a dense batched step needs, by OpenBLAS sgemm (no gate maths)."""
+    model = dense_model()
+    W_hh0 = model.layer_arrays(0)["W_hh"]
+    W_ih1, W_hh1 = model.layer_arrays(1)["W_ih"], model.layer_arrays(1)["W_hh"]
+    W_out = model.output[0]
+    Hs = np.random.default_rng(0).uniform(-1, 1, (N, H)).astype(np.float32)
+
+    def products():
+        kernels.dense_gemm(W_hh0, Hs)
+        kernels.dense_gemm(W_ih1, Hs)
+        kernels.dense_gemm(W_hh1, Hs)
+        kernels.dense_gemm(W_out, Hs)
+
+    group = f"gru step batch {N}, {bench_threads} thr"
+    benchmark.group = group
+    benchmark(products)
+    macs = 3 * W_hh0.size + W_out.size
+    record(
+        benchmark,
+        group=group,
+        case="OpenBLAS sgemm (products only)",
+        role="other",
+        density=None,
+        useful_flops=2 * macs * N,
+        dense_flops=2 * macs * N,
+        bytes_read=4 * macs,
+        weight_bytes=_weight_bytes(model),
+    )
+
+
+# ---- trained character models on real text -----------------------------------------------------
+
+
+def _text_tokens():
+    """Held-out symbols of the training corpus (the last 5%), int32."""
+    if "text" not in _cache:
+        from ccinfer.datasets import load_text, text_split
+
+        try:
+            _, valid = text_split(load_text(os.environ.get("CCINFER_DATA"), "both"))
+        except (ValueError, FileNotFoundError) as exc:
+            pytest.skip(f"needs the text corpus: {exc}")
+        _cache["text"] = valid.astype(np.int32)
+    return _cache["text"]
+
+
+def _trained(setting):
+    path = TRAINED[setting]
+    if not path.exists():
+        pytest.skip(f"{path.name} is not shipped")
+    model = ccinfer.load(path)
+    if [layer["hidden"] for layer in model.layers] != [H, H]:
+        pytest.fail(f"{path.name}: expected two layers of {H}")
+    return model
+
+
+def _ort_case():
+    try:
+        import onnxruntime
+    except ImportError:
+        return None
+    return f"ONNX Runtime {onnxruntime.__version__} nn.GRU"
+
+
+def test_step_trained_unstructured(benchmark, bench_threads):
+    from ccinfer.char_lm import stream_stepper
+
+    model = _trained("stream")
+    _check_against_reference(model, _text_tokens(), warm=200)  # verify before timing
+    fn = stream_stepper(model, _text_tokens())
+    counter = [0]
+
+    def step():
+        counter[0] += 1
+        return fn(counter[0])
+
+    for _ in range(200):  # past the zero state: the gates of a running stream
+        step()
+    model.reset_stats()
+    group = f"gru step 1 stream, {bench_threads} thr"
+    benchmark.group = group
+    benchmark(step)
+    _record_model(
+        benchmark,
+        model,
+        group,
+        "trained unstructured r=16 s=-0.75 (text)",
+        "cond",
+        batch=False,
+        density="measured",
+    )
+    # Issue 5: 3x faster than ONNX Runtime's GRU (and 5x PyTorch's): shown as "vs baseline".
+    benchmark.extra_info["baseline"] = _ort_case()
+
+
+def test_batch_trained_block(benchmark, bench_threads):
+    from ccinfer.char_lm import batch_stepper
+
+    model = _trained("batch")
+    _check_batch_against_reference(model, ids=_text_tokens(), warm=50)  # verify before timing
+    fn = batch_stepper(model, _text_tokens(), N)
+    counter = [0]
+
+    def step():
+        counter[0] += 1
+        return fn(counter[0])
+
+    for _ in range(50):
+        step()
+    model.reset_stats()
+    group = f"gru step batch {N}, {bench_threads} thr"
+    benchmark.group = group
+    benchmark(step)
+    _record_model(
+        benchmark,
+        model,
+        group,
+        "trained block 16/64 s=-0.25 (text)",
+        "cond",
+        batch=True,
+        density="measured",
+    )
