@@ -7,8 +7,8 @@
 //    never computed and keep their state;
 //  - low-rank layers: per-sample row masks (cond_gemv_batch: each weight row read once for
 //    all the samples that need it).
-// The z path is a few small GEMMs over the batch (the register-tiled block kernel, one
-// thread: its sums do not depend on the thread count).
+// The z path is a few small GEMMs over the batch (the register-tiled block kernel, the
+// samples split among the threads: the sums do not depend on the thread count).
 #include <omp.h>
 
 #include <algorithm>
@@ -45,39 +45,54 @@ int64_t GRUStack::z_path_batch(const Layer& L, const int32_t* tokens, const floa
                                const float* H, int64_t n, GruWorkspace& ws) const {
     const auto block_gemm = kernels::active().block_gemm;
     const int64_t r = L.rank, h = L.h, d = L.d;
-    float* ux = ws.zlr.data();  // (n, r): W_zl x + b_zl, then z^lr
-    float* uh = ux + n * r;     // (n, r): U_zl h
+    float* UX = ws.zlr.data();  // (n, r): W_zl x + b_zl, then z^lr
+    float* UH = UX + n * r;     // (n, r): U_zl h
     float* Z = ws.z.data();     // (n, h)
-    if (L.lookup) {
-        for (int64_t s = 0; s < n; ++s)
-            std::memcpy(ux + s * r, L.w_zl.data() + int64_t{tokens[s]} * r, sizeof(float) * r);
-    } else {
-        block_gemm(L.w_zl.data(), d, r, d, x, d, nullptr, n, ux, r);
-        add_bias(ux, n, r, L.b_zl.data());
-    }
-    block_gemm(L.u_zl.data(), h, r, h, H, h, nullptr, n, uh, r);
-    for (int64_t e = 0; e < n * r; ++e) ux[e] = std::max(ux[e] + uh[e], 0.0f);
+    const int64_t work = n * r * ((L.lookup ? 0 : d) + h + (L.kind == GruKind::kLowRank ? h : 0));
+    const int nth = std::min<int64_t>(std::min(threads_for_work(work), ws.threads), n);
     int64_t active = 0;
-    if (L.kind == GruKind::kLowRank) {
-        block_gemm(L.w_z.data(), r, h, r, ux, r, nullptr, n, Z, h);
-        for (int64_t s = 0; s < n; ++s) {
-            float* z = Z + s * h;
-            for (int64_t i = 0; i < h; ++i) {
-                const float u = z[i] + L.b_z[i];
-                const bool on = u > 0.0f;  // false for NaN
-                z[i] = on ? std::tanh(u) : 0.0f;
-                active += on;
+    // Each thread takes a contiguous range of samples; every output is the same dot product
+    // whatever the range, so the result does not depend on the thread count.
+#pragma omp parallel num_threads(nth) if (nth > 1) reduction(+ : active)
+    {
+        const int ith = omp_get_thread_num();
+        const int nt = omp_get_num_threads();
+        const int64_t s0 = n * ith / nt, s1 = n * (ith + 1) / nt, ns = s1 - s0;
+        float* ux = UX + s0 * r;
+        float* uh = UH + s0 * r;
+        if (ns > 0) {
+            if (L.lookup) {
+                for (int64_t s = s0; s < s1; ++s)
+                    std::memcpy(UX + s * r, L.w_zl.data() + int64_t{tokens[s]} * r,
+                                sizeof(float) * r);
+            } else {
+                block_gemm(L.w_zl.data(), d, r, d, x + s0 * d, d, nullptr, ns, ux, r);
+                add_bias(ux, ns, r, L.b_zl.data());
             }
+            block_gemm(L.u_zl.data(), h, r, h, H + s0 * h, h, nullptr, ns, uh, r);
+            for (int64_t e = 0; e < ns * r; ++e) ux[e] = std::max(ux[e] + uh[e], 0.0f);
         }
-    } else {
-        const int64_t B = h / r;
-        for (int64_t s = 0; s < n; ++s)
-            for (int64_t j = 0; j < r; ++j) {
-                const float u = L.z_scale[j] * ux[s * r + j] + L.z_shift[j];
-                const bool on = u > 0.0f;
-                std::fill_n(Z + s * h + j * B, B, on ? std::tanh(u) : 0.0f);
-                active += on ? B : 0;
+        if (L.kind == GruKind::kLowRank) {
+            if (ns > 0) block_gemm(L.w_z.data(), r, h, r, ux, r, nullptr, ns, Z + s0 * h, h);
+            for (int64_t s = s0; s < s1; ++s) {
+                float* z = Z + s * h;
+                for (int64_t i = 0; i < h; ++i) {
+                    const float u = z[i] + L.b_z[i];
+                    const bool on = u > 0.0f;  // false for NaN
+                    z[i] = on ? std::tanh(u) : 0.0f;
+                    active += on;
+                }
             }
+        } else {
+            const int64_t B = h / r;
+            for (int64_t s = s0; s < s1; ++s)
+                for (int64_t j = 0; j < r; ++j) {
+                    const float u = L.z_scale[j] * UX[s * r + j] + L.z_shift[j];
+                    const bool on = u > 0.0f;
+                    std::fill_n(Z + s * h + j * B, B, on ? std::tanh(u) : 0.0f);
+                    active += on ? B : 0;
+                }
+        }
     }
     return active;
 }
