@@ -37,9 +37,12 @@ inline float hsum(__m512 a) {
     return _mm_cvtss_f32(reduce4(a, z, z, z));
 }
 
+// pf: when not null, the NW rows (stride ldw) of the next row group, prefetched into L1 one
+// line per row per step of k: the first tile of a group pulls its rows from memory while the
+// next group's arrive (with few samples per block there are few tiles to hide the latency).
 template <int MS, int NW>
 inline void tile(const float* w, int64_t ldw, int64_t k16, __mmask16 tail, const float* x,
-                 int64_t ldx, const int32_t* samples, float* y, int64_t ldy) {
+                 int64_t ldx, const int32_t* samples, float* y, int64_t ldy, const float* pf) {
     const float* xp[MS];
     float* yp[MS];
     for (int i = 0; i < MS; ++i) {
@@ -54,6 +57,9 @@ inline void tile(const float* w, int64_t ldw, int64_t k16, __mmask16 tail, const
     for (int i = 0; i < MS; ++i)
         for (int r = 0; r < NW; ++r) acc[i][r] = _mm512_setzero_ps();
     for (int64_t j = 0; j < k16; j += 16) {
+        if (pf)
+            for (int r = 0; r < NW; ++r)
+                _mm_prefetch(reinterpret_cast<const char*>(pf + r * ldw + j), _MM_HINT_T0);
         __m512 xv[MS];
         for (int i = 0; i < MS; ++i) xv[i] = _mm512_loadu_ps(xp[i] + j);
         for (int r = 0; r < NW; ++r) {
@@ -82,31 +88,34 @@ inline void tile(const float* w, int64_t ldw, int64_t k16, __mmask16 tail, const
 template <int NW>
 void row_group(const float* w, int64_t ldw, int64_t k16, __mmask16 tail, const float* x,
                int64_t ldx, const int32_t* samples, int64_t nsamples, float* y, int64_t ldy) {
+    const float* pf = w + NW * ldw;  // the next group's rows (may lie past the matrix: a
+                                     // prefetch never faults)
     int64_t i = 0;
     for (; i + kMs <= nsamples; i += kMs) {
         const int32_t* si = samples ? samples + i : nullptr;
         const float* xi = samples ? x : x + i * ldx;
         float* yi = samples ? y : y + i * ldy;
-        tile<kMs, NW>(w, ldw, k16, tail, xi, ldx, si, yi, ldy);
+        tile<kMs, NW>(w, ldw, k16, tail, xi, ldx, si, yi, ldy, i == 0 ? pf : nullptr);
     }
+    if (i > 0) pf = nullptr;
     const int32_t* si = samples ? samples + i : nullptr;
     const float* xi = samples ? x : x + i * ldx;
     float* yi = samples ? y : y + i * ldy;
     switch (nsamples - i) {
         case 5:
-            tile<5, NW>(w, ldw, k16, tail, xi, ldx, si, yi, ldy);
+            tile<5, NW>(w, ldw, k16, tail, xi, ldx, si, yi, ldy, pf);
             break;
         case 4:
-            tile<4, NW>(w, ldw, k16, tail, xi, ldx, si, yi, ldy);
+            tile<4, NW>(w, ldw, k16, tail, xi, ldx, si, yi, ldy, pf);
             break;
         case 3:
-            tile<3, NW>(w, ldw, k16, tail, xi, ldx, si, yi, ldy);
+            tile<3, NW>(w, ldw, k16, tail, xi, ldx, si, yi, ldy, pf);
             break;
         case 2:
-            tile<2, NW>(w, ldw, k16, tail, xi, ldx, si, yi, ldy);
+            tile<2, NW>(w, ldw, k16, tail, xi, ldx, si, yi, ldy, pf);
             break;
         case 1:
-            tile<1, NW>(w, ldw, k16, tail, xi, ldx, si, yi, ldy);
+            tile<1, NW>(w, ldw, k16, tail, xi, ldx, si, yi, ldy, pf);
             break;
         default:
             break;
