@@ -268,15 +268,15 @@ def _trained_looking_char_lm(hidden, layers, gate, rank, shift):
     return model.eval()
 
 
-ENGINE_CASES = [
-    ("dense", None, 2, 64),
-    ("lowrank", 8, 1, 48),
-    ("lowrank", 16, 2, 96),
-    ("block", 8, 2, 64),
-    ("block", 4, 1, 32),
-    ("lowrank", 1, 1, 1),
-    ("lowrank", 16, 1, 1024),
-    ("block", 64, 1, 1024),
+ENGINE_CASES = [  # gate, rank, layers, hidden, shift (chosen so both paths run)
+    ("dense", None, 2, 64, 0.0),
+    ("lowrank", 8, 1, 48, -0.25),
+    ("lowrank", 16, 2, 96, -0.25),
+    ("block", 8, 2, 64, -0.25),
+    ("block", 4, 1, 32, -0.25),
+    ("lowrank", 1, 1, 1, -0.25),
+    ("lowrank", 16, 1, 1024, 0.0),
+    ("block", 64, 1, 1024, -0.25),
 ]
 
 
@@ -300,28 +300,28 @@ def _gate_preactivation(arrays, i, x, h):
     return arrays[p + "W_z"] @ zlr + arrays[p + "b_z"]
 
 
-@pytest.mark.parametrize(("gate", "rank", "layers", "hidden"), ENGINE_CASES)
-def test_engine_equals_training_module_over_1000_steps(isa, gate, rank, layers, hidden):
+@pytest.mark.parametrize(("gate", "rank", "layers", "hidden", "shift"), ENGINE_CASES)
+def test_engine_equals_training_module_over_1000_steps(isa, gate, rank, layers, hidden, shift):
     """GRUStack.from_char_lm computes the module's eval-mode maths over a 1000-step stream,
     free-running, to float32 rounding accumulated through the recurrence."""
     import ccinfer
 
-    model = _trained_looking_char_lm(hidden, layers, gate, rank, shift=-0.25)
+    model = _trained_looking_char_lm(hidden, layers, gate, rank, shift)
     ids = np.random.default_rng(8).integers(0, 27, 1000)
     _, expected = _module_states(model, ids)
     got = ccinfer.GRUStack.from_char_lm(model).run(ids)
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=2e-4)
 
 
-@pytest.mark.parametrize(("gate", "rank", "layers", "hidden"), ENGINE_CASES[1:])
-def test_engine_masks_equal_training_module(isa, gate, rank, layers, hidden):
+@pytest.mark.parametrize(("gate", "rank", "layers", "hidden", "shift"), ENGINE_CASES[1:])
+def test_engine_masks_equal_training_module(isa, gate, rank, layers, hidden, shift):
     """From the module's own state at each of 1000 steps, the engine gates off exactly the
     units the module gates off (z = 0: state kept bit for bit), except units whose gate
     pre-activation is within 1e-5 of 0, where the two sums' rounding decides; the new states
     and logits agree to float32 rounding."""
     import ccinfer
 
-    model = _trained_looking_char_lm(hidden, layers, gate, rank, shift=-0.25)
+    model = _trained_looking_char_lm(hidden, layers, gate, rank, shift)
     ids = np.random.default_rng(9).integers(0, 27, 1000)
     states, logits = _module_states(model, ids)
     arrays = {k: v.astype(np.float64) for k, v in model.export_numpy().items()}
