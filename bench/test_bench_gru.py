@@ -464,15 +464,14 @@ def test_step_trained_unstructured(benchmark, bench_threads):
 
     model = _trained("stream")
     _check_against_reference(model, _text_tokens(), warm=200)  # verify before timing
-    fn = stream_stepper(model, _text_tokens())
+    fn = stream_stepper(model, _text_tokens(), warm=200)
     counter = [0]
 
     def step():
         counter[0] += 1
         return fn(counter[0])
 
-    for _ in range(200):  # past the zero state: the gates of a running stream
-        step()
+    step()
     model.reset_stats()
     group = f"gru step 1 stream, {bench_threads} thr"
     benchmark.group = group
@@ -495,15 +494,14 @@ def test_batch_trained_block(benchmark, bench_threads):
 
     model = _trained("batch")
     _check_batch_against_reference(model, ids=_text_tokens(), warm=50)  # verify before timing
-    fn = batch_stepper(model, _text_tokens(), N)
+    fn = batch_stepper(model, _text_tokens(), N, warm=50)
     counter = [0]
 
     def step():
         counter[0] += 1
         return fn(counter[0])
 
-    for _ in range(50):
-        step()
+    step()
     model.reset_stats()
     group = f"gru step batch {N}, {bench_threads} thr"
     benchmark.group = group

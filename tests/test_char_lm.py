@@ -129,6 +129,13 @@ def test_steppers_walk_the_text(rng):
         )
     with pytest.raises(ValueError, match="cannot feed"):
         batch_stepper(model, tokens[:3], n)
+    # warm: the first steps run before timing; the timed calls continue the same streams
+    step = stream_stepper(model, tokens, warm=30)
+    np.testing.assert_allclose(step(0), expected[30], rtol=1e-6, atol=1e-7)
+    step = batch_stepper(model, tokens, n, warm=6)
+    np.testing.assert_allclose(step(0)[1], model.run(tokens[10:17])[-1], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="warm must be"):
+        batch_stepper(model, tokens, n, warm=10)
 
 
 def test_dense_like_has_the_same_shape(rng):

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "ccinfer/gate_math.h"
 #include "ccinfer/gru.h"
 #include "ccinfer/threads.h"
 #include "checks.h"
@@ -130,6 +131,17 @@ py::array token_array(const char* fn, const char* name, const py::handle& obj) {
 }  // namespace
 
 void bind_gru(py::module_& m) {
+    m.def(
+        "_gate_tanh",
+        [](const py::handle& x_obj) {
+            const py::array x = checked_array<float>("_gate_tanh", "x", x_obj, {kAnyDim});
+            py::array_t<float> y(x.size());
+            const float* xp = static_cast<const float*>(x.data());
+            float* yp = y.mutable_data();
+            for (py::ssize_t i = 0; i < x.size(); ++i) yp[i] = tanh_gate(xp[i]);
+            return y;
+        },
+        py::arg("x"), "The GRU step's tanh on a 1-D float32 array (for tests).");
     py::class_<GRUState, std::unique_ptr<GRUState>>(
         m, "GRUState",
         "The recurrent state of one or more streams of one GRUStack (make it with "

@@ -93,8 +93,8 @@ def main(argv=None) -> int:
             ccinfer.set_num_threads(threads)
             t = timing.compare(
                 {
-                    "dense": stream_stepper(dense, tokens),
-                    "conditional": stream_stepper(model, tokens),
+                    "dense": stream_stepper(dense, tokens, 200),
+                    "conditional": stream_stepper(model, tokens, 200),
                 },
                 args.rounds,
                 20,

@@ -125,23 +125,35 @@ def bits_per_char(model: GRUStack, ids: np.ndarray) -> float:
     return float(-log_probs[np.arange(len(ids) - 1), ids[1:]].mean() / np.log(2))
 
 
-def stream_stepper(model: GRUStack, tokens: np.ndarray):
-    """``fn(i)``: one step of a fresh stream of `model`, walking through `tokens` (for
-    `ccinfer.timing.compare`: the masks come from the model on real text, changing every call)."""
+def stream_stepper(model: GRUStack, tokens: np.ndarray, warm: int = 0):
+    """``fn(i)``: one step of a stream of `model` through ``tokens[warm:]`` (cycling), for
+    `ccinfer.timing.compare`: the masks come from the model on real text and change every
+    call. The stream first reads ``tokens[:warm]``, so timing starts from a running state
+    (from a zero state a trained model may keep most gates shut for a while)."""
+    if not 0 <= warm < len(tokens):
+        raise ValueError(f"stream_stepper: warm must be in [0, {len(tokens)}), got {warm}")
     state = model.new_state()
-    ids = [int(t) for t in tokens]
+    if warm:
+        model.run(np.asarray(tokens[:warm], dtype=np.int32), state=state)
+    ids = [int(t) for t in tokens[warm:]]
     return lambda i: model.step(ids[i % len(ids)], state=state)
 
 
-def batch_stepper(model: GRUStack, tokens: np.ndarray, n: int):
+def batch_stepper(model: GRUStack, tokens: np.ndarray, n: int, warm: int = 0):
     """``fn(i)``: one step of `n` streams of `model`; stream ``s`` reads its own stretch of
-    `tokens` (``len(tokens) // n`` symbols from ``s * len(tokens) // n``)."""
+    `tokens` (``len(tokens) // n`` symbols from ``s * (len(tokens) // n)``), the first `warm`
+    steps before timing (see `stream_stepper`), then cycles through the rest."""
     length = len(tokens) // n
     if length < 1:
         raise ValueError(f"batch_stepper: {len(tokens)} tokens cannot feed {n} streams")
+    if not 0 <= warm < length:
+        raise ValueError(f"batch_stepper: warm must be in [0, {length}), got {warm}")
     columns = np.asarray(tokens[: n * length], dtype=np.int32).reshape(n, length).T.copy()
     state = model.new_state(n)
-    return lambda i: model.step(columns[i % length], state=state)
+    for t in range(warm):
+        model.step(columns[t], state=state)
+    rest = columns[warm:]
+    return lambda i: model.step(rest[i % len(rest)], state=state)
 
 
 def dense_like(model: GRUStack, seed: int = 0) -> GRUStack:

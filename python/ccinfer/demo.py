@@ -132,7 +132,10 @@ def mnist_demo(data_dir: str | None, rounds: int = 200) -> None:
 def step_latency(dense: ccinfer.GRUStack, model: ccinfer.GRUStack, tokens, rounds: int) -> dict:
     """One step of one stream, conditional against dense, interleaved (ccinfer.timing)."""
     times = timing.compare(
-        {"dense": stream_stepper(dense, tokens), "conditional": stream_stepper(model, tokens)},
+        {
+            "dense": stream_stepper(dense, tokens, 200),
+            "conditional": stream_stepper(model, tokens, 200),
+        },
         rounds,
         calls_per_round=20,
     )

@@ -249,7 +249,7 @@ int64_t GRUStack::z_path(const Layer& L, int32_t token, const float* x, const fl
         gemv_rows(L.w_z.data(), r, r, ux, iota, hh, L.b_z.data(), z);
         for (int64_t i = 0; i < hh; ++i) {
             const bool on = z[i] > 0.0f;  // false for NaN
-            z[i] = on ? std::tanh(z[i]) : 0.0f;
+            z[i] = on ? detail::tanh_gate(z[i]) : 0.0f;
             if (units) units[na] = static_cast<int32_t>(i);
             na += on;
         }
@@ -258,7 +258,7 @@ int64_t GRUStack::z_path(const Layer& L, int32_t token, const float* x, const fl
         for (int64_t j = 0; j < r; ++j) {
             const float u = L.z_scale[j] * ux[j] + L.z_shift[j];
             const bool on = u > 0.0f;
-            std::fill_n(z + j * B, B, on ? std::tanh(u) : 0.0f);
+            std::fill_n(z + j * B, B, on ? detail::tanh_gate(u) : 0.0f);
             if (on) {
                 if (units)
                     for (int64_t i = 0; i < B; ++i) units[na + i] = static_cast<int32_t>(j * B + i);

@@ -79,7 +79,7 @@ int64_t GRUStack::z_path_batch(const Layer& L, const int32_t* tokens, const floa
                 for (int64_t i = 0; i < h; ++i) {
                     const float u = z[i] + L.b_z[i];
                     const bool on = u > 0.0f;  // false for NaN
-                    z[i] = on ? std::tanh(u) : 0.0f;
+                    z[i] = on ? detail::tanh_gate(u) : 0.0f;
                     active += on;
                 }
             }
@@ -89,7 +89,7 @@ int64_t GRUStack::z_path_batch(const Layer& L, const int32_t* tokens, const floa
                 for (int64_t j = 0; j < r; ++j) {
                     const float u = L.z_scale[j] * UX[s * r + j] + L.z_shift[j];
                     const bool on = u > 0.0f;
-                    std::fill_n(Z + s * h + j * B, B, on ? std::tanh(u) : 0.0f);
+                    std::fill_n(Z + s * h + j * B, B, on ? detail::tanh_gate(u) : 0.0f);
                     active += on ? B : 0;
                 }
         }

@@ -6,24 +6,26 @@
 #include <stdexcept>
 #include <string>
 
+#include "ccinfer/gate_math.h"
 #include "ccinfer/gru.h"
 
 namespace ccinfer::detail {
 
-inline float sigmoid(float u) { return 1.0f / (1.0f + std::exp(-u)); }
+using ccinfer::sigmoid;
+using ccinfer::tanh_gate;
 
 /// torch.nn.GRU for one unit: gx = (W_i x + b_i) and gh = (W_h h + b_h) of gates r, z, n.
 inline float dense_unit(const float* gx, const float* gh, float h) {
     const float r = sigmoid(gx[0] + gh[0]);
     const float z = sigmoid(gx[1] + gh[1]);
-    const float n = std::tanh(gx[2] + r * gh[2]);
+    const float n = tanh_gate(gx[2] + r * gh[2]);
     return (1.0f - z) * n + z * h;
 }
 
 /// The conditional GRU for one active unit: gx, gh of gates r, n; z > 0 from the z path.
 inline float cond_unit(const float* gx, const float* gh, float z, float h) {
     const float r = sigmoid(gx[0] + gh[0]);
-    const float n = std::tanh(gx[1] + r * gh[1]);
+    const float n = tanh_gate(gx[1] + r * gh[1]);
     return (1.0f - z) * h + z * n;
 }
 
