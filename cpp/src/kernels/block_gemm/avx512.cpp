@@ -37,9 +37,9 @@ inline float hsum(__m512 a) {
     return _mm_cvtss_f32(reduce4(a, z, z, z));
 }
 
-// pf: when not null, the NW rows (stride ldw) of the next row group, prefetched into L1 one
-// line per row per step of k: the first tile of a group pulls its rows from memory while the
-// next group's arrive (with few samples per block there are few tiles to hide the latency).
+// pf: when not null, NW rows (stride ldw) of a row group ahead, prefetched into L1 one line
+// per row per step of k: the first tile of a group pulls its rows from memory while later
+// groups' arrive (with few samples per block there are few tiles to hide the latency).
 template <int MS, int NW>
 inline void tile(const float* w, int64_t ldw, int64_t k16, __mmask16 tail, const float* x,
                  int64_t ldx, const int32_t* samples, float* y, int64_t ldy, const float* pf) {
@@ -88,8 +88,9 @@ inline void tile(const float* w, int64_t ldw, int64_t k16, __mmask16 tail, const
 template <int NW>
 void row_group(const float* w, int64_t ldw, int64_t k16, __mmask16 tail, const float* x,
                int64_t ldx, const int32_t* samples, int64_t nsamples, float* y, int64_t ldy) {
-    const float* pf = w + NW * ldw;  // the next group's rows (may lie past the matrix: a
-                                     // prefetch never faults)
+    // Two groups ahead (measured better than one or four on the GRU batch step); the rows may
+    // lie past the matrix: a prefetch never faults.
+    const float* pf = w + 2 * NW * ldw;
     int64_t i = 0;
     for (; i + kMs <= nsamples; i += kMs) {
         const int32_t* si = samples ? samples + i : nullptr;
