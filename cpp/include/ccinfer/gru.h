@@ -121,6 +121,7 @@ struct GruWorkspace {
     AlignedBuffer<uint8_t> mask;     ///< per-sample row masks, (n, 2 h_max)
     AlignedBuffer<float> gates;      ///< block gates, (n, g_max)
     AlignedBuffer<int32_t> samples;  ///< per-thread sample lists, (threads, n)
+    AlignedBuffer<int32_t> zlr_nz;   ///< non-zero entries of z^lr, r_max per thread (one stream)
     std::vector<int64_t> active;     ///< active units per layer of the last step
     std::vector<GruLayerStats> stats;
 };
@@ -182,6 +183,7 @@ class GRUStack {
         AlignedBuffer<float> u_zl;  ///< (rank, h)
         AlignedBuffer<float> b_zl;  ///< (rank)
         AlignedBuffer<float> w_z, b_z;  ///< (h, rank), (h): kLowRank
+        AlignedBuffer<float> w_zt;      ///< (rank, h): W_z transposed, for the one-stream step
         AlignedBuffer<float> z_scale, z_shift;  ///< (rank): kBlock
         AlignedBuffer<int32_t> all_rows;        ///< 0 .. gates h - 1
         bool lookup = false;                    ///< token input (layer 0)
@@ -192,10 +194,10 @@ class GRUStack {
                    GruWorkspace& ws) const;
     void step_batch_impl(const int32_t* tokens, const float* x, GRUState& state, float* logits,
                          GruWorkspace& ws) const;
-    /// z path of layer l for one stream: z^lr into zlr, z into z (h), returns active units
-    /// written to units (may be nullptr), counts MACs.
+    /// z path of layer l for one stream: z^lr into zlr (2 rank: z^lr, then scratch), z into z
+    /// (h), returns active units written to units (may be nullptr); nz: scratch for rank int32.
     int64_t z_path(const Layer& layer, int32_t token, const float* x, const float* h, float* zlr,
-                   float* z, int32_t* units) const;
+                   float* z, int32_t* units, int32_t* nz) const;
 
     /// The z path of layer l for n streams at once (GEMMs with the block kernel, one thread):
     /// z into ws.z (n, h), returns the active (stream, unit) pairs.

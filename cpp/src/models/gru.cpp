@@ -155,6 +155,9 @@ GRUStack::GRUStack(const std::vector<GruLayerInit>& layers, bool token_input,
             }
             if (in.kind == GruKind::kLowRank) {
                 L.w_z = AlignedBuffer<float>(in.w_z, h * r);
+                L.w_zt = AlignedBuffer<float>(r * h);
+                for (int64_t i = 0; i < h; ++i)
+                    for (int64_t j = 0; j < r; ++j) L.w_zt[j * h + i] = in.w_z[i * r + j];
                 L.b_z = AlignedBuffer<float>(in.b_z, h);
             } else {
                 L.z_scale = AlignedBuffer<float>(in.z_scale, r);
@@ -204,6 +207,7 @@ GruWorkspace GRUStack::make_workspace(int64_t batch) const {
     ws.mask = AlignedBuffer<uint8_t>(n * 2 * h_max_);
     ws.gates = AlignedBuffer<float>(n * r_max_);
     ws.samples = AlignedBuffer<int32_t>(ws.threads * n);
+    ws.zlr_nz = AlignedBuffer<int32_t>(ws.threads * r_max_);
     ws.stats.assign(layers_.size(), GruLayerStats{});
     ws.active.assign(layers_.size(), 0);
     return ws;
@@ -231,7 +235,7 @@ void GRUStack::check_step(const char* fn, GRUState& state, int64_t n,
 }
 
 int64_t GRUStack::z_path(const Layer& L, int32_t token, const float* x, const float* h,
-                         float* zlr, float* z, int32_t* units) const {
+                         float* zlr, float* z, int32_t* units, int32_t* nz) const {
     const auto gemv_rows = kernels::active().gemv_rows;
     const int64_t r = L.rank, hh = L.h;
     const int32_t* iota = iota_.data();
@@ -246,7 +250,16 @@ int64_t GRUStack::z_path(const Layer& L, int32_t token, const float* x, const fl
     for (int64_t j = 0; j < r; ++j) ux[j] = std::max(ux[j] + uh[j], 0.0f);
     int64_t na = 0;
     if (L.kind == GruKind::kLowRank) {
-        gemv_rows(L.w_z.data(), r, r, ux, iota, hh, L.b_z.data(), z);
+        // z = W_z z^lr + b_z as a sum of the columns of W_z at the non-zero entries of the
+        // relu output z^lr (about half are 0): axpy over h, no per-row reductions.
+        int64_t nnz = 0;
+        for (int64_t j = 0; j < r; ++j)
+            if (ux[j] != 0.0f) {
+                nz[nnz] = static_cast<int32_t>(j);
+                uh[nnz++] = ux[j];
+            }
+        kernels::active().sparse_input_cols(L.w_zt.data(), hh, nz, uh, nnz, 0, hh,
+                                            L.b_z.data(), z);
         for (int64_t i = 0; i < hh; ++i) {
             const bool on = z[i] > 0.0f;  // false for NaN
             z[i] = on ? detail::tanh_gate(z[i]) : 0.0f;
@@ -326,7 +339,7 @@ void GRUStack::step_impl(int32_t token, const float* x, GRUState& state, float* 
             const bool dense = L.kind == GruKind::kDense;
             int64_t na = h;
             if (!dense) {
-                na = z_path(L, token, xin, hs, zlr, z, units);
+                na = z_path(L, token, xin, hs, zlr, z, units, ws.zlr_nz.data() + ith * r_max_);
                 // This thread's share of the active units, as weight rows (2 per unit).
                 const int64_t a0 = na * ith / nt, a1 = na * (ith + 1) / nt;
                 for (int64_t a = a0; a < a1; ++a) {
