@@ -153,6 +153,46 @@ def tables(results: dict, hidden: int, dense_row: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def plot(results: dict, hidden: int, path: Path) -> None:
+    """BPC against measured speed-up for every trained cell (block: batch 64; unstructured:
+    one stream), the dense control at 1x."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    dense = results[f"char-dense-h{hidden}"]
+    ax.scatter([1.0], [dense["valid_bpc"]], color="black", marker="s", label="dense control")
+    for kind, sizes, setting, marker in (
+        ("block", BLOCKS, "batch64", "o"),
+        ("lowrank", RANKS, "stream", "^"),
+    ):
+        for b in sizes:
+            pts = [
+                (results[n]["speedup"][setting]["median"], results[n]["valid_bpc"], s)
+                for s in SHIFTS
+                if (n := grid_name(kind, b, s, hidden)) in results
+            ]
+            if not pts:
+                continue
+            label = (
+                f"block {b}/{hidden // b} (batch 64)" if kind == "block" else f"rank {b} (1 stream)"
+            )
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=marker, label=label)
+            for x, y, s in pts:
+                ax.annotate(
+                    f"s={s:g}", (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points"
+                )
+    ax.set_xlabel("speed-up over our dense GRU step (measured, 1 thread)")
+    ax.set_ylabel("validation bits per character")
+    ax.set_title(f"Conditional GRU trade-off, 27-{hidden}-27, {dense['updates']} updates each")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--grid", type=Path, default=Path("/work/artifacts/grid"))
@@ -177,6 +217,10 @@ def main(argv=None) -> int:
     out.mkdir(exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     (out / "TABLES.md").write_text(tables(results, args.hidden, results[dense_path.stem]))
+    try:
+        plot(results, args.hidden, out / "tradeoff.png")
+    except ImportError:
+        print("matplotlib not installed: no plot (pip install '.[bench]')")
     return 0
 
 
