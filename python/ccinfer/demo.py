@@ -154,15 +154,15 @@ def text_demo(data_dir: str | None, rounds: int = 200, symbols: int = 50_000) ->
     valid = valid[:symbols]
     tokens = valid[:20_000]
     dense = ccinfer.load(root / CHAR_DENSE)
-    models = [(name, ccinfer.load(root / name), dense) for name in CHAR_CONDITIONAL]
+    models = [(name, ccinfer.load(root / name), dense, "dense") for name in CHAR_CONDITIONAL]
     for name in CHAR_LARGE:
         if (root / name).exists():  # timed against a dense stack of its size
             large = ccinfer.load(root / name)
-            models.append((name, large, dense_like(large)))
+            models.append((name, large, dense_like(large), "dense (same shape)"))
     print(f"Text models on {len(valid):,} held-out symbols of Austen + King James Bible:")
     print(f"  {Path(CHAR_DENSE).stem}: {bits_per_char(dense, valid):.3f} bits/char (control)")
     prompt = encode_text(PROMPT)
-    for name, model, reference in models:
+    for name, model, reference, reference_name in models:
         model.reset_stats()
         bpc = bits_per_char(model, valid)
         stats = model.stats
@@ -179,7 +179,7 @@ def text_demo(data_dir: str | None, rounds: int = 200, symbols: int = 50_000) ->
         print(f"    sample (state warmed on {WARM_UP} symbols): {PROMPT}{decode_text(ids)}")
         t = step_latency(reference, model, tokens, rounds)
         print(
-            f"    one step, 1 stream, {ccinfer.get_num_threads()} thread(s): dense "
+            f"    one step, 1 stream, {ccinfer.get_num_threads()} thread(s): {reference_name} "
             f"{t['dense']['median_us']:7.1f} us   conditional "
             f"{t['conditional']['median_us']:7.1f} us   speed-up {t['speedup']['median']:.2f}x "
             f"(IQR {t['speedup']['q1']:.2f}-{t['speedup']['q3']:.2f})"
