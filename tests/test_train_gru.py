@@ -369,3 +369,29 @@ def test_from_char_lm_refuses_broken_exports():
     with pytest.raises(ValueError, match="gate must be one of"):
         stack_from_export(arrays, "sparse", 2)
     assert isinstance(ccinfer.GRUStack.from_char_lm(model), ccinfer.GRUStack)
+
+
+@pytest.mark.parametrize(("gate", "rank"), CONDITIONAL)
+def test_gates_unseen_by_batch_norm_stay_closed(gate, rank):
+    """With close_unseen_gates, a gate whose running variance is below eps (batch norm saw it
+    only at 0) is shut in eval mode instead of firing on u = z^lr / sqrt(eps); the export and
+    the engine agree. Without it the running statistics decide (the gate opens)."""
+    import ccinfer
+
+    model = _trained_looking_char_lm(16, 1, gate, rank, shift=0.0)
+    cell = model.gru.layers[0]
+    with torch.no_grad():
+        cell.bn.running_mean[0] = 0.0
+        cell.bn.running_var[0] = 1e-20
+    ids = np.random.default_rng(3).integers(0, 27, 300)
+    width = 1 if gate == "lowrank" else cell.block_size
+    for close in (False, True):
+        assert model.close_unseen_gates(close) == [1]
+        trace: list = []
+        with torch.no_grad():
+            expected, _ = model(torch.from_numpy(ids)[:, None], None, trace)
+        z = trace[0][:, 0].numpy()
+        assert np.all(z[:, :width] == 0) == close and np.any(z[:, width:] > 0)
+        np.testing.assert_allclose(
+            ccinfer.GRUStack.from_char_lm(model).run(ids), expected[:, 0].numpy(), atol=2e-5
+        )
