@@ -395,3 +395,26 @@ def test_gates_unseen_by_batch_norm_stay_closed(gate, rank):
         np.testing.assert_allclose(
             ccinfer.GRUStack.from_char_lm(model).run(ids), expected[:, 0].numpy(), atol=2e-5
         )
+
+
+def test_slim_checkpoint_resumes(tmp_path):
+    from ccinfer.train.gru import slim_checkpoint
+
+    torch.manual_seed(11)
+    text = _words(20000)
+    trainer = CharLMTrainer(CharLM(16, 1, "block", 4, -0.25), text, seq_len=10, batch_size=4)
+    for _ in range(5):
+        trainer.train_step()
+    trainer.save(tmp_path / "full")
+    slim_checkpoint(tmp_path / "full", tmp_path / "slim")
+    full_size = (tmp_path / "full.safetensors").stat().st_size
+    assert (tmp_path / "slim.safetensors").stat().st_size < full_size / 2
+    resumed = CharLMTrainer(CharLM(16, 1, "block", 4, -0.25), text, seq_len=10, batch_size=4)
+    resumed.load(tmp_path / "slim")
+    assert (resumed.step, resumed.pos) == (trainer.step, trainer.pos)
+    assert torch.equal(resumed.state, trainer.state)
+    for (name, a), b in zip(trainer.model.state_dict().items(), resumed.model.state_dict().values()):
+        expected = a.half().to(a.dtype) if a.is_floating_point() else a
+        assert torch.equal(b, expected), name
+    assert resumed.optimizer.state_dict()["state"] == {}  # Adam starts again
+    assert math.isfinite(resumed.train_step()) and resumed.step == trainer.step + 1

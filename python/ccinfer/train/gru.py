@@ -923,6 +923,35 @@ class CharLMTrainer:
         return meta["extra"]
 
 
+def slim_checkpoint(src: str | os.PathLike, dst: str | os.PathLike) -> None:
+    """Copy a checkpoint without Adam's moments and with the model in float16.
+
+    A slim checkpoint resumes like a full one (`CharLMTrainer.load`): the update count, stream
+    position, carried state and RNG state are kept, the weights come back rounded to float16
+    once, and Adam starts again from zero moments. A third of the size and half the precision
+    of a full one: small enough to keep the 27-1024-1024-27 models' training state in the
+    repository (13 MB instead of 80 MB each).
+
+    Parameters
+    ----------
+    src, dst : str or PathLike
+        Checkpoint paths without suffix (``.safetensors`` and ``.json`` are added).
+    """
+    src, dst = Path(src), Path(dst)
+    tensors = load_file(str(src.with_name(src.name + ".safetensors")))
+    meta = json.loads(src.with_name(src.name + ".json").read_text())
+    slim = {
+        name: (value.half() if name.startswith("model.") and value.is_floating_point() else value)
+        for name, value in tensors.items()
+        if not name.startswith("optim.")
+    }
+    meta["slim"] = True
+    save_file(
+        slim, str(dst.with_name(dst.name + ".safetensors")), metadata={"step": str(meta["step"])}
+    )
+    dst.with_name(dst.name + ".json").write_text(json.dumps(meta, indent=1))
+
+
 def load_char_splits(
     data_dir: str | Path | None = None, corpus: str = "both", valid_fraction: float = 0.05
 ) -> tuple[np.ndarray, np.ndarray]:
