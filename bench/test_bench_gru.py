@@ -459,12 +459,8 @@ def _ort_case():
     return f"ONNX Runtime {onnxruntime.__version__} nn.GRU"
 
 
-def test_step_trained_unstructured(benchmark, bench_threads):
-    from ccinfer.char_lm import stream_stepper
-
-    model = _trained("stream")
-    _check_against_reference(model, _text_tokens(), warm=200)  # verify before timing
-    fn = stream_stepper(model, _text_tokens(), warm=200)
+def _time_trained(benchmark, model, fn, group, case, batch):
+    """Time ``fn(i)`` (a stepper over the held-out text) and record the model's stats."""
     counter = [0]
 
     def step():
@@ -473,17 +469,23 @@ def test_step_trained_unstructured(benchmark, bench_threads):
 
     step()
     model.reset_stats()
-    group = f"gru step 1 stream, {bench_threads} thr"
     benchmark.group = group
     benchmark(step)
-    _record_model(
+    _record_model(benchmark, model, group, case, "cond", batch=batch, density="measured")
+
+
+def test_step_trained_unstructured(benchmark, bench_threads):
+    from ccinfer.char_lm import stream_stepper
+
+    model = _trained("stream")
+    _check_against_reference(model, _text_tokens(), warm=200)  # verify before timing
+    _time_trained(
         benchmark,
         model,
-        group,
+        stream_stepper(model, _text_tokens(), warm=200),
+        f"gru step 1 stream, {bench_threads} thr",
         "trained unstructured r=16 s=-0.75 (text)",
-        "cond",
         batch=False,
-        density="measured",
     )
     # Issue 5: 3x faster than ONNX Runtime's GRU (and 5x PyTorch's): shown as "vs baseline".
     benchmark.extra_info["baseline"] = _ort_case()
@@ -494,24 +496,11 @@ def test_batch_trained_block(benchmark, bench_threads):
 
     model = _trained("batch")
     _check_batch_against_reference(model, ids=_text_tokens(), warm=50)  # verify before timing
-    fn = batch_stepper(model, _text_tokens(), N, warm=50)
-    counter = [0]
-
-    def step():
-        counter[0] += 1
-        return fn(counter[0])
-
-    step()
-    model.reset_stats()
-    group = f"gru step batch {N}, {bench_threads} thr"
-    benchmark.group = group
-    benchmark(step)
-    _record_model(
+    _time_trained(
         benchmark,
         model,
-        group,
+        batch_stepper(model, _text_tokens(), N, warm=50),
+        f"gru step batch {N}, {bench_threads} thr",
         "trained block 16/64 s=-0.25 (text)",
-        "cond",
         batch=True,
-        density="measured",
     )
