@@ -400,7 +400,9 @@ def report(data: dict, out_dir: Path) -> str:
         "- The suites check each kernel and model against the NumPy reference (ONNX Runtime "
         "against PyTorch) once before timing it. Masks rotate "
         "through pools of 64 (real MNIST digits for the MLP, the model's own z path for the "
-        "GRU); the cache regime of each group is stated in its table.",
+        "GRU: calibrated random models on random tokens, and the trained character models on "
+        'held-out text, cases marked "trained"); the cache regime of each group is stated in '
+        "its table.",
         "",
         "## Targets at a glance",
         "",
