@@ -199,8 +199,8 @@ class GRUStack {
     int64_t z_path(const Layer& layer, int32_t token, const float* x, const float* h, float* zlr,
                    float* z, int32_t* units, int32_t* nz) const;
 
-    /// The z path of layer l for n streams at once (GEMMs with the block kernel, one thread):
-    /// z into ws.z (n, h), returns the active (stream, unit) pairs.
+    /// The z path of layer l for n streams at once (GEMMs with the block kernel, the streams
+    /// split among the threads): z into ws.z (n, h), returns the active (stream, unit) pairs.
     int64_t z_path_batch(const Layer& layer, const int32_t* tokens, const float* x,
                          const float* h, int64_t n, GruWorkspace& ws) const;
 
