@@ -203,48 +203,33 @@ def _record_model(benchmark, model, group, case, role, batch, density=None):
     )
 
 
+def _time_model(benchmark, model, step, case, role, batch, density=None):
+    """Warm up, time ``step()`` in the group of its thread count and setting, and record the
+    model's stats over the timed calls."""
+    threads = ccinfer.get_num_threads()  # set by the bench_threads fixture
+    group = f"gru step batch {N}, {threads} thr" if batch else f"gru step 1 stream, {threads} thr"
+    step()
+    model.reset_stats()
+    benchmark.group = group
+    benchmark(step)
+    _record_model(benchmark, model, group, case, role, batch=batch, density=density)
+
+
 # ---- one stream ---------------------------------------------------------------------------------
 
 
 def test_step_dense(benchmark, bench_threads):
     model = dense_model()
     _check_against_reference(model)  # verify before timing
-    step = _stepper(model, batch=False)
-    for _ in range(5):
-        step()
-    model.reset_stats()
-    benchmark.group = f"gru step 1 stream, {bench_threads} thr"
-    benchmark(step)
-    _record_model(
-        benchmark,
-        model,
-        f"gru step 1 stream, {bench_threads} thr",
-        "dense (ours)",
-        "dense",
-        batch=False,
-    )
+    _time_model(benchmark, model, _stepper(model, batch=False), "dense (ours)", "dense", False)
 
 
 @pytest.mark.parametrize("density", LOWRANK_DENSITIES)
 def test_step_lowrank(benchmark, bench_threads, density):
     model = model_at("lowrank", density)
-    # Verify before timing: the conditional step matches the NumPy reference.
-    _check_against_reference(model)
+    _check_against_reference(model)  # verify before timing
     step = _stepper(model, batch=False)
-    for _ in range(5):
-        step()
-    model.reset_stats()
-    benchmark.group = f"gru step 1 stream, {bench_threads} thr"
-    benchmark(step)
-    _record_model(
-        benchmark,
-        model,
-        f"gru step 1 stream, {bench_threads} thr",
-        f"lowrank r=16 z={density}",
-        "cond",
-        batch=False,
-        density=density,
-    )
+    _time_model(benchmark, model, step, f"lowrank r=16 z={density}", "cond", False, density)
 
 
 def test_step_openblas_sgemv(benchmark, bench_threads):
@@ -323,19 +308,7 @@ def test_step_torch(benchmark, bench_threads):
 def test_batch_dense(benchmark, bench_threads):
     model = dense_model()
     _check_batch_against_reference(model)  # verify before timing
-    step = _stepper(model, batch=True)
-    step()
-    model.reset_stats()
-    benchmark.group = f"gru step batch {N}, {bench_threads} thr"
-    benchmark(step)
-    _record_model(
-        benchmark,
-        model,
-        f"gru step batch {N}, {bench_threads} thr",
-        "dense (ours)",
-        "dense",
-        batch=True,
-    )
+    _time_model(benchmark, model, _stepper(model, batch=True), "dense (ours)", "dense", True)
 
 
 @pytest.mark.parametrize("density", DENSITIES)
@@ -343,19 +316,7 @@ def test_batch_block(benchmark, bench_threads, density):
     model = model_at("block", density, batch=True)
     _check_batch_against_reference(model)  # verify before timing
     step = _stepper(model, batch=True)
-    step()
-    model.reset_stats()
-    benchmark.group = f"gru step batch {N}, {bench_threads} thr"
-    benchmark(step)
-    _record_model(
-        benchmark,
-        model,
-        f"gru step batch {N}, {bench_threads} thr",
-        f"block 16/64 z={density}",
-        "cond",
-        batch=True,
-        density=density,
-    )
+    _time_model(benchmark, model, step, f"block 16/64 z={density}", "cond", True, density)
 
 
 def _check_against_reference(model, ids=None, warm=0):
@@ -459,19 +420,15 @@ def _ort_case():
     return f"ONNX Runtime {onnxruntime.__version__} nn.GRU"
 
 
-def _time_trained(benchmark, model, fn, group, case, batch):
-    """Time ``fn(i)`` (a stepper over the held-out text) and record the model's stats."""
+def _calls(fn):
+    """A zero-argument step from a stepper ``fn(i)`` (ccinfer.char_lm), counting the calls."""
     counter = [0]
 
     def step():
         counter[0] += 1
         return fn(counter[0])
 
-    step()
-    model.reset_stats()
-    benchmark.group = group
-    benchmark(step)
-    _record_model(benchmark, model, group, case, "cond", batch=batch, density="measured")
+    return step
 
 
 def test_step_trained_unstructured(benchmark, bench_threads):
@@ -479,14 +436,9 @@ def test_step_trained_unstructured(benchmark, bench_threads):
 
     model = _trained("stream")
     _check_against_reference(model, _text_tokens(), warm=200)  # verify before timing
-    _time_trained(
-        benchmark,
-        model,
-        stream_stepper(model, _text_tokens(), warm=200),
-        f"gru step 1 stream, {bench_threads} thr",
-        "trained unstructured r=16 s=-0.75 (text)",
-        batch=False,
-    )
+    step = _calls(stream_stepper(model, _text_tokens(), warm=200))
+    case = "trained unstructured r=16 s=-0.75 (text)"
+    _time_model(benchmark, model, step, case, "cond", False, density="measured")
     # Issue 5: 3x faster than ONNX Runtime's GRU (and 5x PyTorch's): shown as "vs baseline".
     benchmark.extra_info["baseline"] = _ort_case()
 
@@ -496,11 +448,6 @@ def test_batch_trained_block(benchmark, bench_threads):
 
     model = _trained("batch")
     _check_batch_against_reference(model, ids=_text_tokens(), warm=50)  # verify before timing
-    _time_trained(
-        benchmark,
-        model,
-        batch_stepper(model, _text_tokens(), N, warm=50),
-        f"gru step batch {N}, {bench_threads} thr",
-        "trained block 16/64 s=-0.25 (text)",
-        batch=True,
-    )
+    step = _calls(batch_stepper(model, _text_tokens(), N, warm=50))
+    case = "trained block 16/64 s=-0.25 (text)"
+    _time_model(benchmark, model, step, case, "cond", True, density="measured")
