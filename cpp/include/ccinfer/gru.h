@@ -121,7 +121,7 @@ struct GruWorkspace {
     AlignedBuffer<uint8_t> mask;     ///< per-sample row masks, (n, 2 h_max)
     AlignedBuffer<float> gates;      ///< block gates, (n, g_max)
     AlignedBuffer<int32_t> samples;  ///< per-thread sample lists, (threads, n)
-    AlignedBuffer<int32_t> zlr_nz;   ///< non-zero entries of z^lr, r_max per thread (one stream)
+    AlignedBuffer<int32_t> zlr_nz;   ///< non-zero entries of z^lr, r_max per thread
     std::vector<int64_t> active;     ///< active units per layer of the last step
     std::vector<GruLayerStats> stats;
 };
@@ -182,8 +182,7 @@ class GRUStack {
         AlignedBuffer<float> w_zl;  ///< (rank, d); token input: (d, rank) with b_zl added
         AlignedBuffer<float> u_zl;  ///< (rank, h)
         AlignedBuffer<float> b_zl;  ///< (rank)
-        AlignedBuffer<float> w_z, b_z;  ///< (h, rank), (h): kLowRank
-        AlignedBuffer<float> w_zt;      ///< (rank, h): W_z transposed, for the one-stream step
+        AlignedBuffer<float> w_zt, b_z;  ///< W_z transposed (rank, h), b_z (h): kLowRank
         AlignedBuffer<float> z_scale, z_shift;  ///< (rank): kBlock
         AlignedBuffer<int32_t> all_rows;        ///< 0 .. gates h - 1
         bool lookup = false;                    ///< token input (layer 0)

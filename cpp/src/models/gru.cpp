@@ -154,8 +154,7 @@ GRUStack::GRUStack(const std::vector<GruLayerInit>& layers, bool token_input,
                 L.w_zl = AlignedBuffer<float>(in.w_zl, r * d);
             }
             if (in.kind == GruKind::kLowRank) {
-                L.w_z = AlignedBuffer<float>(in.w_z, h * r);
-                L.w_zt = AlignedBuffer<float>(r * h);
+                L.w_zt = AlignedBuffer<float>(r * h);  // transposed: see lowrank_preactivation
                 for (int64_t i = 0; i < h; ++i)
                     for (int64_t j = 0; j < r; ++j) L.w_zt[j * h + i] = in.w_z[i * r + j];
                 L.b_z = AlignedBuffer<float>(in.b_z, h);
@@ -250,16 +249,7 @@ int64_t GRUStack::z_path(const Layer& L, int32_t token, const float* x, const fl
     for (int64_t j = 0; j < r; ++j) ux[j] = std::max(ux[j] + uh[j], 0.0f);
     int64_t na = 0;
     if (L.kind == GruKind::kLowRank) {
-        // z = W_z z^lr + b_z as a sum of the columns of W_z at the non-zero entries of the
-        // relu output z^lr (about half are 0): axpy over h, no per-row reductions.
-        int64_t nnz = 0;
-        for (int64_t j = 0; j < r; ++j)
-            if (ux[j] != 0.0f) {
-                nz[nnz] = static_cast<int32_t>(j);
-                uh[nnz++] = ux[j];
-            }
-        kernels::active().sparse_input_cols(L.w_zt.data(), hh, nz, uh, nnz, 0, hh,
-                                            L.b_z.data(), z);
+        detail::lowrank_preactivation(L.w_zt.data(), L.b_z.data(), r, hh, ux, nz, uh, z);
         for (int64_t i = 0; i < hh; ++i) {
             const bool on = z[i] > 0.0f;  // false for NaN
             z[i] = on ? detail::tanh_gate(z[i]) : 0.0f;

@@ -73,13 +73,15 @@ int64_t GRUStack::z_path_batch(const Layer& L, const int32_t* tokens, const floa
             for (int64_t e = 0; e < ns * r; ++e) ux[e] = std::max(ux[e] + uh[e], 0.0f);
         }
         if (L.kind == GruKind::kLowRank) {
-            if (ns > 0) block_gemm(L.w_z.data(), r, h, r, ux, r, nullptr, ns, Z + s0 * h, h);
+            int32_t* nz = ws.zlr_nz.data() + ith * r_max_;
             for (int64_t s = s0; s < s1; ++s) {
                 float* z = Z + s * h;
+                // The same sums as the one-stream step (UH's row s is free scratch by now).
+                detail::lowrank_preactivation(L.w_zt.data(), L.b_z.data(), r, h, UX + s * r, nz,
+                                              UH + s * r, z);
                 for (int64_t i = 0; i < h; ++i) {
-                    const float u = z[i] + L.b_z[i];
-                    const bool on = u > 0.0f;  // false for NaN
-                    z[i] = on ? detail::tanh_gate(u) : 0.0f;
+                    const bool on = z[i] > 0.0f;  // false for NaN
+                    z[i] = on ? detail::tanh_gate(z[i]) : 0.0f;
                     active += on;
                 }
             }

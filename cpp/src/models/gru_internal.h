@@ -6,10 +6,26 @@
 #include <stdexcept>
 #include <string>
 
+#include "../kernels/table.h"
 #include "ccinfer/gate_math.h"
 #include "ccinfer/gru.h"
 
 namespace ccinfer::detail {
+
+/// The low-rank gate's pre-activation u = W_z z^lr + b_z (h entries) of one stream, as a sum
+/// of the rows of W_z^T (w_zt, rank x h) at the non-zero entries of the relu output z^lr
+/// (about half are 0): an axpy over h, no per-row reductions. nz_index and nz_value are
+/// scratch for rank entries each (nz_value may be zlr's own scratch half, not zlr itself).
+inline void lowrank_preactivation(const float* w_zt, const float* b_z, int64_t rank, int64_t h,
+                                  const float* zlr, int32_t* nz_index, float* nz_value, float* u) {
+    int64_t nnz = 0;
+    for (int64_t j = 0; j < rank; ++j)
+        if (zlr[j] != 0.0f) {
+            nz_index[nnz] = static_cast<int32_t>(j);
+            nz_value[nnz++] = zlr[j];
+        }
+    kernels::active().sparse_input_cols(w_zt, h, nz_index, nz_value, nnz, 0, h, b_z, u);
+}
 
 using ccinfer::sigmoid;
 using ccinfer::tanh_gate;
