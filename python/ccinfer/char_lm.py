@@ -161,13 +161,13 @@ def dense_like(model: GRUStack, seed: int = 0) -> GRUStack:
     weights: the timing reference for a conditional model without a trained dense control of
     its size (a dense step's time does not depend on the weights' values)."""
     rng = np.random.default_rng(seed)
+
+    def normal(*shape: int) -> np.ndarray:
+        return (rng.standard_normal(shape) / np.sqrt(shape[-1])).astype(np.float32)
+
     layers, d = [], model.input_size
     for info in model.layers:
         h = info["hidden"]
-
-        def normal(*shape: int) -> np.ndarray:
-            return (rng.standard_normal(shape) / np.sqrt(shape[-1])).astype(np.float32)
-
         layers.append(
             {
                 "kind": "dense",
