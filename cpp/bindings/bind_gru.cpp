@@ -66,6 +66,20 @@ const float* tensor(const char* fn, const py::dict& arrays, const char* name,
     return static_cast<const float*>(a.data());
 }
 
+/// A float16 array's bit patterns (checked as uint16 of the same shape), or nullptr when the
+/// array is not float16 (then it must be float32: see tensor()).
+const uint16_t* half_tensor(const char* fn, const py::dict& arrays, const char* name,
+                            std::initializer_list<int64_t> shape, std::vector<py::array>& keep) {
+    if (!arrays.contains(name)) fail(fn, std::string("missing array ") + name);
+    const py::object obj = arrays[name];
+    if (!py::isinstance<py::array>(obj) ||
+        !py::reinterpret_borrow<py::array>(obj).dtype().is(py::dtype("float16")))
+        return nullptr;
+    py::array a = checked_array<uint16_t>(fn, name, obj.attr("view")("uint16"), shape);
+    keep.push_back(a);
+    return static_cast<const uint16_t*>(a.data());
+}
+
 std::unique_ptr<PyGRUStack> make_stack(const py::list& layers, bool token_input,
                                        int64_t input_size, const py::object& w_out_obj,
                                        const py::object& b_out_obj) {
@@ -84,8 +98,14 @@ std::unique_ptr<PyGRUStack> make_stack(const py::list& layers, bool token_input,
             fail(fn, "layer " + std::to_string(l) + ": hidden and rank must be >= 1");
         const py::dict a = spec["arrays"].cast<py::dict>();
         const int64_t G = in.kind == GruKind::kDense ? 3 : 2, h = in.h, r = in.rank;
-        in.w_ih = tensor(fn, a, "W_ih", {G * h, d}, keep);
-        in.w_hh = tensor(fn, a, "W_hh", {G * h, h}, keep);
+        // float16 W_ih and W_hh: the layer keeps them in half precision.
+        in.w_ih_f16 = half_tensor(fn, a, "W_ih", {G * h, d}, keep);
+        in.w_hh_f16 = half_tensor(fn, a, "W_hh", {G * h, h}, keep);
+        if (!in.w_ih_f16 != !in.w_hh_f16) fail(fn, "W_ih and W_hh must both be float16 or float32");
+        if (!in.w_ih_f16) {
+            in.w_ih = tensor(fn, a, "W_ih", {G * h, d}, keep);
+            in.w_hh = tensor(fn, a, "W_hh", {G * h, h}, keep);
+        }
         in.b_ih = tensor(fn, a, "b_ih", {G * h}, keep);
         in.b_hh = tensor(fn, a, "b_hh", {G * h}, keep);
         if (in.kind != GruKind::kDense) {

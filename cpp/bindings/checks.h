@@ -48,6 +48,8 @@ inline const char* dtype_name<int32_t>() { return "int32"; }
 template <>
 inline const char* dtype_name<uint8_t>() { return "uint8"; }
 template <>
+inline const char* dtype_name<uint16_t>() { return "uint16"; }
+template <>
 inline const char* dtype_name<bool>() { return "bool"; }
 
 std::string expected_str(const char* dtype, std::initializer_list<int64_t> shape);

@@ -159,7 +159,8 @@ def batch_stepper(model: GRUStack, tokens: np.ndarray, n: int, warm: int = 0):
 def dense_like(model: GRUStack, seed: int = 0) -> GRUStack:
     """A dense token-input `GRUStack` with the layer widths and output of `model` and random
     weights: the timing reference for a conditional model without a trained dense control of
-    its size (a dense step's time does not depend on the weights' values)."""
+    its size (a dense step's time does not depend on the weights' values). Its weights are
+    stored like `model`'s (float32 or float16), so both read the same bytes per row."""
     rng = np.random.default_rng(seed)
 
     def normal(*shape: int) -> np.ndarray:
@@ -178,4 +179,4 @@ def dense_like(model: GRUStack, seed: int = 0) -> GRUStack:
             }
         )
         d = h
-    return GRUStack.from_numpy(layers, model.output, token_input=True)
+    return GRUStack(layers, model.output, token_input=True, weights=model.weights)

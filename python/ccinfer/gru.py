@@ -37,6 +37,9 @@ LAYER_ARRAYS = {
 _MAX_WIDTH = 1 << 20
 
 GRUState = _core.GRUState
+#: Storage of the large matrices W_ih and W_hh (GRUStack ``weights``).
+WEIGHT_DTYPES = ("float32", "float16")
+_FLOAT16_MAX = float(np.finfo(np.float16).max)
 
 
 def layer_shapes(kind: str, d: int, h: int, rank: int | None) -> dict[str, tuple[int, ...]]:
@@ -53,8 +56,21 @@ def layer_shapes(kind: str, d: int, h: int, rank: int | None) -> dict[str, tuple
     return shapes
 
 
-def _check_layer(i: int, layer: Mapping, d: int) -> dict:
-    """A checked copy of one layer dict: kind, hidden, rank and float32 arrays."""
+def _to_half(where: str, a: np.ndarray) -> np.ndarray:
+    """float32 -> float16 (round to nearest) for ``weights="float16"``; values beyond float16's
+    range would become infinities, so they are refused."""
+    big = np.abs(a) > _FLOAT16_MAX
+    if big.any():
+        raise ValueError(
+            f"{where}: {int(big.sum())} weights exceed float16's range (|w| > 65504, largest "
+            f"{float(np.abs(a).max()):g}); use weights='float32'"
+        )
+    return np.ascontiguousarray(a, dtype=np.float16)
+
+
+def _check_layer(i: int, layer: Mapping, d: int, weights: str = "float32") -> dict:
+    """A checked copy of one layer dict: kind, hidden, rank and float32 arrays (W_ih and W_hh
+    float16 when ``weights`` is ``"float16"``)."""
     where = f"GRUStack: layer {i}"
     if not isinstance(layer, Mapping):
         raise ValueError(f"{where}: expected a dict of arrays, got {type(layer).__name__}")
@@ -91,6 +107,9 @@ def _check_layer(i: int, layer: Mapping, d: int) -> dict:
         raise ValueError(f"{where}: widths above 2^20 are not supported")
     shapes = layer_shapes(kind, d, h, rank)
     arrays = {n: as_float32_matrix(f"{where} {n}", layer[n], shapes[n]) for n in names}
+    if weights == "float16":
+        for n in ("W_ih", "W_hh"):
+            arrays[n] = _to_half(f"{where} {n}", arrays[n])
     return {"kind": kind, "hidden": h, "rank": rank, "arrays": arrays}
 
 
@@ -112,6 +131,13 @@ class GRUStack:
     token_input : bool
         True: the input is a token id in ``[0, d)`` of the first layer (a one-hot vector, done
         as a column lookup); False: float32 vectors of width ``d``.
+    weights : {"float32", "float16"}
+        Storage of every layer's ``W_ih`` and ``W_hh`` (the bulk of the model). ``"float16"``
+        rounds them once to half precision (a ValueError if any exceeds its range) and keeps
+        them so: half the memory and half the bytes a step reads; the products still run in
+        float32 on the exactly widened weights, so the results equal, bit for bit, those of
+        a float32 model built from the rounded weights. ``ccinfer.load`` picks ``"float16"``
+        for a file that stores these matrices in float16 (nothing is rounded then).
 
     Examples
     --------
@@ -121,7 +147,11 @@ class GRUStack:
     >>> model.step(np.array([1, 2, 3]), state=model.new_state(3))  # a batch   # doctest: +SKIP
     """
 
-    def __init__(self, layers: Sequence[Mapping], output, *, token_input: bool):
+    def __init__(
+        self, layers: Sequence[Mapping], output, *, token_input: bool, weights: str = "float32"
+    ):
+        if weights not in WEIGHT_DTYPES:
+            raise ValueError(f"GRUStack: weights must be one of {WEIGHT_DTYPES}, got {weights!r}")
         layers = list(layers)
         if not layers:
             raise ValueError("GRUStack: needs at least one layer")
@@ -134,7 +164,7 @@ class GRUStack:
         checked = []
         width = d
         for i, layer in enumerate(layers):
-            c = _check_layer(i, layer, width)
+            c = _check_layer(i, layer, width, weights)
             checked.append(c)
             width = c["hidden"]
         if not isinstance(output, (tuple, list)) or len(output) != 2:
@@ -149,6 +179,7 @@ class GRUStack:
         self._output = (W_out, b_out)
         self._token_input = bool(token_input)
         self._input_size = d
+        self._weights = weights
         self.card: dict[str, str] = {}  # free-form strings saved with the model
         self._core = _core.GRUStack(checked, self._token_input, d, W_out, b_out)
         self._state = None
@@ -269,6 +300,11 @@ class GRUStack:
     @property
     def output_size(self) -> int:
         return self._output[0].shape[0]
+
+    @property
+    def weights(self) -> str:
+        """Storage of W_ih and W_hh: ``"float32"`` or ``"float16"`` (see the constructor)."""
+        return self._weights
 
     @property
     def layers(self) -> list[dict]:
@@ -586,7 +622,15 @@ class GRUStack:
         W = used["output.weight"] = require_tensor(mf, "output.weight", (cfg["output_size"], d))
         b = used["output.bias"] = require_tensor(mf, "output.bias", (cfg["output_size"],))
         check_no_extra_tensors(mf, used)
-        model = cls(layers, (W, b), token_input=cfg["input"] == "tokens")
+        # Matrices stored in float16 stay so (exact: they are float16 values already).
+        big = [f"layers.{i}.{n}" for i in range(len(layers)) for n in ("W_ih", "W_hh")]
+        half = all(mf.stored.get(name) == "F16" for name in big)
+        model = cls(
+            layers,
+            (W, b),
+            token_input=cfg["input"] == "tokens",
+            weights="float16" if half else "float32",
+        )
         model.card = dict(mf.card)
         return model
 

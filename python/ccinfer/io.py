@@ -41,12 +41,16 @@ class ModelFile:
         float32, C-contiguous, finite.
     card : dict
         Free-form strings (training set-up, accuracy); never interpreted.
+    stored : dict of str to str
+        The dtype each tensor has in the file (``"F32"`` or ``"F16"``; empty for a model
+        file made in memory).
     """
 
     kind: str
     config: dict
     tensors: dict[str, np.ndarray]
     card: dict[str, str] = field(default_factory=dict)
+    stored: dict[str, str] = field(default_factory=dict)
 
 
 def _fail(path, what: str) -> ValueError:
@@ -162,14 +166,15 @@ def read_model_file(path: str | os.PathLike) -> ModelFile:
         raw = load_file(str(path))
     except (SafetensorError, OSError) as e:
         raise _fail(path, f"cannot read tensors ({e})") from e
-    tensors = {}
+    tensors, stored = {}, {}
     for name, value in raw.items():
+        stored[name] = "F16" if value.dtype == np.float16 else "F32"
         value = np.ascontiguousarray(value, dtype=np.float32)
         if not np.isfinite(value).all():
             raise _fail(path, f"tensor {name!r} contains NaN or Inf")
         tensors[name] = value
     card = {k[5:]: v for k, v in metadata.items() if k.startswith("card.")}
-    return ModelFile(kind=kind, config=config, tensors=tensors, card=card)
+    return ModelFile(kind=kind, config=config, tensors=tensors, card=card, stored=stored)
 
 
 def write_model_file(

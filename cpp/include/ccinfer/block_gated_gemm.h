@@ -56,5 +56,10 @@ void block_gated_gemm(const float* w, int64_t m, int64_t k, const float* x, int6
 void block_gated_gemm_blocks(const float* w, int64_t k, const float* x, int64_t n,
                              const float* gates, int64_t nb, int64_t block, int64_t b_begin,
                              int64_t b_end, float* y, int64_t ldy, GatedOff off, int32_t* samples);
+/// The same over binary16 weights (ccinfer/half.h): bit for bit the result over their
+/// float32 values, reading half the bytes.
+void block_gated_gemm_blocks(const uint16_t* w, int64_t k, const float* x, int64_t n,
+                             const float* gates, int64_t nb, int64_t block, int64_t b_begin,
+                             int64_t b_end, float* y, int64_t ldy, GatedOff off, int32_t* samples);
 
 }  // namespace ccinfer

@@ -25,6 +25,10 @@ constexpr double kCondGemvBatchDenseDensity = 0.4;
 /// identical for every thread count.
 void cond_gemv_batch(const float* w, int64_t m, int64_t k, const float* x, int64_t n,
                      const uint8_t* mask, const float* bias, float* out);
+/// The same over binary16 weights (ccinfer/half.h): bit for bit the result over their
+/// float32 values.
+void cond_gemv_batch(const uint16_t* w, int64_t m, int64_t k, const float* x, int64_t n,
+                     const uint8_t* mask, const float* bias, float* out);
 
 /// cond_gemv_batch with the row sets as CSR row lists: the rows of sample s are
 /// indices[indptr[s] : indptr[s + 1]], strictly increasing, in [0, m); indptr has n + 1

@@ -64,6 +64,12 @@ struct GruLayerInit {
     const float* b_z = nullptr;
     const float* z_scale = nullptr;
     const float* z_shift = nullptr;
+    /// Optional: W_ih and W_hh as binary16 bit patterns (ccinfer/half.h), same layouts; when
+    /// given (both), w_ih / w_hh are ignored and the layer keeps these two matrices in half
+    /// precision: half the memory and memory traffic, and results bit for bit those of the
+    /// float32 values of the same weights (widening is exact, sums run in the same order).
+    const uint16_t* w_ih_f16 = nullptr;
+    const uint16_t* w_hh_f16 = nullptr;
 };
 
 /// Counters of what the steps did for one layer.
@@ -141,6 +147,8 @@ class GRUStack {
     GruKind kind(size_t l) const { return layers_[l].kind; }
     int64_t hidden(size_t l) const { return layers_[l].h; }
     int64_t rank(size_t l) const { return layers_[l].rank; }
+    /// True if layer l keeps W_ih and W_hh in binary16 (GruLayerInit::w_ih_f16).
+    bool half_weights(size_t l) const { return !layers_[l].w_hh16.empty(); }
     uint64_t id() const { return id_; }
 
     /// A zero state for n >= 1 streams.
@@ -178,6 +186,9 @@ class GRUStack {
         AlignedBuffer<float> w_ih;  ///< (gates h, d) unit-interleaved; token input: (d, gates h)
                                     ///< with b_ih added (the lookup table)
         AlignedBuffer<float> w_hh;  ///< (gates h, h) unit-interleaved
+        /// Half-precision layers: W_ih (unless a lookup) and W_hh here, same layouts, and
+        /// the float32 buffers above empty (a lookup table stays float32).
+        AlignedBuffer<uint16_t> w_ih16, w_hh16;
         AlignedBuffer<float> b_ih, b_hh;  ///< (gates h) unit-interleaved
         AlignedBuffer<float> w_zl;  ///< (rank, d); token input: (d, rank) with b_zl added
         AlignedBuffer<float> u_zl;  ///< (rank, h)

@@ -15,16 +15,19 @@ namespace {
 const KernelTable kScalarTable{Isa::kScalar, scalar::gemv_rows, scalar::block_gemm,
                                 scalar::sign_rows, scalar::sign_mask,
                                 scalar::gemv_samples, scalar::sparse_input_cols,
-                                scalar::sparse_input_rows, scalar::tree_axpy};
+                                scalar::sparse_input_rows, scalar::tree_axpy,
+    scalar::gemv_rows_f16, scalar::block_gemm_f16, scalar::gemv_samples_f16};
 #ifdef CCINFER_X86
 const KernelTable kAvx2Table{Isa::kAvx2, avx2::gemv_rows, avx2::block_gemm, avx2::sign_rows,
                               avx2::sign_mask,
                               avx2::gemv_samples, avx2::sparse_input_cols,
-                              avx2::sparse_input_rows, avx2::tree_axpy};
+                              avx2::sparse_input_rows, avx2::tree_axpy,
+    avx2::gemv_rows_f16, avx2::block_gemm_f16, avx2::gemv_samples_f16};
 const KernelTable kAvx512Table{Isa::kAvx512, avx512::gemv_rows, avx512::block_gemm,
                                 avx512::sign_rows, avx512::sign_mask,
                                 avx512::gemv_samples, avx512::sparse_input_cols,
-                                avx512::sparse_input_rows, avx512::tree_axpy};
+                                avx512::sparse_input_rows, avx512::tree_axpy,
+    avx512::gemv_rows_f16, avx512::block_gemm_f16, avx512::gemv_samples_f16};
 #endif
 
 }  // namespace

@@ -21,12 +21,23 @@ namespace ccinfer::kernels {
 using GemvRowsFn = void (*)(const float* w, int64_t ldw, int64_t k, const float* x,
                             const int32_t* rows, int64_t nrows, const float* bias, float* out);
 
+/// The same over binary16 weights (ccinfer/half.h), widened exactly: the result equals
+/// gemv_rows over the float32 values of those weights bit for bit.
+using GemvRowsF16Fn = void (*)(const uint16_t* w, int64_t ldw, int64_t k, const float* x,
+                               const int32_t* rows, int64_t nrows, const float* bias,
+                               float* out);
+
 /// y[s*ldy + r] = dot(x[s*ldx : +k], w[r*ldw : +k]) for r < nrows and s = samples[i]
 /// (s = i when samples is null), i < nsamples: a small GEMM Y[S, :] = X[S] W^T over the
 /// listed samples (block_gemm/block_gemm.h).
 using BlockGemmFn = void (*)(const float* w, int64_t ldw, int64_t nrows, int64_t k,
                              const float* x, int64_t ldx, const int32_t* samples,
                              int64_t nsamples, float* y, int64_t ldy);
+
+/// block_gemm over binary16 weights (bit for bit block_gemm over their float32 values).
+using BlockGemmF16Fn = void (*)(const uint16_t* w, int64_t ldw, int64_t nrows, int64_t k,
+                                const float* x, int64_t ldx, const int32_t* samples,
+                                int64_t nsamples, float* y, int64_t ldy);
 
 /// The sign estimator's fused step t = A u + bias over A in panels (sign_rows/sign_rows.h):
 /// the rows i < m with t_i > tau, ascending, into rows_out (returns their number), or the
@@ -42,6 +53,11 @@ using SignMaskFn = void (*)(const float* a_panels, const float* bias, int64_t m,
 using GemvSamplesFn = void (*)(const float* wrow, int64_t k, const float* x, int64_t ldx,
                                const int32_t* samples, int64_t nsamples, const float* bias,
                                float* out, int64_t ldo);
+
+/// gemv_samples over a binary16 weight row (bit for bit gemv_samples over its float32 values).
+using GemvSamplesF16Fn = void (*)(const uint16_t* wrow, int64_t k, const float* x, int64_t ldx,
+                                  const int32_t* samples, int64_t nsamples, const float* bias,
+                                  float* out, int64_t ldo);
 
 /// out[c] = (bias[c] or 0) + sum_t nz_value[t] * Wt[nz_index[t], c] for c in [c0, c1), the
 /// terms added in order of t (sparse_input/sparse_input.h).
@@ -71,7 +87,27 @@ struct KernelTable {
     SparseInputColsFn sparse_input_cols;
     SparseInputRowsFn sparse_input_rows;
     TreeAxpyFn tree_axpy;
+    GemvRowsF16Fn gemv_rows_f16;
+    BlockGemmF16Fn block_gemm_f16;
+    GemvSamplesF16Fn gemv_samples_f16;
 };
+
+/// The kernel of a table for float32 or binary16 weights, so a routine written once as a
+/// template over the weight type picks the right one.
+inline GemvRowsFn gemv_rows_for(const KernelTable& t, const float*) { return t.gemv_rows; }
+inline GemvRowsF16Fn gemv_rows_for(const KernelTable& t, const uint16_t*) {
+    return t.gemv_rows_f16;
+}
+inline BlockGemmFn block_gemm_for(const KernelTable& t, const float*) { return t.block_gemm; }
+inline BlockGemmF16Fn block_gemm_for(const KernelTable& t, const uint16_t*) {
+    return t.block_gemm_f16;
+}
+inline GemvSamplesFn gemv_samples_for(const KernelTable& t, const float*) {
+    return t.gemv_samples;
+}
+inline GemvSamplesF16Fn gemv_samples_for(const KernelTable& t, const uint16_t*) {
+    return t.gemv_samples_f16;
+}
 
 /// The table of the active ISA (see cpu.h). Valid until set_active_isa().
 const KernelTable& active();

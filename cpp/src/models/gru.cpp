@@ -23,6 +23,7 @@
 #include <string>
 
 #include "../kernels/table.h"
+#include "ccinfer/half.h"
 #include "ccinfer/threads.h"
 #include "gru_internal.h"
 
@@ -33,6 +34,30 @@ std::atomic<uint64_t> g_next_model_id{1};
 
 void require(bool ok, const std::string& what) {
     if (!ok) throw std::invalid_argument("GRUStack: " + what);
+}
+
+// Unit-interleaved copy of a (G h, k) matrix given gate-major: stored row G i + g = given
+// row g h + i.
+template <typename W>
+AlignedBuffer<W> interleave_rows(const W* src, int64_t G, int64_t h, int64_t k) {
+    AlignedBuffer<W> out(G * h * k);
+    for (int64_t i = 0; i < h; ++i)
+        for (int64_t g = 0; g < G; ++g)
+            std::memcpy(out.data() + (G * i + g) * k, src + (g * h + i) * k, sizeof(W) * k);
+    return out;
+}
+
+// Token input: W_ih (G h, V) transposed to (V, G h), unit-interleaved, with b_ih added (the
+// row of token t is then W_ih[:, t] + b_ih, rounded once). Always float32 (it is small).
+template <typename W>
+AlignedBuffer<float> lookup_table(const W* w_ih, const float* b_ih, int64_t G, int64_t h,
+                                  int64_t V) {
+    AlignedBuffer<float> out(V * G * h);
+    for (int64_t t = 0; t < V; ++t)
+        for (int64_t i = 0; i < h; ++i)
+            for (int64_t g = 0; g < G; ++g)
+                out[t * G * h + G * i + g] = widen(w_ih[(g * h + i) * V + t]) + b_ih[g * h + i];
+    return out;
 }
 
 }  // namespace
@@ -99,7 +124,10 @@ GRUStack::GRUStack(const std::vector<GruLayerInit>& layers, bool token_input,
                     where + "input width " + std::to_string(in.d) +
                         " does not match the previous layer's hidden width " +
                         std::to_string(layers[l - 1].h));
-        require(in.w_ih && in.w_hh && in.b_ih && in.b_hh, where + "missing W_ih/W_hh/b_ih/b_hh");
+        const bool half = in.w_ih_f16 || in.w_hh_f16;
+        require(half ? in.w_ih_f16 && in.w_hh_f16 : in.w_ih && in.w_hh,
+                where + "missing W_ih/W_hh (half precision needs both)");
+        require(in.b_ih && in.b_hh, where + "missing b_ih/b_hh");
         Layer L;
         L.kind = in.kind;
         L.d = in.d;
@@ -121,26 +149,21 @@ GRUStack::GRUStack(const std::vector<GruLayerInit>& layers, bool token_input,
         // Unit-interleaved rows: stored row G i + g = given row g h + i.
         L.b_ih = AlignedBuffer<float>(G * h);
         L.b_hh = AlignedBuffer<float>(G * h);
-        L.w_hh = AlignedBuffer<float>(G * h * h);
         for (int64_t i = 0; i < h; ++i)
             for (int64_t g = 0; g < G; ++g) {
                 L.b_ih[G * i + g] = in.b_ih[g * h + i];
                 L.b_hh[G * i + g] = in.b_hh[g * h + i];
-                std::memcpy(L.w_hh.data() + (G * i + g) * h, in.w_hh + (g * h + i) * h,
-                            sizeof(float) * h);
             }
-        L.w_ih = AlignedBuffer<float>(G * h * d);
-        if (L.lookup) {
-            for (int64_t t = 0; t < d; ++t)
-                for (int64_t i = 0; i < h; ++i)
-                    for (int64_t g = 0; g < G; ++g)
-                        L.w_ih[t * G * h + G * i + g] =
-                            in.w_ih[(g * h + i) * d + t] + in.b_ih[g * h + i];
+        if (half) {
+            L.w_hh16 = interleave_rows(in.w_hh_f16, G, h, h);
+            if (L.lookup)
+                L.w_ih = lookup_table(in.w_ih_f16, in.b_ih, G, h, d);
+            else
+                L.w_ih16 = interleave_rows(in.w_ih_f16, G, h, d);
         } else {
-            for (int64_t i = 0; i < h; ++i)
-                for (int64_t g = 0; g < G; ++g)
-                    std::memcpy(L.w_ih.data() + (G * i + g) * d, in.w_ih + (g * h + i) * d,
-                                sizeof(float) * d);
+            L.w_hh = interleave_rows(in.w_hh, G, h, h);
+            L.w_ih = L.lookup ? lookup_table(in.w_ih, in.b_ih, G, h, d)
+                              : interleave_rows(in.w_ih, G, h, d);
         }
         if (in.kind != GruKind::kDense) {
             L.b_zl = AlignedBuffer<float>(in.b_zl, r);
@@ -346,8 +369,10 @@ void GRUStack::step_impl(int32_t token, const float* x, GRUState& state, float* 
             if (L.lookup)
                 gx = L.w_ih.data() + int64_t{token} * G * h;
             else
-                gemv_rows(L.w_ih.data(), L.d, L.d, xin, my_rows, nrows, L.b_ih.data(), gx_buf);
-            gemv_rows(L.w_hh.data(), h, h, hs, my_rows, nrows, L.b_hh.data(), gh);
+                detail::Weights{L.w_ih.data(), L.w_ih16.data()}.gemv_rows(
+                    L.d, L.d, xin, my_rows, nrows, L.b_ih.data(), gx_buf);
+            detail::Weights{L.w_hh.data(), L.w_hh16.data()}.gemv_rows(h, h, hs, my_rows, nrows,
+                                                                      L.b_hh.data(), gh);
             const int64_t u0 = h * ith / nt, u1 = h * (ith + 1) / nt;
             if (dense) {
                 for (int64_t i = a0; i < a1; ++i)

@@ -12,6 +12,33 @@
 
 namespace ccinfer::detail {
 
+/// A layer matrix as stored: float32 or binary16 (exactly one pointer is non-null), with the
+/// products over it run by the kernel for its type.
+struct Weights {
+    const float* f32 = nullptr;
+    const uint16_t* f16 = nullptr;
+
+    Weights at(int64_t offset) const {
+        return {f32 ? f32 + offset : nullptr, f16 ? f16 + offset : nullptr};
+    }
+    void gemv_rows(int64_t ldw, int64_t k, const float* x, const int32_t* rows, int64_t nrows,
+                   const float* bias, float* out) const {
+        const kernels::KernelTable& t = kernels::active();
+        if (f16)
+            t.gemv_rows_f16(f16, ldw, k, x, rows, nrows, bias, out);
+        else
+            t.gemv_rows(f32, ldw, k, x, rows, nrows, bias, out);
+    }
+    void block_gemm(int64_t ldw, int64_t nrows, int64_t k, const float* x, int64_t ldx,
+                    const int32_t* samples, int64_t nsamples, float* y, int64_t ldy) const {
+        const kernels::KernelTable& t = kernels::active();
+        if (f16)
+            t.block_gemm_f16(f16, ldw, nrows, k, x, ldx, samples, nsamples, y, ldy);
+        else
+            t.block_gemm(f32, ldw, nrows, k, x, ldx, samples, nsamples, y, ldy);
+    }
+};
+
 /// The low-rank gate's pre-activation u = W_z z^lr + b_z (h entries) of one stream, as a sum
 /// of the rows of W_z^T (w_zt, rank x h) at the non-zero entries of the relu output z^lr
 /// (about half are 0): an axpy over h, no per-row reductions. nz_index and nz_value are

@@ -56,10 +56,13 @@ double block_gated_gemm_dense_threshold(Isa isa) {
                                : std::numeric_limits<double>::infinity();
 }
 
-void block_gated_gemm_blocks(const float* w, int64_t k, const float* x, int64_t n,
-                             const float* gates, int64_t nb, int64_t block, int64_t b_begin,
-                             int64_t b_end, float* y, int64_t ldy, GatedOff off, int32_t* samples) {
-    const auto block_gemm = kernels::active().block_gemm;
+namespace {
+
+template <typename W>
+void gated_blocks(const W* w, int64_t k, const float* x, int64_t n, const float* gates,
+                  int64_t nb, int64_t block, int64_t b_begin, int64_t b_end, float* y,
+                  int64_t ldy, GatedOff off, int32_t* samples) {
+    const auto block_gemm = kernels::block_gemm_for(kernels::active(), w);
     for (int64_t b = b_begin; b < b_end; ++b) {
         int64_t count = 0;
         for (int64_t s = 0; s < n; ++s) {
@@ -71,6 +74,20 @@ void block_gated_gemm_blocks(const float* w, int64_t k, const float* x, int64_t 
         if (count > 0)
             block_gemm(w + b * block * k, k, block, k, x, k, samples, count, y + b * block, ldy);
     }
+}
+
+}  // namespace
+
+void block_gated_gemm_blocks(const float* w, int64_t k, const float* x, int64_t n,
+                             const float* gates, int64_t nb, int64_t block, int64_t b_begin,
+                             int64_t b_end, float* y, int64_t ldy, GatedOff off, int32_t* samples) {
+    gated_blocks(w, k, x, n, gates, nb, block, b_begin, b_end, y, ldy, off, samples);
+}
+
+void block_gated_gemm_blocks(const uint16_t* w, int64_t k, const float* x, int64_t n,
+                             const float* gates, int64_t nb, int64_t block, int64_t b_begin,
+                             int64_t b_end, float* y, int64_t ldy, GatedOff off, int32_t* samples) {
+    gated_blocks(w, k, x, n, gates, nb, block, b_begin, b_end, y, ldy, off, samples);
 }
 
 void block_gated_gemm(const float* w, int64_t m, int64_t k, const float* x, int64_t n,

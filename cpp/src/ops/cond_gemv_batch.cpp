@@ -36,10 +36,11 @@ void fill_bits_from_mask(const uint8_t* mask, int64_t n, int64_t m, int64_t r0, 
 }
 
 // Computes rows [r0, r1) for the samples set in rs, with `samples` room for n indices.
-void rows_for_samples(kernels::GemvSamplesFn gemv_samples, const float* w, int64_t k,
-                      const float* x, const RowSamples& rs, int64_t r0, int64_t r1,
-                      const float* bias, float* out, int64_t m, int32_t* samples) {
-    const int64_t row_bytes = k * static_cast<int64_t>(sizeof(float));
+template <typename W>
+void rows_for_samples(const W* w, int64_t k, const float* x, const RowSamples& rs, int64_t r0,
+                      int64_t r1, const float* bias, float* out, int64_t m, int32_t* samples) {
+    const auto gemv_samples = kernels::gemv_samples_for(kernels::active(), w);
+    const int64_t row_bytes = k * static_cast<int64_t>(sizeof(W));
     for (int64_t i = r0; i < r1; ++i) {
         // The next row is known: start fetching it (rows jump, the hardware prefetcher
         // restarts at each one).
@@ -64,13 +65,13 @@ void rows_for_samples(kernels::GemvSamplesFn gemv_samples, const float* w, int64
 // the same way for any thread count.
 constexpr int64_t kRowAlign = 64;
 
-template <typename IsActive>
-void batch_dense(const float* w, int64_t m, int64_t k, const float* x, int64_t n,
+template <typename W, typename IsActive>
+void batch_dense(const W* w, int64_t m, int64_t k, const float* x, int64_t n,
                  const float* bias, float* out, IsActive is_active) {
     thread_local std::vector<float> scratch;  // reused: no page faults per call
     if (scratch.size() < static_cast<size_t>(n * m)) scratch.resize(static_cast<size_t>(n * m));
     float* y = scratch.data();
-    const auto block_gemm = kernels::active().block_gemm;
+    const auto block_gemm = kernels::block_gemm_for(kernels::active(), w);
     const int nth = static_cast<int>(
         std::min<int64_t>(threads_for_work(n * m * k), (m + kRowAlign - 1) / kRowAlign));
 #pragma omp parallel num_threads(nth) if (nth > 1)
@@ -130,8 +131,11 @@ void check_csr_rows(const char* func, const int32_t* indptr, int64_t n, const in
     }
 }
 
-void cond_gemv_batch(const float* w, int64_t m, int64_t k, const float* x, int64_t n,
-                     const uint8_t* mask, const float* bias, float* out) {
+namespace {
+
+template <typename W>
+void cond_gemv_batch_any(const W* w, int64_t m, int64_t k, const float* x, int64_t n,
+                         const uint8_t* mask, const float* bias, float* out) {
     check_dims(m, k, n);
     if (m == 0 || n == 0) return;
     int64_t nnz = 0;
@@ -146,7 +150,6 @@ void cond_gemv_batch(const float* w, int64_t m, int64_t k, const float* x, int64
     rs.bits.resize(static_cast<size_t>(m * rs.words));
     const int nth = std::min<int64_t>(threads_for_work(nnz * k + n * m), m);
     std::vector<int32_t> samples(static_cast<size_t>(nth * n));
-    const auto gemv_samples = kernels::active().gemv_samples;
 #pragma omp parallel num_threads(nth) if (nth > 1)
     {
         // Static share of the rows of W per thread; every output is computed by one thread
@@ -154,9 +157,20 @@ void cond_gemv_batch(const float* w, int64_t m, int64_t k, const float* x, int64
         const int ith = omp_get_thread_num();
         const int64_t r0 = m * ith / nth, r1 = m * (ith + 1) / nth;
         fill_bits_from_mask(mask, n, m, r0, r1, rs);
-        rows_for_samples(gemv_samples, w, k, x, rs, r0, r1, bias, out, m,
-                         samples.data() + ith * n);
+        rows_for_samples(w, k, x, rs, r0, r1, bias, out, m, samples.data() + ith * n);
     }
+}
+
+}  // namespace
+
+void cond_gemv_batch(const float* w, int64_t m, int64_t k, const float* x, int64_t n,
+                     const uint8_t* mask, const float* bias, float* out) {
+    cond_gemv_batch_any(w, m, k, x, n, mask, bias, out);
+}
+
+void cond_gemv_batch(const uint16_t* w, int64_t m, int64_t k, const float* x, int64_t n,
+                     const uint8_t* mask, const float* bias, float* out) {
+    cond_gemv_batch_any(w, m, k, x, n, mask, bias, out);
 }
 
 void cond_gemv_batch_csr(const float* w, int64_t m, int64_t k, const float* x, int64_t n,
@@ -182,13 +196,11 @@ void cond_gemv_batch_csr(const float* w, int64_t m, int64_t k, const float* x, i
             rs.bits[indices[t] * rs.words + (s >> 6)] |= uint64_t{1} << (s & 63);
     const int nth = std::min<int64_t>(threads_for_work(nnz * k), m);
     std::vector<int32_t> samples(static_cast<size_t>(nth * n));
-    const auto gemv_samples = kernels::active().gemv_samples;
 #pragma omp parallel num_threads(nth) if (nth > 1)
     {
         const int ith = omp_get_thread_num();
         const int64_t r0 = m * ith / nth, r1 = m * (ith + 1) / nth;
-        rows_for_samples(gemv_samples, w, k, x, rs, r0, r1, bias, out, m,
-                         samples.data() + ith * n);
+        rows_for_samples(w, k, x, rs, r0, r1, bias, out, m, samples.data() + ith * n);
     }
 }
 

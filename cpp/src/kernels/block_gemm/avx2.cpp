@@ -4,6 +4,7 @@
 // together with a horizontal-add tree and stored with one 128-bit store.
 #include <immintrin.h>
 
+#include "../weights_avx2.h"
 #include "block_gemm.h"
 
 namespace ccinfer::kernels::avx2 {
@@ -27,10 +28,10 @@ inline float hsum(__m256 a) {
 
 // pf: when not null, the NW rows (stride ldw) of the next row group, prefetched one 64-byte
 // line per row every other step of k (see the AVX-512 kernel).
-template <int MS, int NW>
-inline void tile(const float* w, int64_t ldw, int64_t k8, __m256i tail, bool has_tail,
+template <int MS, int NW, typename W>
+inline void tile(const W* w, int64_t ldw, int64_t k8, __m256i tail, int64_t ntail,
                  const float* x, int64_t ldx, const int32_t* samples, float* y, int64_t ldy,
-                 const float* pf) {
+                 const W* pf) {
     const float* xp[MS];
     float* yp[MS];
     for (int i = 0; i < MS; ++i) {
@@ -38,28 +39,28 @@ inline void tile(const float* w, int64_t ldw, int64_t k8, __m256i tail, bool has
         xp[i] = x + s * ldx;
         yp[i] = y + s * ldy;
     }
-    const float* wp[NW];
+    const W* wp[NW];
     for (int r = 0; r < NW; ++r) wp[r] = w + r * ldw;
 
     __m256 acc[MS][NW];
     for (int i = 0; i < MS; ++i)
         for (int r = 0; r < NW; ++r) acc[i][r] = _mm256_setzero_ps();
     for (int64_t j = 0; j < k8; j += 8) {
-        if (pf && j % 16 == 0)
+        if (pf && j % (64 / sizeof(W)) == 0)  // one prefetch per row and line
             for (int r = 0; r < NW; ++r)
                 _mm_prefetch(reinterpret_cast<const char*>(pf + r * ldw + j), _MM_HINT_T0);
         __m256 xv[MS];
         for (int i = 0; i < MS; ++i) xv[i] = _mm256_loadu_ps(xp[i] + j);
         for (int r = 0; r < NW; ++r) {
-            const __m256 wv = _mm256_loadu_ps(wp[r] + j);
+            const __m256 wv = load_w8(wp[r] + j);
             for (int i = 0; i < MS; ++i) acc[i][r] = _mm256_fmadd_ps(xv[i], wv, acc[i][r]);
         }
     }
-    if (has_tail) {
+    if (ntail) {
         __m256 xv[MS];
         for (int i = 0; i < MS; ++i) xv[i] = _mm256_maskload_ps(xp[i] + k8, tail);
         for (int r = 0; r < NW; ++r) {
-            const __m256 wv = _mm256_maskload_ps(wp[r] + k8, tail);
+            const __m256 wv = load_w8(tail, ntail, wp[r] + k8);
             for (int i = 0; i < MS; ++i) acc[i][r] = _mm256_fmadd_ps(xv[i], wv, acc[i][r]);
         }
     }
@@ -73,16 +74,16 @@ inline void tile(const float* w, int64_t ldw, int64_t k8, __m256i tail, bool has
 }
 
 // NW weight rows against every sample, kMs samples at a time.
-template <int NW>
-void row_group(const float* w, int64_t ldw, int64_t k8, __m256i tail, bool has_tail, const float* x,
+template <int NW, typename W>
+void row_group(const W* w, int64_t ldw, int64_t k8, __m256i tail, int64_t ntail, const float* x,
                int64_t ldx, const int32_t* samples, int64_t nsamples, float* y, int64_t ldy) {
-    const float* pf = w + NW * ldw;  // the next group's rows (a prefetch never faults)
+    const W* pf = w + NW * ldw;  // the next group's rows (a prefetch never faults)
     int64_t i = 0;
     for (; i + kMs <= nsamples; i += kMs) {
         const int32_t* si = samples ? samples + i : nullptr;
         const float* xi = samples ? x : x + i * ldx;
         float* yi = samples ? y : y + i * ldy;
-        tile<kMs, NW>(w, ldw, k8, tail, has_tail, xi, ldx, si, yi, ldy, i == 0 ? pf : nullptr);
+        tile<kMs, NW>(w, ldw, k8, tail, ntail, xi, ldx, si, yi, ldy, i == 0 ? pf : nullptr);
     }
     if (i > 0) pf = nullptr;
     const int32_t* si = samples ? samples + i : nullptr;
@@ -90,10 +91,38 @@ void row_group(const float* w, int64_t ldw, int64_t k8, __m256i tail, bool has_t
     float* yi = samples ? y : y + i * ldy;
     switch (nsamples - i) {
         case 2:
-            tile<2, NW>(w, ldw, k8, tail, has_tail, xi, ldx, si, yi, ldy, pf);
+            tile<2, NW>(w, ldw, k8, tail, ntail, xi, ldx, si, yi, ldy, pf);
             break;
         case 1:
-            tile<1, NW>(w, ldw, k8, tail, has_tail, xi, ldx, si, yi, ldy, pf);
+            tile<1, NW>(w, ldw, k8, tail, ntail, xi, ldx, si, yi, ldy, pf);
+            break;
+        default:
+            break;
+    }
+}
+
+template <typename W>
+void block_gemm_impl(const W* w, int64_t ldw, int64_t nrows, int64_t k, const float* x,
+                     int64_t ldx, const int32_t* samples, int64_t nsamples, float* y,
+                     int64_t ldy) {
+    const int64_t k8 = k & ~int64_t{7};
+    const int64_t ntail = k - k8;
+    // Lanes below k - k8 load, the rest read as zero (and touch no memory).
+    const __m256i tail = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(k - k8)),
+                                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    int64_t r = 0;
+    for (; r + kNw <= nrows; r += kNw)
+        row_group<kNw>(w + r * ldw, ldw, k8, tail, ntail, x, ldx, samples, nsamples, y + r, ldy);
+    const W* wr = w + r * ldw;
+    switch (nrows - r) {
+        case 3:
+            row_group<3>(wr, ldw, k8, tail, ntail, x, ldx, samples, nsamples, y + r, ldy);
+            break;
+        case 2:
+            row_group<2>(wr, ldw, k8, tail, ntail, x, ldx, samples, nsamples, y + r, ldy);
+            break;
+        case 1:
+            row_group<1>(wr, ldw, k8, tail, ntail, x, ldx, samples, nsamples, y + r, ldy);
             break;
         default:
             break;
@@ -104,28 +133,13 @@ void row_group(const float* w, int64_t ldw, int64_t k8, __m256i tail, bool has_t
 
 void block_gemm(const float* w, int64_t ldw, int64_t nrows, int64_t k, const float* x, int64_t ldx,
                 const int32_t* samples, int64_t nsamples, float* y, int64_t ldy) {
-    const int64_t k8 = k & ~int64_t{7};
-    const bool has_tail = k8 < k;
-    // Lanes below k - k8 load, the rest read as zero (and touch no memory).
-    const __m256i tail = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(k - k8)),
-                                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    int64_t r = 0;
-    for (; r + kNw <= nrows; r += kNw)
-        row_group<kNw>(w + r * ldw, ldw, k8, tail, has_tail, x, ldx, samples, nsamples, y + r, ldy);
-    const float* wr = w + r * ldw;
-    switch (nrows - r) {
-        case 3:
-            row_group<3>(wr, ldw, k8, tail, has_tail, x, ldx, samples, nsamples, y + r, ldy);
-            break;
-        case 2:
-            row_group<2>(wr, ldw, k8, tail, has_tail, x, ldx, samples, nsamples, y + r, ldy);
-            break;
-        case 1:
-            row_group<1>(wr, ldw, k8, tail, has_tail, x, ldx, samples, nsamples, y + r, ldy);
-            break;
-        default:
-            break;
-    }
+    block_gemm_impl(w, ldw, nrows, k, x, ldx, samples, nsamples, y, ldy);
+}
+
+void block_gemm_f16(const uint16_t* w, int64_t ldw, int64_t nrows, int64_t k, const float* x,
+                    int64_t ldx, const int32_t* samples, int64_t nsamples, float* y,
+                    int64_t ldy) {
+    block_gemm_impl(w, ldw, nrows, k, x, ldx, samples, nsamples, y, ldy);
 }
 
 }  // namespace ccinfer::kernels::avx2

@@ -10,6 +10,7 @@
 // -Wno-maybe-uninitialized in cmake/IsaFlags.cmake).
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
+#include "../weights_avx512.h"
 #include "block_gemm.h"
 
 namespace ccinfer::kernels::avx512 {
@@ -40,9 +41,9 @@ inline float hsum(__m512 a) {
 // pf: when not null, NW rows (stride ldw) of a row group ahead, prefetched into L1 one line
 // per row per step of k: the first tile of a group pulls its rows from memory while later
 // groups' arrive (with few samples per block there are few tiles to hide the latency).
-template <int MS, int NW>
-inline void tile(const float* w, int64_t ldw, int64_t k16, __mmask16 tail, const float* x,
-                 int64_t ldx, const int32_t* samples, float* y, int64_t ldy, const float* pf) {
+template <int MS, int NW, typename W>
+inline void tile(const W* w, int64_t ldw, int64_t k16, __mmask16 tail, const float* x,
+                 int64_t ldx, const int32_t* samples, float* y, int64_t ldy, const W* pf) {
     const float* xp[MS];
     float* yp[MS];
     for (int i = 0; i < MS; ++i) {
@@ -50,20 +51,20 @@ inline void tile(const float* w, int64_t ldw, int64_t k16, __mmask16 tail, const
         xp[i] = x + s * ldx;
         yp[i] = y + s * ldy;
     }
-    const float* wp[NW];
+    const W* wp[NW];
     for (int r = 0; r < NW; ++r) wp[r] = w + r * ldw;
 
     __m512 acc[MS][NW];
     for (int i = 0; i < MS; ++i)
         for (int r = 0; r < NW; ++r) acc[i][r] = _mm512_setzero_ps();
     for (int64_t j = 0; j < k16; j += 16) {
-        if (pf)
+        if (pf && (sizeof(W) == 4 || j % 32 == 0))  // one prefetch per row and line
             for (int r = 0; r < NW; ++r)
                 _mm_prefetch(reinterpret_cast<const char*>(pf + r * ldw + j), _MM_HINT_T0);
         __m512 xv[MS];
         for (int i = 0; i < MS; ++i) xv[i] = _mm512_loadu_ps(xp[i] + j);
         for (int r = 0; r < NW; ++r) {
-            const __m512 wv = _mm512_loadu_ps(wp[r] + j);
+            const __m512 wv = load_w16(wp[r] + j);
             for (int i = 0; i < MS; ++i) acc[i][r] = _mm512_fmadd_ps(xv[i], wv, acc[i][r]);
         }
     }
@@ -71,7 +72,7 @@ inline void tile(const float* w, int64_t ldw, int64_t k16, __mmask16 tail, const
         __m512 xv[MS];
         for (int i = 0; i < MS; ++i) xv[i] = _mm512_maskz_loadu_ps(tail, xp[i] + k16);
         for (int r = 0; r < NW; ++r) {
-            const __m512 wv = _mm512_maskz_loadu_ps(tail, wp[r] + k16);
+            const __m512 wv = load_w16(tail, wp[r] + k16);
             for (int i = 0; i < MS; ++i) acc[i][r] = _mm512_fmadd_ps(xv[i], wv, acc[i][r]);
         }
     }
@@ -85,12 +86,12 @@ inline void tile(const float* w, int64_t ldw, int64_t k16, __mmask16 tail, const
 }
 
 // NW weight rows against every sample, kMs samples at a time.
-template <int NW>
-void row_group(const float* w, int64_t ldw, int64_t k16, __mmask16 tail, const float* x,
+template <int NW, typename W>
+void row_group(const W* w, int64_t ldw, int64_t k16, __mmask16 tail, const float* x,
                int64_t ldx, const int32_t* samples, int64_t nsamples, float* y, int64_t ldy) {
     // Two groups ahead (measured better than one or four on the GRU batch step); the rows may
     // lie past the matrix: a prefetch never faults.
-    const float* pf = w + 2 * NW * ldw;
+    const W* pf = w + 2 * NW * ldw;
     int64_t i = 0;
     for (; i + kMs <= nsamples; i += kMs) {
         const int32_t* si = samples ? samples + i : nullptr;
@@ -123,10 +124,10 @@ void row_group(const float* w, int64_t ldw, int64_t k16, __mmask16 tail, const f
     }
 }
 
-}  // namespace
-
-void block_gemm(const float* w, int64_t ldw, int64_t nrows, int64_t k, const float* x, int64_t ldx,
-                const int32_t* samples, int64_t nsamples, float* y, int64_t ldy) {
+template <typename W>
+void block_gemm_impl(const W* w, int64_t ldw, int64_t nrows, int64_t k, const float* x,
+                     int64_t ldx, const int32_t* samples, int64_t nsamples, float* y,
+                     int64_t ldy) {
     const int64_t k16 = k & ~int64_t{15};
     const __mmask16 tail = static_cast<__mmask16>((1u << (k - k16)) - 1u);
     int64_t r = 0;
@@ -145,6 +146,19 @@ void block_gemm(const float* w, int64_t ldw, int64_t nrows, int64_t k, const flo
         default:
             break;
     }
+}
+
+}  // namespace
+
+void block_gemm(const float* w, int64_t ldw, int64_t nrows, int64_t k, const float* x, int64_t ldx,
+                const int32_t* samples, int64_t nsamples, float* y, int64_t ldy) {
+    block_gemm_impl(w, ldw, nrows, k, x, ldx, samples, nsamples, y, ldy);
+}
+
+void block_gemm_f16(const uint16_t* w, int64_t ldw, int64_t nrows, int64_t k, const float* x,
+                    int64_t ldx, const int32_t* samples, int64_t nsamples, float* y,
+                    int64_t ldy) {
+    block_gemm_impl(w, ldw, nrows, k, x, ldx, samples, nsamples, y, ldy);
 }
 
 }  // namespace ccinfer::kernels::avx512

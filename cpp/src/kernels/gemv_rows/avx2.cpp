@@ -4,6 +4,10 @@
 // between threads. The next block's rows are prefetched while one block is multiplied.
 #include <immintrin.h>
 
+#include <cmath>
+
+#include "../weights_avx2.h"
+#include "ccinfer/half.h"
 #include "gemv_rows.h"
 
 namespace ccinfer::kernels::avx2 {
@@ -19,15 +23,15 @@ inline float hsum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-template <bool kPrefetch>
-void gemv_rows_impl(const float* w, int64_t ldw, int64_t k, const float* x, const int32_t* rows,
+template <bool kPrefetch, typename W>
+void gemv_rows_impl(const W* w, int64_t ldw, int64_t k, const float* x, const int32_t* rows,
                     int64_t nrows, const float* bias, float* out) {
     int64_t i = 0;
     for (; i + 4 <= nrows; i += 4) {
-        const float* w0 = w + rows[i] * ldw;
-        const float* w1 = w + rows[i + 1] * ldw;
-        const float* w2 = w + rows[i + 2] * ldw;
-        const float* w3 = w + rows[i + 3] * ldw;
+        const W* w0 = w + rows[i] * ldw;
+        const W* w1 = w + rows[i + 1] * ldw;
+        const W* w2 = w + rows[i + 2] * ldw;
+        const W* w3 = w + rows[i + 3] * ldw;
         const int64_t n = i + 8 <= nrows ? i + 4 : (nrows - 4 > i ? nrows - 4 : i);
         const char* p0 = reinterpret_cast<const char*>(w + rows[n] * ldw);
         const char* p1 = reinterpret_cast<const char*>(w + rows[n + 1] * ldw);
@@ -37,24 +41,26 @@ void gemv_rows_impl(const float* w, int64_t ldw, int64_t k, const float* x, cons
         __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
         int64_t j = 0;
         for (; j + 8 <= k; j += 8) {
-            if (kPrefetch && (j & 15) == 0) {  // one prefetch per row and 64-byte line
-                _mm_prefetch(p0 + 4 * j, _MM_HINT_T0);
-                _mm_prefetch(p1 + 4 * j, _MM_HINT_T0);
-                _mm_prefetch(p2 + 4 * j, _MM_HINT_T0);
-                _mm_prefetch(p3 + 4 * j, _MM_HINT_T0);
+            if (kPrefetch && j % (64 / sizeof(W)) == 0) {  // one prefetch per row and line
+                _mm_prefetch(p0 + sizeof(W) * j, _MM_HINT_T0);
+                _mm_prefetch(p1 + sizeof(W) * j, _MM_HINT_T0);
+                _mm_prefetch(p2 + sizeof(W) * j, _MM_HINT_T0);
+                _mm_prefetch(p3 + sizeof(W) * j, _MM_HINT_T0);
             }
             const __m256 xv = _mm256_loadu_ps(x + j);
-            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + j), xv, a0);
-            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w1 + j), xv, a1);
-            a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w2 + j), xv, a2);
-            a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w3 + j), xv, a3);
+            a0 = _mm256_fmadd_ps(load_w8(w0 + j), xv, a0);
+            a1 = _mm256_fmadd_ps(load_w8(w1 + j), xv, a1);
+            a2 = _mm256_fmadd_ps(load_w8(w2 + j), xv, a2);
+            a3 = _mm256_fmadd_ps(load_w8(w3 + j), xv, a3);
         }
         float s[4] = {hsum(a0), hsum(a1), hsum(a2), hsum(a3)};
+        // Scalar tail with explicit fma: both weight types round alike (left to itself the
+        // compiler may contract one instantiation and not the other).
         for (; j < k; ++j) {
-            s[0] += w0[j] * x[j];
-            s[1] += w1[j] * x[j];
-            s[2] += w2[j] * x[j];
-            s[3] += w3[j] * x[j];
+            s[0] = std::fma(widen(w0[j]), x[j], s[0]);
+            s[1] = std::fma(widen(w1[j]), x[j], s[1]);
+            s[2] = std::fma(widen(w2[j]), x[j], s[2]);
+            s[3] = std::fma(widen(w3[j]), x[j], s[3]);
         }
         for (int r = 0; r < 4; ++r) {
             const int32_t row = rows[i + r];
@@ -63,25 +69,36 @@ void gemv_rows_impl(const float* w, int64_t ldw, int64_t k, const float* x, cons
     }
     for (; i < nrows; ++i) {
         const int32_t row = rows[i];
-        const float* wr = w + row * ldw;
+        const W* wr = w + row * ldw;
         __m256 a0 = _mm256_setzero_ps();
         int64_t j = 0;
         for (; j + 8 <= k; j += 8)
-            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(wr + j), _mm256_loadu_ps(x + j), a0);
+            a0 = _mm256_fmadd_ps(load_w8(wr + j), _mm256_loadu_ps(x + j), a0);
         float s = hsum(a0);
-        for (; j < k; ++j) s += wr[j] * x[j];
+        for (; j < k; ++j) s = std::fma(widen(wr[j]), x[j], s);
         out[row] = bias ? s + bias[row] : s;
     }
+}
+
+template <typename W>
+void gemv_rows_any(const W* w, int64_t ldw, int64_t k, const float* x, const int32_t* rows,
+                   int64_t nrows, const float* bias, float* out) {
+    if (k < kNoPrefetchRowLength)
+        gemv_rows_impl<true>(w, ldw, k, x, rows, nrows, bias, out);
+    else
+        gemv_rows_impl<false>(w, ldw, k, x, rows, nrows, bias, out);
 }
 
 }  // namespace
 
 void gemv_rows(const float* w, int64_t ldw, int64_t k, const float* x, const int32_t* rows,
                int64_t nrows, const float* bias, float* out) {
-    if (k < kNoPrefetchRowLength)
-        gemv_rows_impl<true>(w, ldw, k, x, rows, nrows, bias, out);
-    else
-        gemv_rows_impl<false>(w, ldw, k, x, rows, nrows, bias, out);
+    gemv_rows_any(w, ldw, k, x, rows, nrows, bias, out);
+}
+
+void gemv_rows_f16(const uint16_t* w, int64_t ldw, int64_t k, const float* x,
+                   const int32_t* rows, int64_t nrows, const float* bias, float* out) {
+    gemv_rows_any(w, ldw, k, x, rows, nrows, bias, out);
 }
 
 }  // namespace ccinfer::kernels::avx2

@@ -4,6 +4,7 @@
 // hardware stream prefetcher restarts at every jump to a new row).
 #include <immintrin.h>
 
+#include "../weights_avx512.h"
 #include "gemv_rows.h"
 
 namespace ccinfer::kernels::avx512 {
@@ -15,17 +16,17 @@ namespace {
 // 48 us without, 45 us with).
 constexpr int64_t kNoPrefetchRowLength = 2048;
 
-template <bool kPrefetch>
-void gemv_rows_impl(const float* w, int64_t ldw, int64_t k, const float* x, const int32_t* rows,
+template <bool kPrefetch, typename W>
+void gemv_rows_impl(const W* w, int64_t ldw, int64_t k, const float* x, const int32_t* rows,
                     int64_t nrows, const float* bias, float* out) {
     const int64_t k16 = k & ~int64_t{15};
     const __mmask16 tail = static_cast<__mmask16>((1u << (k - k16)) - 1u);
     int64_t i = 0;
     for (; i + 4 <= nrows; i += 4) {
-        const float* w0 = w + rows[i] * ldw;
-        const float* w1 = w + rows[i + 1] * ldw;
-        const float* w2 = w + rows[i + 2] * ldw;
-        const float* w3 = w + rows[i + 3] * ldw;
+        const W* w0 = w + rows[i] * ldw;
+        const W* w1 = w + rows[i + 1] * ldw;
+        const W* w2 = w + rows[i + 2] * ldw;
+        const W* w3 = w + rows[i + 3] * ldw;
         // Rows of the next block (this block's again at the end: prefetching them is harmless).
         const int64_t n = i + 8 <= nrows ? i + 4 : (nrows - 4 > i ? nrows - 4 : i);
         const char* p0 = reinterpret_cast<const char*>(w + rows[n] * ldw);
@@ -35,30 +36,30 @@ void gemv_rows_impl(const float* w, int64_t ldw, int64_t k, const float* x, cons
         __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
         __m512 a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
         for (int64_t j = 0; j < k16; j += 16) {
-            if (kPrefetch) {
-                _mm_prefetch(p0 + 4 * j, _MM_HINT_T0);
-                _mm_prefetch(p1 + 4 * j, _MM_HINT_T0);
-                _mm_prefetch(p2 + 4 * j, _MM_HINT_T0);
-                _mm_prefetch(p3 + 4 * j, _MM_HINT_T0);
+            if (kPrefetch && (sizeof(W) == 4 || j % 32 == 0)) {  // one per row and line
+                _mm_prefetch(p0 + sizeof(W) * j, _MM_HINT_T0);
+                _mm_prefetch(p1 + sizeof(W) * j, _MM_HINT_T0);
+                _mm_prefetch(p2 + sizeof(W) * j, _MM_HINT_T0);
+                _mm_prefetch(p3 + sizeof(W) * j, _MM_HINT_T0);
             }
             const __m512 xv = _mm512_loadu_ps(x + j);
-            a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w0 + j), xv, a0);
-            a1 = _mm512_fmadd_ps(_mm512_loadu_ps(w1 + j), xv, a1);
-            a2 = _mm512_fmadd_ps(_mm512_loadu_ps(w2 + j), xv, a2);
-            a3 = _mm512_fmadd_ps(_mm512_loadu_ps(w3 + j), xv, a3);
+            a0 = _mm512_fmadd_ps(load_w16(w0 + j), xv, a0);
+            a1 = _mm512_fmadd_ps(load_w16(w1 + j), xv, a1);
+            a2 = _mm512_fmadd_ps(load_w16(w2 + j), xv, a2);
+            a3 = _mm512_fmadd_ps(load_w16(w3 + j), xv, a3);
         }
         if (tail) {
             if (kPrefetch) {
-                _mm_prefetch(p0 + 4 * k16, _MM_HINT_T0);
-                _mm_prefetch(p1 + 4 * k16, _MM_HINT_T0);
-                _mm_prefetch(p2 + 4 * k16, _MM_HINT_T0);
-                _mm_prefetch(p3 + 4 * k16, _MM_HINT_T0);
+                _mm_prefetch(p0 + sizeof(W) * k16, _MM_HINT_T0);
+                _mm_prefetch(p1 + sizeof(W) * k16, _MM_HINT_T0);
+                _mm_prefetch(p2 + sizeof(W) * k16, _MM_HINT_T0);
+                _mm_prefetch(p3 + sizeof(W) * k16, _MM_HINT_T0);
             }
             const __m512 xv = _mm512_maskz_loadu_ps(tail, x + k16);
-            a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, w0 + k16), xv, a0);
-            a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, w1 + k16), xv, a1);
-            a2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, w2 + k16), xv, a2);
-            a3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, w3 + k16), xv, a3);
+            a0 = _mm512_fmadd_ps(load_w16(tail, w0 + k16), xv, a0);
+            a1 = _mm512_fmadd_ps(load_w16(tail, w1 + k16), xv, a1);
+            a2 = _mm512_fmadd_ps(load_w16(tail, w2 + k16), xv, a2);
+            a3 = _mm512_fmadd_ps(load_w16(tail, w3 + k16), xv, a3);
         }
         const float s[4] = {_mm512_reduce_add_ps(a0), _mm512_reduce_add_ps(a1),
                             _mm512_reduce_add_ps(a2), _mm512_reduce_add_ps(a3)};
@@ -69,26 +70,37 @@ void gemv_rows_impl(const float* w, int64_t ldw, int64_t k, const float* x, cons
     }
     for (; i < nrows; ++i) {
         const int32_t row = rows[i];
-        const float* wr = w + row * ldw;
+        const W* wr = w + row * ldw;
         __m512 a0 = _mm512_setzero_ps();
         for (int64_t j = 0; j < k16; j += 16)
-            a0 = _mm512_fmadd_ps(_mm512_loadu_ps(wr + j), _mm512_loadu_ps(x + j), a0);
+            a0 = _mm512_fmadd_ps(load_w16(wr + j), _mm512_loadu_ps(x + j), a0);
         if (tail)
-            a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, wr + k16),
+            a0 = _mm512_fmadd_ps(load_w16(tail, wr + k16),
                                  _mm512_maskz_loadu_ps(tail, x + k16), a0);
         const float s = _mm512_reduce_add_ps(a0);
         out[row] = bias ? s + bias[row] : s;
     }
 }
 
-}  // namespace
-
-void gemv_rows(const float* w, int64_t ldw, int64_t k, const float* x, const int32_t* rows,
-               int64_t nrows, const float* bias, float* out) {
+template <typename W>
+void gemv_rows_any(const W* w, int64_t ldw, int64_t k, const float* x, const int32_t* rows,
+                   int64_t nrows, const float* bias, float* out) {
     if (k < kNoPrefetchRowLength)
         gemv_rows_impl<true>(w, ldw, k, x, rows, nrows, bias, out);
     else
         gemv_rows_impl<false>(w, ldw, k, x, rows, nrows, bias, out);
+}
+
+}  // namespace
+
+void gemv_rows(const float* w, int64_t ldw, int64_t k, const float* x, const int32_t* rows,
+               int64_t nrows, const float* bias, float* out) {
+    gemv_rows_any(w, ldw, k, x, rows, nrows, bias, out);
+}
+
+void gemv_rows_f16(const uint16_t* w, int64_t ldw, int64_t k, const float* x,
+                   const int32_t* rows, int64_t nrows, const float* bias, float* out) {
+    gemv_rows_any(w, ldw, k, x, rows, nrows, bias, out);
 }
 
 }  // namespace ccinfer::kernels::avx512

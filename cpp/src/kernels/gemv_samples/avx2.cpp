@@ -3,6 +3,10 @@
 // never on the thread split.
 #include <immintrin.h>
 
+#include <cmath>
+
+#include "../weights_avx2.h"
+#include "ccinfer/half.h"
 #include "gemv_samples.h"
 
 namespace ccinfer::kernels::avx2 {
@@ -15,9 +19,8 @@ inline float hsum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-}  // namespace
-
-void gemv_samples(const float* wrow, int64_t k, const float* x, int64_t ldx,
+template <typename W>
+void gemv_samples_impl(const W* wrow, int64_t k, const float* x, int64_t ldx,
                   const int32_t* samples, int64_t nsamples, const float* bias, float* out,
                   int64_t ldo) {
     int64_t t = 0;
@@ -30,18 +33,20 @@ void gemv_samples(const float* wrow, int64_t k, const float* x, int64_t ldx,
         __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
         int64_t j = 0;
         for (; j + 8 <= k; j += 8) {
-            const __m256 wv = _mm256_loadu_ps(wrow + j);
+            const __m256 wv = load_w8(wrow + j);
             a0 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x0 + j), a0);
             a1 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x1 + j), a1);
             a2 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x2 + j), a2);
             a3 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x3 + j), a3);
         }
         float s[4] = {hsum(a0), hsum(a1), hsum(a2), hsum(a3)};
+        // Scalar tail with explicit fma: both weight types round alike (left to itself the
+        // compiler may contract one instantiation and not the other).
         for (; j < k; ++j) {
-            s[0] += wrow[j] * x0[j];
-            s[1] += wrow[j] * x1[j];
-            s[2] += wrow[j] * x2[j];
-            s[3] += wrow[j] * x3[j];
+            s[0] = std::fma(widen(wrow[j]), x0[j], s[0]);
+            s[1] = std::fma(widen(wrow[j]), x1[j], s[1]);
+            s[2] = std::fma(widen(wrow[j]), x2[j], s[2]);
+            s[3] = std::fma(widen(wrow[j]), x3[j], s[3]);
         }
         for (int r = 0; r < 4; ++r) out[samples[t + r] * ldo] = bias ? s[r] + *bias : s[r];
     }
@@ -53,17 +58,31 @@ void gemv_samples(const float* wrow, int64_t k, const float* x, int64_t ldx,
         __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
         int64_t j = 0;
         for (; j + 32 <= k; j += 32) {
-            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(wrow + j), _mm256_loadu_ps(xs + j), a0);
-            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(wrow + j + 8), _mm256_loadu_ps(xs + j + 8), a1);
-            a2 = _mm256_fmadd_ps(_mm256_loadu_ps(wrow + j + 16), _mm256_loadu_ps(xs + j + 16), a2);
-            a3 = _mm256_fmadd_ps(_mm256_loadu_ps(wrow + j + 24), _mm256_loadu_ps(xs + j + 24), a3);
+            a0 = _mm256_fmadd_ps(load_w8(wrow + j), _mm256_loadu_ps(xs + j), a0);
+            a1 = _mm256_fmadd_ps(load_w8(wrow + j + 8), _mm256_loadu_ps(xs + j + 8), a1);
+            a2 = _mm256_fmadd_ps(load_w8(wrow + j + 16), _mm256_loadu_ps(xs + j + 16), a2);
+            a3 = _mm256_fmadd_ps(load_w8(wrow + j + 24), _mm256_loadu_ps(xs + j + 24), a3);
         }
         for (; j + 8 <= k; j += 8)
-            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(wrow + j), _mm256_loadu_ps(xs + j), a0);
+            a0 = _mm256_fmadd_ps(load_w8(wrow + j), _mm256_loadu_ps(xs + j), a0);
         float s = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-        for (; j < k; ++j) s += wrow[j] * xs[j];
+        for (; j < k; ++j) s = std::fma(widen(wrow[j]), xs[j], s);
         out[samples[t] * ldo] = bias ? s + *bias : s;
     }
+}
+
+}  // namespace
+
+void gemv_samples(const float* wrow, int64_t k, const float* x, int64_t ldx,
+                  const int32_t* samples, int64_t nsamples, const float* bias, float* out,
+                  int64_t ldo) {
+    gemv_samples_impl(wrow, k, x, ldx, samples, nsamples, bias, out, ldo);
+}
+
+void gemv_samples_f16(const uint16_t* wrow, int64_t k, const float* x, int64_t ldx,
+                      const int32_t* samples, int64_t nsamples, const float* bias, float* out,
+                      int64_t ldo) {
+    gemv_samples_impl(wrow, k, x, ldx, samples, nsamples, bias, out, ldo);
 }
 
 }  // namespace ccinfer::kernels::avx2

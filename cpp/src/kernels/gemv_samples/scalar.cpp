@@ -1,19 +1,37 @@
 // out[s * ldo] = sum_j wrow[j] * X[s, j] (+ *bias) for s in samples: one weight row against
-// the samples that need it. The reference every SIMD variant is tested against.
+// the samples that need it. The reference every SIMD variant is tested against. Half weights
+// are widened (exactly) and summed in the same order.
+#include "ccinfer/half.h"
 #include "gemv_samples.h"
 
 namespace ccinfer::kernels::scalar {
+namespace {
 
-void gemv_samples(const float* wrow, int64_t k, const float* x, int64_t ldx,
-                  const int32_t* samples, int64_t nsamples, const float* bias, float* out,
-                  int64_t ldo) {
+template <typename W>
+void gemv_samples_impl(const W* wrow, int64_t k, const float* x, int64_t ldx,
+                       const int32_t* samples, int64_t nsamples, const float* bias, float* out,
+                       int64_t ldo) {
     for (int64_t t = 0; t < nsamples; ++t) {
         const int64_t s = samples[t];
         const float* xs = x + s * ldx;
         float acc = 0.0f;
-        for (int64_t j = 0; j < k; ++j) acc += wrow[j] * xs[j];
+        for (int64_t j = 0; j < k; ++j) acc += widen(wrow[j]) * xs[j];
         out[s * ldo] = bias ? acc + *bias : acc;
     }
+}
+
+}  // namespace
+
+void gemv_samples(const float* wrow, int64_t k, const float* x, int64_t ldx,
+                  const int32_t* samples, int64_t nsamples, const float* bias, float* out,
+                  int64_t ldo) {
+    gemv_samples_impl(wrow, k, x, ldx, samples, nsamples, bias, out, ldo);
+}
+
+void gemv_samples_f16(const uint16_t* wrow, int64_t k, const float* x, int64_t ldx,
+                      const int32_t* samples, int64_t nsamples, const float* bias, float* out,
+                      int64_t ldo) {
+    gemv_samples_impl(wrow, k, x, ldx, samples, nsamples, bias, out, ldo);
 }
 
 }  // namespace ccinfer::kernels::scalar
