@@ -10,6 +10,10 @@ Groups (each at 1 and 2 threads):
 - ``gru step batch 64``: one time step of 64 streams: our dense batched step (the block
   kernel at full density; no BLAS call inside a step), OpenBLAS sgemm over the same matrices
   (products only), and the ``block`` step (block 16, gating 64) at z densities 0.1, 0.25, 0.5.
+- ``... float16``: the same steps with W_ih and W_hh stored in float16 (GRUStack
+  ``weights="float16"``, as the shipped 27-1024-1024-27 files are): our dense step and the
+  trained models only, in groups of their own so every ratio compares steps reading weights
+  of the same size (the results are those of float32 copies of the same weights, bit for bit).
 - Trained models (when shipped in models/text/): the 27-1024-1024-27 character models step
   over the held-out text (``ccinfer.datasets``, ``../shared/data`` or ``CCINFER_DATA``), so the
   masks are the trained model's own: the unstructured model (rank 16, s = -0.75) in the one
@@ -57,6 +61,10 @@ DENSITIES = [0.1, 0.25, 0.5]
 # smaller weights of the conditional model, which has no z rows in W_ih and W_hh).
 LOWRANK_DENSITIES = [*DENSITIES, 1.0]
 STEPS = 4096  # token stream the timed calls walk through
+# Storage of W_ih and W_hh: float32 for every group; float16 (GRUStack weights="float16", as
+# the shipped 27-1024-1024-27 files store them) for our dense step and the trained models, in
+# groups of their own so each speed-up compares steps that read weights of the same size.
+WEIGHTS = ["float32", "float16"]
 
 _cache: dict = {}
 
@@ -94,7 +102,7 @@ def _weights(kind, d, h, seed):
     return layer
 
 
-def _model(kind, offset=0.0):
+def _model(kind, offset=0.0, weights="float32"):
     layers = [_weights(kind, V, H, 1), _weights(kind, H, H, 2)]
     for layer in layers:
         key = {"lowrank": "b_z", "block": "z_shift"}.get(kind)
@@ -105,7 +113,7 @@ def _model(kind, offset=0.0):
         (rng.standard_normal((V, H)) / np.sqrt(H)).astype(np.float32),
         np.zeros(V, np.float32),
     )
-    return ccinfer.GRUStack.from_numpy(layers, output, token_input=True)
+    return ccinfer.GRUStack(layers, output, token_input=True, weights=weights)
 
 
 def _density(model, tokens, batch):
@@ -144,10 +152,11 @@ def model_at(kind, density, batch=False):
     return _cache[key]
 
 
-def dense_model():
-    if "dense" not in _cache:
-        _cache["dense"] = _model("dense")
-    return _cache["dense"]
+def dense_model(weights="float32"):
+    key = ("dense", weights)
+    if key not in _cache:
+        _cache[key] = _model("dense", weights=weights)
+    return _cache[key]
 
 
 def _stepper(model, batch):
@@ -184,7 +193,8 @@ def _record_model(benchmark, model, group, case, role, batch, density=None):
     dense_macs = sum(entry["dense_macs"] for entry in stats["layers"]) + model.output[0].size
     n = N if batch else 1
     densities = [round(entry["z_density"], 4) for entry in stats["layers"]]
-    wb = _weight_bytes(dense_model())
+    wb = _weight_bytes(dense_model(model.weights))
+    per_weight = 2 if model.weights == "float16" else 4  # W_ih, W_hh: the bulk of the reads
     record(
         benchmark,
         group=group,
@@ -193,7 +203,7 @@ def _record_model(benchmark, model, group, case, role, batch, density=None):
         density=float(np.mean(densities)) if density is not None else None,
         useful_flops=2 * macs * n,
         dense_flops=2 * dense_macs * n,
-        bytes_read=4 * macs,
+        bytes_read=per_weight * macs,
         weight_bytes=wb,
         z_density_per_layer=densities,
         flop_bound_speedup=stats["flop_bound_speedup"],
@@ -203,11 +213,18 @@ def _record_model(benchmark, model, group, case, role, batch, density=None):
     )
 
 
+def _group(batch, threads, weights="float32"):
+    """Cases are compared within a group, so each storage of the weights has its own."""
+    storage = "" if weights == "float32" else f" {weights}"
+    streams = f"batch {N}" if batch else "1 stream"
+    return f"gru step {streams}{storage}, {threads} thr"
+
+
 def _time_model(benchmark, model, step, case, role, batch, density=None):
     """Warm up, time ``step()`` in the group of its thread count and setting, and record the
     model's stats over the timed calls."""
     threads = ccinfer.get_num_threads()  # set by the bench_threads fixture
-    group = f"gru step batch {N}, {threads} thr" if batch else f"gru step 1 stream, {threads} thr"
+    group = _group(batch, threads, model.weights)
     step()
     model.reset_stats()
     benchmark.group = group
@@ -218,8 +235,9 @@ def _time_model(benchmark, model, step, case, role, batch, density=None):
 # ---- one stream ---------------------------------------------------------------------------------
 
 
-def test_step_dense(benchmark, bench_threads):
-    model = dense_model()
+@pytest.mark.parametrize("weights", WEIGHTS)
+def test_step_dense(benchmark, bench_threads, weights):
+    model = dense_model(weights)
     _check_against_reference(model)  # verify before timing
     _time_model(benchmark, model, _stepper(model, batch=False), "dense (ours)", "dense", False)
 
@@ -305,8 +323,9 @@ def test_step_torch(benchmark, bench_threads):
 # ---- a batch of 64 streams ----------------------------------------------------------------------
 
 
-def test_batch_dense(benchmark, bench_threads):
-    model = dense_model()
+@pytest.mark.parametrize("weights", WEIGHTS)
+def test_batch_dense(benchmark, bench_threads, weights):
+    model = dense_model(weights)
     _check_batch_against_reference(model)  # verify before timing
     _time_model(benchmark, model, _stepper(model, batch=True), "dense (ours)", "dense", True)
 
@@ -402,14 +421,14 @@ def _text_tokens():
     return _cache["text"]
 
 
-def _trained(setting):
+def _trained(setting, weights):
     path = TRAINED[setting]
     if not path.exists():
         pytest.skip(f"{path.name} is not shipped")
     model = ccinfer.load(path)
     if [layer["hidden"] for layer in model.layers] != [H, H]:
         pytest.fail(f"{path.name}: expected two layers of {H}")
-    return model
+    return model if model.weights == weights else model.with_weights(weights)
 
 
 def _ort_case():
@@ -431,22 +450,26 @@ def _calls(fn):
     return step
 
 
-def test_step_trained_unstructured(benchmark, bench_threads):
+@pytest.mark.parametrize("weights", WEIGHTS)
+def test_step_trained_unstructured(benchmark, bench_threads, weights):
     from ccinfer.char_lm import stream_stepper
 
-    model = _trained("stream")
+    model = _trained("stream", weights)
     _check_against_reference(model, _text_tokens(), warm=200)  # verify before timing
     step = _calls(stream_stepper(model, _text_tokens(), warm=200))
     case = "trained unstructured r=16 s=-0.75 (text)"
     _time_model(benchmark, model, step, case, "cond", False, density="measured")
-    # Issue 5: 3x faster than ONNX Runtime's GRU (and 5x PyTorch's): shown as "vs baseline".
-    benchmark.extra_info["baseline"] = _ort_case()
+    # Issue 5: 3x faster than ONNX Runtime's GRU (and 5x PyTorch's): shown as "vs baseline"
+    # (ONNX Runtime and PyTorch run float32, so in the float32 group).
+    if weights == "float32":
+        benchmark.extra_info["baseline"] = _ort_case()
 
 
-def test_batch_trained_block(benchmark, bench_threads):
+@pytest.mark.parametrize("weights", WEIGHTS)
+def test_batch_trained_block(benchmark, bench_threads, weights):
     from ccinfer.char_lm import batch_stepper
 
-    model = _trained("batch")
+    model = _trained("batch", weights)
     _check_batch_against_reference(model, ids=_text_tokens(), warm=50)  # verify before timing
     step = _calls(batch_stepper(model, _text_tokens(), N, warm=50))
     case = "trained block 16/64 s=-0.25 (text)"

@@ -145,3 +145,20 @@ def test_bad_weight_requests(rng):
         ccinfer.GRUStack(layers, output, token_input=False, weights="float16")
     # float32 storage takes the same weights as they are.
     assert ccinfer.GRUStack(layers, output, token_input=False).weights == "float32"
+
+
+def test_with_weights_converts_storage_only(rng):
+    layers, output = stack(rng, ("lowrank", "block"), 27, [32, 24], 4, True, maker=float_layer)
+    model = ccinfer.GRUStack(layers, output, token_input=True)
+    model.card = {"note": "kept"}
+    half = model.with_weights("float16")
+    assert half.weights == "float16" and half.card == {"note": "kept"}
+    assert half.layer_arrays(1)["W_hh"].dtype == np.float16
+    back = half.with_weights("float32")  # exact: every weight is a float16 value
+    assert back.weights == "float32"
+    np.testing.assert_array_equal(back.layer_arrays(1)["W_hh"], half.layer_arrays(1)["W_hh"])
+    s1, s2 = half.new_state(), back.new_state()
+    for t in rng.integers(0, 27, 10):
+        np.testing.assert_array_equal(half.step(int(t), state=s1), back.step(int(t), state=s2))
+    with pytest.raises(ValueError, match="weights must be one of"):
+        model.with_weights("int8")

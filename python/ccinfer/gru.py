@@ -306,6 +306,18 @@ class GRUStack:
         """Storage of W_ih and W_hh: ``"float32"`` or ``"float16"`` (see the constructor)."""
         return self._weights
 
+    def with_weights(self, weights: str) -> GRUStack:
+        """A new model with the same weights stored as ``weights`` (``"float32"`` or
+        ``"float16"``; see the constructor) and the same card; states are not shared. To
+        float32 is exact; to float16 rounds (exact for weights that came from float16)."""
+        layers = [
+            {"kind": c["kind"], **{k: np.asarray(v, np.float32) for k, v in c["arrays"].items()}}
+            for c in self._layers
+        ]
+        model = GRUStack(layers, self._output, token_input=self._token_input, weights=weights)
+        model.card = dict(self.card)
+        return model
+
     @property
     def layers(self) -> list[dict]:
         """Per layer: ``kind``, ``hidden``, ``rank`` (lowrank: r, block: g, dense: None)."""
