@@ -337,7 +337,8 @@ class GRUStack:
             f"{c['kind']}({c['hidden']}" + (f", {c['rank']})" if c["rank"] else ")")
             for c in self._layers
         )
-        return f"GRUStack({inp} -> {body} -> {self.output_size})"
+        storage = "" if self._weights == "float32" else f", weights={self._weights}"
+        return f"GRUStack({inp} -> {body} -> {self.output_size}{storage})"
 
     # ---- states -----------------------------------------------------------------------------
     def new_state(self, batch: int | None = None) -> GRUState:
