@@ -49,9 +49,8 @@ def table(checkpoints: Path) -> str:
             if e is None:
                 continue
             if label == "dense":
-                lines.append(
-                    f"| {step} | {label} | {e['train_bpc']:.3f} | — | {e['valid_bpc']:.3f} | — | — |"
-                )
+                train, valid = e["train_bpc"], e["valid_bpc"]
+                lines.append(f"| {step} | {label} | {train:.3f} | — | {valid:.3f} | — | — |")
                 continue
             lines.append(
                 f"| {step} | {label} | {e['train_bpc']:.3f} | "

@@ -5,8 +5,9 @@ Reads what ``train_char_models.py`` wrote (``<name>.safetensors``: the training 
 and on the held-out last 5% of the corpus measures with the engine: bits per character (one
 stream over the whole validation text, state carried), z density per layer, and the
 single-stream step latency against the dense control of the same size, timed interleaved in
-one run (DESIGN.md section 4). Writes ``<name>.safetensors`` beside this script and prints a
-JSON summary.
+one run (DESIGN.md section 4), with the weights stored as shipped (float16 files load with
+``weights="float16"``) and, for float16 files, also in float32. Writes ``<name>.safetensors``
+beside this script and prints a JSON summary.
 
     python models/text/export_char_models.py --artifacts /work/artifacts/text
     python models/text/export_char_models.py --artifacts /work/artifacts/text1024 \
@@ -89,21 +90,28 @@ def main(argv=None) -> int:
         )
         results[name]["dense_reference"] = "trained control" if dense else "random weights"
         dense = dense or dense_like(model)
-        for threads in (1, 2):
-            ccinfer.set_num_threads(threads)
-            t = timing.compare(
-                {
-                    "dense": stream_stepper(dense, tokens, 200),
-                    "conditional": stream_stepper(model, tokens, 200),
-                },
-                args.rounds,
-                20,
-            )
-            results[name][f"step_{threads}t"] = {
-                "dense_us": timing.summarize(t["dense"])["median_us"],
-                "conditional_us": timing.summarize(t["conditional"])["median_us"],
-                "speedup": timing.paired_speedup(t["dense"], t["conditional"]),
-            }
+        # As shipped, and for float16 files also with float32 weights (the same values):
+        # each timed against a dense step that stores its weights the same way.
+        storages = [model.weights] + (["float32"] if model.weights == "float16" else [])
+        for weights in storages:
+            cond, ref = model.with_weights(weights), dense.with_weights(weights)
+            suffix = "" if weights == model.weights else f"_{weights}"
+            for threads in (1, 2):
+                ccinfer.set_num_threads(threads)
+                t = timing.compare(
+                    {
+                        "dense": stream_stepper(ref, tokens, 200),
+                        "conditional": stream_stepper(cond, tokens, 200),
+                    },
+                    args.rounds,
+                    20,
+                )
+                results[name][f"step_{threads}t{suffix}"] = {
+                    "weights": weights,
+                    "dense_us": timing.summarize(t["dense"])["median_us"],
+                    "conditional_us": timing.summarize(t["conditional"])["median_us"],
+                    "speedup": timing.paired_speedup(t["dense"], t["conditional"]),
+                }
     print(json.dumps(results, indent=1, default=float))
     (args.out or HERE / "results.json").write_text(json.dumps(results, indent=1, default=float))
     return 0
