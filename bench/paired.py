@@ -24,6 +24,13 @@ from ccinfer.timing import compare, paired_speedup, summarize
 
 _captured: list[tuple[BenchmarkFixture, object]] = []
 ROUND_SECONDS_T1 = 0.02  # one round at 1 thread: enough calls for a stable median
+# ... and at least this many calls: a round's value is its median call, and the first call of
+# a round finds the caches full of the other candidates' weights (a batch-64 step of the
+# 27-1024-1024-27 models takes 2-10 ms, so 0.02 s held only 2 calls and the cold first call
+# weighed half: the paired ratios of cases with small working sets came out 10-30% below
+# their back-to-back ones). With 3 the median is a call in the steady state a model that is
+# called again and again runs in, for the dense and the conditional case alike.
+MIN_CALLS_T1 = 3
 
 
 class _Capturing(BenchmarkFixture):
@@ -84,7 +91,7 @@ def run_pairs(rounds: int, write_line) -> None:
             ccinfer.set_num_threads(threads)
             fns = {"dense": dense[1]} | {f"c{j}": fn for j, (_, fn) in enumerate(conds)}
             median_call = dense[0].stats.stats.median if dense[0].stats else 1e-3
-            calls = max(1, int(ROUND_SECONDS_T1 / max(median_call, 1e-9)))
+            calls = max(MIN_CALLS_T1, int(ROUND_SECONDS_T1 / max(median_call, 1e-9)))
             times = compare({k: (lambda _i, f=f: f()) for k, f in fns.items()}, rounds, calls)
             for j, (fixture, _) in enumerate(conds):
                 fixture.extra_info["paired"] = {
