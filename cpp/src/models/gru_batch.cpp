@@ -135,7 +135,8 @@ void GRUStack::step_batch_impl(const int32_t* tokens, const float* x, GRUState& 
         const Layer& L = layers_[l];
         const int64_t h = L.h, G = L.gates, m = G * h, r = L.rank;
         const int64_t in = L.lookup ? 0 : L.d;
-        const bool half = !L.w_hh16.empty();
+        const detail::Weights w_ih{L.w_ih.data(), L.w_ih16.data()};  // unused for a lookup
+        const detail::Weights w_hh{L.w_hh.data(), L.w_hh16.data()};
         float* H = state.h(l);
         float* GX = ws.gx.data();
         float* GH = ws.gh.data();
@@ -149,8 +150,6 @@ void GRUStack::step_batch_impl(const int32_t* tokens, const float* x, GRUState& 
             // The register-tiled block kernel over each thread's units, inside one parallel
             // region: no OpenBLAS call in the step, so the two thread pools never alternate
             // (bench/THREADS.md), and at full density the kernel outruns sgemm here.
-            const detail::Weights w_ih{L.w_ih.data(), L.w_ih16.data()};
-            const detail::Weights w_hh{L.w_hh.data(), L.w_hh16.data()};
             const int nth = std::min(threads_for_work(n * m * (in + h)), ws.threads);
 #pragma omp parallel num_threads(nth) if (nth > 1)
             {
@@ -217,20 +216,11 @@ void GRUStack::step_batch_impl(const int32_t* tokens, const float* x, GRUState& 
                 // A team smaller than asked for takes every range itself.
                 const int64_t b0 = split[ith * nth / nt], b1 = split[(ith + 1) * nth / nt];
                 int32_t* mine = samples + ith * n;
-                if (!L.lookup) {
-                    if (half)
-                        block_gated_gemm_blocks(L.w_ih16.data(), L.d, xin, n, gates, g, blk, b0,
-                                                b1, GX, m, GatedOff::kUntouched, mine);
-                    else
-                        block_gated_gemm_blocks(L.w_ih.data(), L.d, xin, n, gates, g, blk, b0,
-                                                b1, GX, m, GatedOff::kUntouched, mine);
-                }
-                if (half)
-                    block_gated_gemm_blocks(L.w_hh16.data(), h, H, n, gates, g, blk, b0, b1, GH,
-                                            m, GatedOff::kUntouched, mine);
-                else
-                    block_gated_gemm_blocks(L.w_hh.data(), h, H, n, gates, g, blk, b0, b1, GH, m,
-                                            GatedOff::kUntouched, mine);
+                if (!L.lookup)
+                    w_ih.gated_blocks(L.d, xin, n, gates, g, blk, b0, b1, GX, m,
+                                      GatedOff::kUntouched, mine);
+                w_hh.gated_blocks(h, H, n, gates, g, blk, b0, b1, GH, m, GatedOff::kUntouched,
+                                  mine);
 #pragma omp barrier
                 // Every thread has read the old state: update this thread's blocks.
                 for (int64_t s = 0; s < n; ++s) {
@@ -259,15 +249,8 @@ void GRUStack::step_batch_impl(const int32_t* tokens, const float* x, GRUState& 
                     mask[s * m + 2 * i] = on;
                     mask[s * m + 2 * i + 1] = on;
                 }
-            if (half) {
-                if (!L.lookup)
-                    cond_gemv_batch(L.w_ih16.data(), m, L.d, xin, n, mask, L.b_ih.data(), GX);
-                cond_gemv_batch(L.w_hh16.data(), m, h, H, n, mask, L.b_hh.data(), GH);
-            } else {
-                if (!L.lookup)
-                    cond_gemv_batch(L.w_ih.data(), m, L.d, xin, n, mask, L.b_ih.data(), GX);
-                cond_gemv_batch(L.w_hh.data(), m, h, H, n, mask, L.b_hh.data(), GH);
-            }
+            if (!L.lookup) w_ih.cond_gemv_batch(m, L.d, xin, n, mask, L.b_ih.data(), GX);
+            w_hh.cond_gemv_batch(m, h, H, n, mask, L.b_hh.data(), GH);
             const int nth = std::min(threads_for_work(active * kUnitWork), ws.threads);
 #pragma omp parallel for schedule(static) num_threads(nth) if (nth > 1)
             for (int64_t s = 0; s < n; ++s) {

@@ -7,6 +7,8 @@
 #include <string>
 
 #include "../kernels/table.h"
+#include "ccinfer/block_gated_gemm.h"
+#include "ccinfer/cond_gemv_batch.h"
 #include "ccinfer/gate_math.h"
 #include "ccinfer/gru.h"
 
@@ -36,6 +38,23 @@ struct Weights {
             t.block_gemm_f16(f16, ldw, nrows, k, x, ldx, samples, nsamples, y, ldy);
         else
             t.block_gemm(f32, ldw, nrows, k, x, ldx, samples, nsamples, y, ldy);
+    }
+    void gated_blocks(int64_t k, const float* x, int64_t n, const float* gates, int64_t nb,
+                      int64_t block, int64_t b_begin, int64_t b_end, float* y, int64_t ldy,
+                      GatedOff off, int32_t* samples) const {
+        if (f16)
+            block_gated_gemm_blocks(f16, k, x, n, gates, nb, block, b_begin, b_end, y, ldy, off,
+                                    samples);
+        else
+            block_gated_gemm_blocks(f32, k, x, n, gates, nb, block, b_begin, b_end, y, ldy, off,
+                                    samples);
+    }
+    void cond_gemv_batch(int64_t m, int64_t k, const float* x, int64_t n, const uint8_t* mask,
+                         const float* bias, float* out) const {
+        if (f16)
+            ccinfer::cond_gemv_batch(f16, m, k, x, n, mask, bias, out);
+        else
+            ccinfer::cond_gemv_batch(f32, m, k, x, n, mask, bias, out);
     }
 };
 
