@@ -25,9 +25,12 @@ from .datasets import decode_text, encode_text, load_mnist, load_text, text_spli
 MNIST_MODEL = "mnist/mnist-50-35-25.safetensors"
 CHAR_DENSE = "text/char-dense-h256.safetensors"
 CHAR_CONDITIONAL = ("text/char-unstructured-h256.safetensors", "text/char-block-h256.safetensors")
-# The dissertation-size models (27-1024-1024-27) that are usable. The unstructured one is
-# shipped for its gate patterns and further training, not for use (models/text/MODEL_CARD.md).
-CHAR_LARGE = ("text/char-block-h1024-l2.safetensors",)
+# The dissertation-size models (27-1024-1024-27), timed against a dense stack of their shape
+# stored like them (float16); models/text/MODEL_CARD.md says how far they were trained.
+CHAR_LARGE = (
+    "text/char-block-h1024-l2.safetensors",
+    "text/char-unstructured-h1024-l2.safetensors",
+)
 PROMPT = "and it came to pass that "
 WARM_UP = 500
 
