@@ -25,11 +25,11 @@ from ccinfer.timing import compare, paired_speedup, summarize
 _captured: list[tuple[BenchmarkFixture, object]] = []
 ROUND_SECONDS_T1 = 0.02  # one round at 1 thread: enough calls for a stable median
 # ... and at least this many calls: a round's value is its median call, and the first call of
-# a round finds the caches full of the other candidates' weights (a batch-64 step of the
-# 27-1024-1024-27 models takes 2-10 ms, so 0.02 s held only 2 calls and the cold first call
-# weighed half: the paired ratios of cases with small working sets came out 10-30% below
-# their back-to-back ones). With 3 the median is a call in the steady state a model that is
-# called again and again runs in, for the dense and the conditional case alike.
+# a round finds the caches full of the other candidates' weights. A batch-64 step of the
+# 27-1024-1024-27 models takes 2-10 ms, so 0.02 s held only 2 calls and that cold call was
+# half of the round's value; with 3 it cannot be the median. Measured effect: small (batch 64,
+# block z = 0.1, 1 thread: 6.0x paired with 2 calls, 6.2-6.4x with 3, 7.3-8.5x back to back):
+# most of the gap is the later calls of a round still refilling the caches (bench/THREADS.md).
 MIN_CALLS_T1 = 3
 
 

@@ -162,3 +162,20 @@ def test_with_weights_converts_storage_only(rng):
         np.testing.assert_array_equal(half.step(int(t), state=s1), back.step(int(t), state=s2))
     with pytest.raises(ValueError, match="weights must be one of"):
         model.with_weights("int8")
+
+
+def test_core_refuses_mixed_storage(rng):
+    """The binding takes W_ih and W_hh both float16 or both float32 (the Python class always
+    converts both; a direct caller of the core must not get a half-float layer)."""
+    from ccinfer import _core
+
+    layers, output = stack(rng, ("dense",), 5, [8], 1, False, maker=float_layer)
+    arrays = dict(layers[0])
+    del arrays["kind"]
+    arrays["W_hh"] = arrays["W_hh"].astype(np.float16)
+    spec = [{"kind": "dense", "hidden": 8, "rank": None, "arrays": arrays}]
+    with pytest.raises(ValueError, match="both be float16 or float32"):
+        _core.GRUStack(spec, False, 5, *output)
+    arrays["W_ih"] = arrays["W_ih"].astype(np.float16)
+    core = _core.GRUStack(spec, False, 5, *output)  # both float16: accepted
+    assert core is not None

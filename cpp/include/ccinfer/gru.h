@@ -147,8 +147,6 @@ class GRUStack {
     GruKind kind(size_t l) const { return layers_[l].kind; }
     int64_t hidden(size_t l) const { return layers_[l].h; }
     int64_t rank(size_t l) const { return layers_[l].rank; }
-    /// True if layer l keeps W_ih and W_hh in binary16 (GruLayerInit::w_ih_f16).
-    bool half_weights(size_t l) const { return !layers_[l].w_hh16.empty(); }
     uint64_t id() const { return id_; }
 
     /// A zero state for n >= 1 streams.

@@ -369,10 +369,9 @@ void GRUStack::step_impl(int32_t token, const float* x, GRUState& state, float* 
             if (L.lookup)
                 gx = L.w_ih.data() + int64_t{token} * G * h;
             else
-                detail::Weights{L.w_ih.data(), L.w_ih16.data()}.gemv_rows(
-                    L.d, L.d, xin, my_rows, nrows, L.b_ih.data(), gx_buf);
-            detail::Weights{L.w_hh.data(), L.w_hh16.data()}.gemv_rows(h, h, hs, my_rows, nrows,
-                                                                      L.b_hh.data(), gh);
+                detail::Weights::ih(L).gemv_rows(L.d, L.d, xin, my_rows, nrows, L.b_ih.data(),
+                                                 gx_buf);
+            detail::Weights::hh(L).gemv_rows(h, h, hs, my_rows, nrows, L.b_hh.data(), gh);
             const int64_t u0 = h * ith / nt, u1 = h * (ith + 1) / nt;
             if (dense) {
                 for (int64_t i = a0; i < a1; ++i)

@@ -135,8 +135,8 @@ void GRUStack::step_batch_impl(const int32_t* tokens, const float* x, GRUState& 
         const Layer& L = layers_[l];
         const int64_t h = L.h, G = L.gates, m = G * h, r = L.rank;
         const int64_t in = L.lookup ? 0 : L.d;
-        const detail::Weights w_ih{L.w_ih.data(), L.w_ih16.data()};  // unused for a lookup
-        const detail::Weights w_hh{L.w_hh.data(), L.w_hh16.data()};
+        const detail::Weights w_ih = detail::Weights::ih(L);  // unused for a lookup
+        const detail::Weights w_hh = detail::Weights::hh(L);
         float* H = state.h(l);
         float* GX = ws.gx.data();
         float* GH = ws.gh.data();

@@ -14,47 +14,54 @@
 
 namespace ccinfer::detail {
 
-/// A layer matrix as stored: float32 or binary16 (exactly one pointer is non-null), with the
-/// products over it run by the kernel for its type.
+/// A layer matrix as stored: float32 or binary16 (exactly one pointer is non-null). Each
+/// product passes the stored pointer to the routine for its type (the kernels::*_for
+/// overloads, the ops' float / uint16_t overloads), so the choice is made in one place.
 struct Weights {
     const float* f32 = nullptr;
     const uint16_t* f16 = nullptr;
 
+    /// The matrix W_ih or W_hh of a GRU layer (its *16 buffer is empty unless half precision).
+    template <typename Layer>
+    static Weights ih(const Layer& L) { return {L.w_ih.data(), L.w_ih16.data()}; }
+    template <typename Layer>
+    static Weights hh(const Layer& L) { return {L.w_hh.data(), L.w_hh16.data()}; }
+
     Weights at(int64_t offset) const {
         return {f32 ? f32 + offset : nullptr, f16 ? f16 + offset : nullptr};
     }
+    /// fn(w) with the stored pointer, typed.
+    template <typename Fn>
+    void visit(Fn&& fn) const {
+        if (f16)
+            fn(f16);
+        else
+            fn(f32);
+    }
     void gemv_rows(int64_t ldw, int64_t k, const float* x, const int32_t* rows, int64_t nrows,
                    const float* bias, float* out) const {
-        const kernels::KernelTable& t = kernels::active();
-        if (f16)
-            t.gemv_rows_f16(f16, ldw, k, x, rows, nrows, bias, out);
-        else
-            t.gemv_rows(f32, ldw, k, x, rows, nrows, bias, out);
+        visit([&](auto w) {
+            kernels::gemv_rows_for(kernels::active(), w)(w, ldw, k, x, rows, nrows, bias, out);
+        });
     }
     void block_gemm(int64_t ldw, int64_t nrows, int64_t k, const float* x, int64_t ldx,
                     const int32_t* samples, int64_t nsamples, float* y, int64_t ldy) const {
-        const kernels::KernelTable& t = kernels::active();
-        if (f16)
-            t.block_gemm_f16(f16, ldw, nrows, k, x, ldx, samples, nsamples, y, ldy);
-        else
-            t.block_gemm(f32, ldw, nrows, k, x, ldx, samples, nsamples, y, ldy);
+        visit([&](auto w) {
+            kernels::block_gemm_for(kernels::active(), w)(w, ldw, nrows, k, x, ldx, samples,
+                                                          nsamples, y, ldy);
+        });
     }
     void gated_blocks(int64_t k, const float* x, int64_t n, const float* gates, int64_t nb,
                       int64_t block, int64_t b_begin, int64_t b_end, float* y, int64_t ldy,
                       GatedOff off, int32_t* samples) const {
-        if (f16)
-            block_gated_gemm_blocks(f16, k, x, n, gates, nb, block, b_begin, b_end, y, ldy, off,
+        visit([&](auto w) {
+            block_gated_gemm_blocks(w, k, x, n, gates, nb, block, b_begin, b_end, y, ldy, off,
                                     samples);
-        else
-            block_gated_gemm_blocks(f32, k, x, n, gates, nb, block, b_begin, b_end, y, ldy, off,
-                                    samples);
+        });
     }
     void cond_gemv_batch(int64_t m, int64_t k, const float* x, int64_t n, const uint8_t* mask,
                          const float* bias, float* out) const {
-        if (f16)
-            ccinfer::cond_gemv_batch(f16, m, k, x, n, mask, bias, out);
-        else
-            ccinfer::cond_gemv_batch(f32, m, k, x, n, mask, bias, out);
+        visit([&](auto w) { ccinfer::cond_gemv_batch(w, m, k, x, n, mask, bias, out); });
     }
 };
 

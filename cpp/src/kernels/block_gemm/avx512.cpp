@@ -58,7 +58,7 @@ inline void tile(const W* w, int64_t ldw, int64_t k16, __mmask16 tail, const flo
     for (int i = 0; i < MS; ++i)
         for (int r = 0; r < NW; ++r) acc[i][r] = _mm512_setzero_ps();
     for (int64_t j = 0; j < k16; j += 16) {
-        if (pf && (sizeof(W) == 4 || j % 32 == 0))  // one prefetch per row and line
+        if (pf && j % (64 / sizeof(W)) == 0)  // one prefetch per row and line
             for (int r = 0; r < NW; ++r)
                 _mm_prefetch(reinterpret_cast<const char*>(pf + r * ldw + j), _MM_HINT_T0);
         __m512 xv[MS];

@@ -36,7 +36,7 @@ void gemv_rows_impl(const W* w, int64_t ldw, int64_t k, const float* x, const in
         __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
         __m512 a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
         for (int64_t j = 0; j < k16; j += 16) {
-            if (kPrefetch && (sizeof(W) == 4 || j % 32 == 0)) {  // one per row and line
+            if (kPrefetch && j % (64 / sizeof(W)) == 0) {  // one per row and line
                 _mm_prefetch(p0 + sizeof(W) * j, _MM_HINT_T0);
                 _mm_prefetch(p1 + sizeof(W) * j, _MM_HINT_T0);
                 _mm_prefetch(p2 + sizeof(W) * j, _MM_HINT_T0);
