@@ -62,6 +62,16 @@ def _capture_for_pairing(request):
     yield
 
 
+def window(fixture, reset, measure) -> None:
+    """Give a case's re-run statistics of its own: `reset()` is called before the interleaved
+    rounds and `measure()` after them, and the dict it returns (e.g. ``flop_bound_speedup``
+    and ``target`` from the masks of those calls) goes into ``extra_info["paired"]``, where
+    it decides PASS/FAIL with the paired median. For a trained model stepping through real
+    text the gate density drifts along the text, so a target taken from the earlier
+    back-to-back calls need not be the one of the calls the paired ratio comes from."""
+    fixture.paired_window = (reset, measure)
+
+
 def pairs(captured) -> dict[str, tuple[tuple, list[tuple]]]:
     """group -> ((dense fixture, fn), [(cond fixture, fn), ...]) for the groups that have a
     dense case and at least one conditional case with a target."""
@@ -92,6 +102,9 @@ def run_pairs(rounds: int, write_line) -> None:
             fns = {"dense": dense[1]} | {f"c{j}": fn for j, (_, fn) in enumerate(conds)}
             median_call = dense[0].stats.stats.median if dense[0].stats else 1e-3
             calls = max(MIN_CALLS_T1, int(ROUND_SECONDS_T1 / max(median_call, 1e-9)))
+            windows = [getattr(fixture, "paired_window", None) for fixture, _ in conds]
+            for w in filter(None, windows):
+                w[0]()
             times = compare({k: (lambda _i, f=f: f()) for k, f in fns.items()}, rounds, calls)
             for j, (fixture, _) in enumerate(conds):
                 fixture.extra_info["paired"] = {
@@ -99,6 +112,7 @@ def run_pairs(rounds: int, write_line) -> None:
                     "rounds": len(times["dense"]),
                     "dense_median_us": summarize(times["dense"])["median_us"],
                     "median_us": summarize(times[f"c{j}"])["median_us"],
+                    **(windows[j][1]() if windows[j] else {}),
                 }
             ratios = ", ".join(
                 f"{f.extra_info.get('case')} {f.extra_info['paired']['median']:.2f}x"

@@ -29,11 +29,13 @@ import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 from summarize import (  # bench/, the directory of this script, is on sys.path
     _case_key,
+    bound_of,
     dense_case,
     fmt_paired,
     groups_of,
     speedups,
     summarize,
+    target_of,
     target_rows,
     targets_table,
 )
@@ -113,16 +115,14 @@ def plot_kernel(groups: dict, kernel: str, path: Path) -> bool:
             if paired:
                 ax.plot(*zip(*paired, strict=True), "o", mfc="none", color=line.get_color(), ms=7)
             targets = [
-                (d, c["extra_info"]["target"])
+                (d, target_of(c))
                 for d, c in zip(dens, conds, strict=True)
-                if c["extra_info"].get("target") is not None
+                if target_of(c) is not None
             ]
             if targets:
                 ax.plot(*zip(*targets, strict=True), "x", color=line.get_color(), ms=6)
             if not bound_drawn:
-                bounds = [
-                    c["extra_info"]["dense_flops"] / c["extra_info"]["useful_flops"] for c in conds
-                ]
+                bounds = [bound_of(c) for c in conds]
                 ax.plot(dens, bounds, "k--", lw=1, label="FLOP bound")
                 bound_drawn = True
         ax.set_xscale("log")

@@ -50,6 +50,22 @@ def speedups(case: dict, dense: dict | None) -> tuple[float | None, dict | None,
     return b2b, paired, (paired["median"] if paired else b2b)
 
 
+def target_of(case: dict) -> float | None:
+    """The target the deciding ratio is held to: the paired re-run's own where it measured one
+    (its calls' masks, bench/paired.py ``window``), else the one recorded with the case."""
+    paired = case["extra_info"].get("paired") or {}
+    return paired.get("target", case["extra_info"].get("target"))
+
+
+def bound_of(case: dict) -> float | None:
+    """The FLOP-bound speed-up of the calls that decide: the paired re-run's where measured."""
+    e = case["extra_info"]
+    paired = e.get("paired") or {}
+    if "flop_bound_speedup" in paired:
+        return paired["flop_bound_speedup"]
+    return (e["dense_flops"] / e["useful_flops"]) if e.get("useful_flops") else None
+
+
 def fmt_paired(paired: dict | None) -> str:
     """ "2.31 (2.20-2.40, 15 r)": median and quartiles of the per-round ratios, rounds."""
     if not paired:
@@ -124,8 +140,7 @@ def summarize(
             e, st = c["extra_info"], c["stats"]
             med = st["median"]
             speed, paired, decisive = speedups(c, dense)
-            bound = (e["dense_flops"] / e["useful_flops"]) if e.get("useful_flops") else None
-            target = e.get("target")
+            bound, target = bound_of(c), target_of(c)
             verdict = (
                 "—"
                 if target is None or decisive is None
@@ -170,7 +185,7 @@ def target_rows(data: dict) -> list[dict]:
     for name in sorted(groups, key=_group_key):
         dense = dense_case(groups[name])
         for c in sorted(groups[name], key=_case_key):
-            target = c["extra_info"].get("target")
+            target = target_of(c)
             if target is None or dense is None:
                 continue
             b2b, paired, decisive = speedups(c, dense)
