@@ -18,3 +18,13 @@ function(ccinfer_apply_isa_flags)
     endif()
   endforeach()
 endfunction()
+
+# The gate-maths kernels give the same bits on every ISA: no multiply and add may be fused
+# that the scalar reference keeps apart (gcc fuses them by default where FMA exists).
+function(ccinfer_exact_fp_contract)
+  foreach(src IN LISTS ARGN)
+    if(src MATCHES "/kernels/gru_gates/")
+      set_property(SOURCE "${src}" APPEND PROPERTY COMPILE_OPTIONS -ffp-contract=off)
+    endif()
+  endforeach()
+endfunction()

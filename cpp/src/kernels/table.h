@@ -77,6 +77,21 @@ using TreeAxpyFn = void (*)(const float* table, int64_t ldt, const int32_t* node
                             int64_t path_len, const float* nz_value, int64_t nnz, int64_t c0,
                             int64_t c1, const float* bias, bool relu, float* out);
 
+/// hn[i] = gru_cond_unit(gx + 2 i, gh + 2 i, z[i], h[i]) (ccinfer/gate_math.h) for
+/// i = units[a], a < n, or i = a when units is null; bx / bh (when not null) are added to
+/// gx / gh first. hn may be h.
+using GruCondUnitsFn = void (*)(const float* gx, const float* bx, const float* gh,
+                                const float* bh, const float* z, const float* h,
+                                const int32_t* units, int64_t n, float* hn);
+/// hn[i] = gru_dense_unit(gx + 3 i, gh + 3 i, h[i]) for i < n, biases as above.
+using GruDenseUnitsFn = void (*)(const float* gx, const float* bx, const float* gh,
+                                 const float* bh, const float* h, int64_t n, float* hn);
+/// CLIPTANH in place: z[i] = tanh_gate(z[i]) where z[i] > 0, else 0; the indices of the
+/// positive entries, ascending, into units (when not null); returns their number.
+using ClipTanhFn = int64_t (*)(float* z, int64_t n, int32_t* units);
+/// y[i] = tanh_gate(x[i]).
+using TanhGateArrayFn = void (*)(const float* x, int64_t n, float* y);
+
 struct KernelTable {
     Isa isa;
     GemvRowsFn gemv_rows;
@@ -90,6 +105,10 @@ struct KernelTable {
     GemvRowsF16Fn gemv_rows_f16;
     BlockGemmF16Fn block_gemm_f16;
     GemvSamplesF16Fn gemv_samples_f16;
+    GruCondUnitsFn gru_cond_units;
+    GruDenseUnitsFn gru_dense_units;
+    ClipTanhFn clip_tanh;
+    TanhGateArrayFn tanh_gate_array;
 };
 
 /// The kernel of a table for float32 or binary16 weights, so a routine written once as a

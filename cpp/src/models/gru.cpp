@@ -273,19 +273,15 @@ int64_t GRUStack::z_path(const Layer& L, int32_t token, const float* x, const fl
     int64_t na = 0;
     if (L.kind == GruKind::kLowRank) {
         detail::lowrank_preactivation(L.w_zt.data(), L.b_z.data(), r, hh, ux, nz, uh, z);
-        for (int64_t i = 0; i < hh; ++i) {
-            const bool on = z[i] > 0.0f;  // false for NaN
-            z[i] = on ? detail::tanh_gate(z[i]) : 0.0f;
-            if (units) units[na] = static_cast<int32_t>(i);
-            na += on;
-        }
+        na = kernels::active().clip_tanh(z, hh, units);
     } else {
         const int64_t B = hh / r;
+        float* zb = uh;  // the gate of each block (U_zl h is summed into ux by now)
+        for (int64_t j = 0; j < r; ++j) zb[j] = L.z_scale[j] * ux[j] + L.z_shift[j];
+        kernels::active().clip_tanh(zb, r, nullptr);
         for (int64_t j = 0; j < r; ++j) {
-            const float u = L.z_scale[j] * ux[j] + L.z_shift[j];
-            const bool on = u > 0.0f;
-            std::fill_n(z + j * B, B, on ? detail::tanh_gate(u) : 0.0f);
-            if (on) {
+            std::fill_n(z + j * B, B, zb[j]);
+            if (zb[j] > 0.0f) {
                 if (units)
                     for (int64_t i = 0; i < B; ++i) units[na + i] = static_cast<int32_t>(j * B + i);
                 na += B;
@@ -319,7 +315,8 @@ void GRUStack::step(const float* x, GRUState& state, float* logits, GruWorkspace
 
 void GRUStack::step_impl(int32_t token, const float* x, GRUState& state, float* logits,
                          GruWorkspace& ws) const {
-    const auto gemv_rows = kernels::active().gemv_rows;
+    const kernels::KernelTable& kernel = kernels::active();
+    const auto gemv_rows = kernel.gemv_rows;
     const size_t nl = layers_.size();
     int64_t work = v_out_ * layers_.back().h;
     for (const Layer& L : layers_) work += 2 * L.h * ((L.lookup ? 0 : L.d) + L.h);
@@ -374,13 +371,10 @@ void GRUStack::step_impl(int32_t token, const float* x, GRUState& state, float* 
             detail::Weights::hh(L).gemv_rows(h, h, hs, my_rows, nrows, L.b_hh.data(), gh);
             const int64_t u0 = h * ith / nt, u1 = h * (ith + 1) / nt;
             if (dense) {
-                for (int64_t i = a0; i < a1; ++i)
-                    hn[i] = detail::dense_unit(gx + 3 * i, gh + 3 * i, hs[i]);
+                kernel.gru_dense_units(gx + 3 * a0, nullptr, gh + 3 * a0, nullptr, hs + a0,
+                                      a1 - a0, hn + a0);
             } else {
-                for (int64_t a = a0; a < a1; ++a) {
-                    const int32_t i = units[a];
-                    hn[i] = detail::cond_unit(gx + 2 * i, gh + 2 * i, z[i], hs[i]);
-                }
+                kernel.gru_cond_units(gx, nullptr, gh, nullptr, z, hs, units + a0, a1 - a0, hn);
                 for (int64_t i = u0; i < u1; ++i)  // units with z = 0 keep their state
                     if (!(z[i] > 0.0f)) hn[i] = hs[i];
             }

@@ -44,6 +44,7 @@ constexpr int64_t kUnitWork = 64;
 int64_t GRUStack::z_path_batch(const Layer& L, const int32_t* tokens, const float* x,
                                const float* H, int64_t n, GruWorkspace& ws) const {
     const auto block_gemm = kernels::active().block_gemm;
+    const auto clip_tanh = kernels::active().clip_tanh;
     const int64_t r = L.rank, h = L.h, d = L.d;
     float* UX = ws.zlr.data();  // (n, r): W_zl x + b_zl, then z^lr
     float* UH = UX + n * r;     // (n, r): U_zl h
@@ -72,28 +73,25 @@ int64_t GRUStack::z_path_batch(const Layer& L, const int32_t* tokens, const floa
             block_gemm(L.u_zl.data(), h, r, h, H + s0 * h, h, nullptr, ns, uh, r);
             for (int64_t e = 0; e < ns * r; ++e) ux[e] = std::max(ux[e] + uh[e], 0.0f);
         }
+        // UH's row s is free scratch by now.
         if (L.kind == GruKind::kLowRank) {
             int32_t* nz = ws.zlr_nz.data() + ith * r_max_;
             for (int64_t s = s0; s < s1; ++s) {
                 float* z = Z + s * h;
-                // The same sums as the one-stream step (UH's row s is free scratch by now).
+                // The same sums as the one-stream step.
                 detail::lowrank_preactivation(L.w_zt.data(), L.b_z.data(), r, h, UX + s * r, nz,
                                               UH + s * r, z);
-                for (int64_t i = 0; i < h; ++i) {
-                    const bool on = z[i] > 0.0f;  // false for NaN
-                    z[i] = on ? detail::tanh_gate(z[i]) : 0.0f;
-                    active += on;
-                }
+                active += clip_tanh(z, h, nullptr);
             }
         } else {
             const int64_t B = h / r;
-            for (int64_t s = s0; s < s1; ++s)
-                for (int64_t j = 0; j < r; ++j) {
-                    const float u = L.z_scale[j] * UX[s * r + j] + L.z_shift[j];
-                    const bool on = u > 0.0f;
-                    std::fill_n(Z + s * h + j * B, B, on ? detail::tanh_gate(u) : 0.0f);
-                    active += on ? B : 0;
-                }
+            for (int64_t s = s0; s < s1; ++s) {
+                float* zb = UH + s * r;  // the gate of each block
+                for (int64_t j = 0; j < r; ++j)
+                    zb[j] = L.z_scale[j] * UX[s * r + j] + L.z_shift[j];
+                active += B * clip_tanh(zb, r, nullptr);
+                for (int64_t j = 0; j < r; ++j) std::fill_n(Z + s * h + j * B, B, zb[j]);
+            }
         }
     }
     return active;
@@ -129,6 +127,7 @@ void GRUStack::step_batch(const float* x, GRUState& state, float* logits,
 
 void GRUStack::step_batch_impl(const int32_t* tokens, const float* x, GRUState& state,
                                float* logits, GruWorkspace& ws) const {
+    const kernels::KernelTable& kernel = kernels::active();
     const int64_t n = state.batch();
     const float* xin = x;
     for (size_t l = 0; l < layers_.size(); ++l) {
@@ -166,18 +165,11 @@ void GRUStack::step_batch_impl(const int32_t* tokens, const float* x, GRUState& 
                 }
 #pragma omp barrier
                 // Every thread has read the old state: update this thread's units.
+                const float* bx = L.lookup ? nullptr : L.b_ih.data() + 3 * u0;
                 for (int64_t s = 0; s < n; ++s) {
-                    const float* gx = gx_row(s);
-                    const float* gh = GH + s * m;
-                    float* hs = H + s * h;
-                    for (int64_t i = u0; i < u1; ++i) {
-                        float gxu[3], ghu[3];
-                        for (int k = 0; k < 3; ++k) {
-                            gxu[k] = L.lookup ? gx[3 * i + k] : gx[3 * i + k] + L.b_ih[3 * i + k];
-                            ghu[k] = gh[3 * i + k] + L.b_hh[3 * i + k];
-                        }
-                        hs[i] = detail::dense_unit(gxu, ghu, hs[i]);
-                    }
+                    float* hs = H + s * h + u0;
+                    kernel.gru_dense_units(gx_row(s) + 3 * u0, bx, GH + s * m + 3 * u0,
+                                          L.b_hh.data() + 3 * u0, hs, u1 - u0, hs);
                 }
             }
             detail::count(ws.stats[l], L.kind, L.d, h, r, L.lookup, n, n * h);
@@ -189,14 +181,14 @@ void GRUStack::step_batch_impl(const int32_t* tokens, const float* x, GRUState& 
 
         if (L.kind == GruKind::kBlock) {
             const int64_t g = r, B = h / g, blk = G * B;
-            float* gates = ws.gates.data();
+            float* gate_of = ws.gates.data();  // (n, g): each block's z
             for (int64_t s = 0; s < n; ++s)
-                for (int64_t j = 0; j < g; ++j) gates[s * g + j] = Z[s * h + j * B];
+                for (int64_t j = 0; j < g; ++j) gate_of[s * g + j] = Z[s * h + j * B];
             // Contiguous block ranges of about equal work (gate scans plus on-pairs).
             std::vector<int64_t> cost(static_cast<size_t>(g) + 1, 0);
             for (int64_t j = 0; j < g; ++j) {
                 int64_t on = 0;
-                for (int64_t s = 0; s < n; ++s) on += gates[s * g + j] > 0.0f;
+                for (int64_t s = 0; s < n; ++s) on += gate_of[s * g + j] > 0.0f;
                 cost[j + 1] = cost[j] + on * blk * (in + h) + n;
             }
             const int nth = std::min<int64_t>(
@@ -217,27 +209,28 @@ void GRUStack::step_batch_impl(const int32_t* tokens, const float* x, GRUState& 
                 const int64_t b0 = split[ith * nth / nt], b1 = split[(ith + 1) * nth / nt];
                 int32_t* mine = samples + ith * n;
                 if (!L.lookup)
-                    w_ih.gated_blocks(L.d, xin, n, gates, g, blk, b0, b1, GX, m,
+                    w_ih.gated_blocks(L.d, xin, n, gate_of, g, blk, b0, b1, GX, m,
                                       GatedOff::kUntouched, mine);
-                w_hh.gated_blocks(h, H, n, gates, g, blk, b0, b1, GH, m, GatedOff::kUntouched,
+                w_hh.gated_blocks(h, H, n, gate_of, g, blk, b0, b1, GH, m, GatedOff::kUntouched,
                                   mine);
 #pragma omp barrier
-                // Every thread has read the old state: update this thread's blocks.
+                // Every thread has read the old state: update this thread's blocks, each run
+                // of consecutive open blocks in one call.
                 for (int64_t s = 0; s < n; ++s) {
-                    const float* gx = gx_row(s);
-                    const float* gh = GH + s * m;
-                    const float* z = Z + s * h;
-                    float* hs = H + s * h;
-                    for (int64_t j = b0; j < b1; ++j) {
-                        if (!(gates[s * g + j] > 0.0f)) continue;
-                        for (int64_t u = j * B; u < (j + 1) * B; ++u) {
-                            const float gxu[2] = {
-                                L.lookup ? gx[2 * u] : gx[2 * u] + L.b_ih[2 * u],
-                                L.lookup ? gx[2 * u + 1] : gx[2 * u + 1] + L.b_ih[2 * u + 1]};
-                            const float ghu[2] = {gh[2 * u] + L.b_hh[2 * u],
-                                                  gh[2 * u + 1] + L.b_hh[2 * u + 1]};
-                            hs[u] = detail::cond_unit(gxu, ghu, z[u], hs[u]);
+                    const float* open = gate_of + s * g;
+                    for (int64_t j = b0; j < b1;) {
+                        if (!(open[j] > 0.0f)) {
+                            ++j;
+                            continue;
                         }
+                        int64_t end = j + 1;
+                        while (end < b1 && open[end] > 0.0f) ++end;
+                        const int64_t u = j * B, o = 2 * u;
+                        float* hs = H + s * h + u;
+                        kernel.gru_cond_units(gx_row(s) + o, L.lookup ? nullptr : L.b_ih.data() + o,
+                                             GH + s * m + o, L.b_hh.data() + o, Z + s * h + u,
+                                             hs, nullptr, (end - j) * B, hs);
+                        j = end;
                     }
                 }
             }
@@ -252,14 +245,21 @@ void GRUStack::step_batch_impl(const int32_t* tokens, const float* x, GRUState& 
             if (!L.lookup) w_ih.cond_gemv_batch(m, L.d, xin, n, mask, L.b_ih.data(), GX);
             w_hh.cond_gemv_batch(m, h, H, n, mask, L.b_hh.data(), GH);
             const int nth = std::min(threads_for_work(active * kUnitWork), ws.threads);
-#pragma omp parallel for schedule(static) num_threads(nth) if (nth > 1)
-            for (int64_t s = 0; s < n; ++s) {
-                const float* gx = gx_row(s);
-                const float* gh = GH + s * m;
-                const float* z = Z + s * h;
-                float* hs = H + s * h;
-                for (int64_t i = 0; i < h; ++i)
-                    if (z[i] > 0.0f) hs[i] = detail::cond_unit(gx + 2 * i, gh + 2 * i, z[i], hs[i]);
+#pragma omp parallel num_threads(nth) if (nth > 1)
+            {
+                int32_t* units = ws.units.data() + omp_get_thread_num() * h_max_;
+#pragma omp for schedule(static)
+                for (int64_t s = 0; s < n; ++s) {
+                    const float* z = Z + s * h;
+                    int64_t na = 0;
+                    for (int64_t i = 0; i < h; ++i) {
+                        units[na] = static_cast<int32_t>(i);
+                        na += z[i] > 0.0f;
+                    }
+                    float* hs = H + s * h;
+                    kernel.gru_cond_units(gx_row(s), nullptr, GH + s * m, nullptr, z, hs, units,
+                                         na, hs);
+                }
             }
         }
         detail::count(ws.stats[l], L.kind, L.d, h, r, L.lookup, n, active);

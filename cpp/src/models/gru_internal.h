@@ -1,6 +1,7 @@
 #pragma once
-// Pieces shared by the single-stream and the batch step of GRUStack: the per-unit gate maths
-// (one copy, so both paths round the same way) and the stats bookkeeping.
+// Pieces shared by the single-stream and the batch step of GRUStack: the weight storage, the
+// low-rank gate's pre-activation and the stats bookkeeping. (The per-unit gate maths are the
+// kernels of kernels/gru_gates, one copy, so both paths round the same way.)
 
 #include <cmath>
 #include <stdexcept>
@@ -9,7 +10,6 @@
 #include "../kernels/table.h"
 #include "ccinfer/block_gated_gemm.h"
 #include "ccinfer/cond_gemv_batch.h"
-#include "ccinfer/gate_math.h"
 #include "ccinfer/gru.h"
 
 namespace ccinfer::detail {
@@ -78,24 +78,6 @@ inline void lowrank_preactivation(const float* w_zt, const float* b_z, int64_t r
             nz_value[nnz++] = zlr[j];
         }
     kernels::active().sparse_input_cols(w_zt, h, nz_index, nz_value, nnz, 0, h, b_z, u);
-}
-
-using ccinfer::sigmoid;
-using ccinfer::tanh_gate;
-
-/// torch.nn.GRU for one unit: gx = (W_i x + b_i) and gh = (W_h h + b_h) of gates r, z, n.
-inline float dense_unit(const float* gx, const float* gh, float h) {
-    const float r = sigmoid(gx[0] + gh[0]);
-    const float z = sigmoid(gx[1] + gh[1]);
-    const float n = tanh_gate(gx[2] + r * gh[2]);
-    return (1.0f - z) * n + z * h;
-}
-
-/// The conditional GRU for one active unit: gx, gh of gates r, n; z > 0 from the z path.
-inline float cond_unit(const float* gx, const float* gh, float z, float h) {
-    const float r = sigmoid(gx[0] + gh[0]);
-    const float n = tanh_gate(gx[1] + r * gh[1]);
-    return (1.0f - z) * h + z * n;
 }
 
 /// Adds one step of n streams with `active` active units in total to a layer's stats.
