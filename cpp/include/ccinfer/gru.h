@@ -129,6 +129,7 @@ struct GruWorkspace {
     AlignedBuffer<int32_t> samples;  ///< per-thread sample lists, (threads, n)
     AlignedBuffer<int32_t> zlr_nz;   ///< non-zero entries of z^lr, r_max per thread
     std::vector<int64_t> active;     ///< active units per layer of the last step
+    std::vector<int64_t> cursor;     ///< next unclaimed active unit per layer (one stream)
     std::vector<GruLayerStats> stats;
 };
 

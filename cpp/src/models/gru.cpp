@@ -32,6 +32,11 @@ namespace {
 
 std::atomic<uint64_t> g_next_model_id{1};
 
+// Active units per claim of the one-stream step's shared cursor (16 units: 32 rows of a
+// conditional layer, 64-128 KiB of weights): small enough that the threads finish within a
+// few microseconds of each other, large enough that the claims cost nothing.
+constexpr int64_t kUnitsPerChunk = 16;
+
 void require(bool ok, const std::string& what) {
     if (!ok) throw std::invalid_argument("GRUStack: " + what);
 }
@@ -232,6 +237,7 @@ GruWorkspace GRUStack::make_workspace(int64_t batch) const {
     ws.zlr_nz = AlignedBuffer<int32_t>(ws.threads * r_max_);
     ws.stats.assign(layers_.size(), GruLayerStats{});
     ws.active.assign(layers_.size(), 0);
+    ws.cursor.assign(layers_.size(), 0);
     return ws;
 }
 
@@ -322,6 +328,8 @@ void GRUStack::step_impl(int32_t token, const float* x, GRUState& state, float* 
     for (const Layer& L : layers_) work += 2 * L.h * ((L.lookup ? 0 : L.d) + L.h);
     const int nth = std::min(threads_for_work(work / kGruStepWorkPerThreadScale), ws.threads);
     int64_t* active = ws.active.data();  // active units per layer, for the stats
+    int64_t* cursor = ws.cursor.data();
+    std::fill(ws.cursor.begin(), ws.cursor.end(), 0);
 
     // One barrier per layer: every thread computes the (small) z path itself, identically,
     // instead of waiting for one thread to do it; new states go to ws.hnew (one slice per
@@ -348,33 +356,36 @@ void GRUStack::step_impl(int32_t token, const float* x, GRUState& state, float* 
             const float* hs = state.h(l);
             const bool dense = L.kind == GruKind::kDense;
             int64_t na = h;
-            if (!dense) {
+            if (!dense)
                 na = z_path(L, token, xin, hs, zlr, z, units, ws.zlr_nz.data() + ith * r_max_);
-                // This thread's share of the active units, as weight rows (2 per unit).
-                const int64_t a0 = na * ith / nt, a1 = na * (ith + 1) / nt;
-                for (int64_t a = a0; a < a1; ++a) {
-                    rows[2 * a] = 2 * units[a];
-                    rows[2 * a + 1] = 2 * units[a] + 1;
-                }
-            }
             if (ith == 0) active[l] = na;
-            // Static share of the active units: entries a0 .. a1 - 1 of the list.
-            const int64_t a0 = na * ith / nt, a1 = na * (ith + 1) / nt;
-            const int32_t* my_rows = dense ? iota_.data() + G * a0 : rows + G * a0;
-            const int64_t nrows = G * (a1 - a0);
-            const float* gx = gx_buf;
-            if (L.lookup)
-                gx = L.w_ih.data() + int64_t{token} * G * h;
-            else
-                detail::Weights::ih(L).gemv_rows(L.d, L.d, xin, my_rows, nrows, L.b_ih.data(),
-                                                 gx_buf);
-            detail::Weights::hh(L).gemv_rows(h, h, hs, my_rows, nrows, L.b_hh.data(), gh);
+            // The active units in chunks claimed from a shared cursor (detail::claim).
+            const int64_t chunk = nt == 1 ? std::max<int64_t>(na, 1) : kUnitsPerChunk;
+            for (int64_t a0; (a0 = detail::claim(cursor + l, chunk)) < na;) {
+                const int64_t a1 = std::min(na, a0 + chunk);
+                const int32_t* my_rows = iota_.data() + G * a0;
+                if (!dense) {
+                    for (int64_t a = a0; a < a1; ++a) {
+                        rows[2 * (a - a0)] = 2 * units[a];
+                        rows[2 * (a - a0) + 1] = 2 * units[a] + 1;
+                    }
+                    my_rows = rows;
+                }
+                const int64_t nrows = G * (a1 - a0);
+                if (!L.lookup)
+                    detail::Weights::ih(L).gemv_rows(L.d, L.d, xin, my_rows, nrows,
+                                                     L.b_ih.data(), gx_buf);
+                detail::Weights::hh(L).gemv_rows(h, h, hs, my_rows, nrows, L.b_hh.data(), gh);
+                const float* gx = L.lookup ? L.w_ih.data() + int64_t{token} * G * h : gx_buf;
+                if (dense)
+                    kernel.gru_dense_units(gx + 3 * a0, nullptr, gh + 3 * a0, nullptr, hs + a0,
+                                           a1 - a0, hn + a0);
+                else
+                    kernel.gru_cond_units(gx, nullptr, gh, nullptr, z, hs, units + a0, a1 - a0,
+                                          hn);
+            }
             const int64_t u0 = h * ith / nt, u1 = h * (ith + 1) / nt;
-            if (dense) {
-                kernel.gru_dense_units(gx + 3 * a0, nullptr, gh + 3 * a0, nullptr, hs + a0,
-                                      a1 - a0, hn + a0);
-            } else {
-                kernel.gru_cond_units(gx, nullptr, gh, nullptr, z, hs, units + a0, a1 - a0, hn);
+            if (!dense) {
                 for (int64_t i = u0; i < u1; ++i)  // units with z = 0 keep their state
                     if (!(z[i] > 0.0f)) hn[i] = hs[i];
             }

@@ -80,6 +80,21 @@ inline void lowrank_preactivation(const float* w_zt, const float* b_z, int64_t r
     kernels::active().sparse_input_cols(w_zt, h, nz_index, nz_value, nnz, 0, h, b_z, u);
 }
 
+/// The next `count` items of a cursor shared by the threads of a step (its old value). The
+/// threads claim the products as they go, so they finish together even when one core runs
+/// slower than the other (a busy neighbour on a shared machine, cache misses); no result
+/// depends on who computes what (each output row's sum is the same sequence whichever rows
+/// share its tile, and each unit's update is its own).
+inline int64_t claim(int64_t* cursor, int64_t count) {
+    int64_t start;
+#pragma omp atomic capture
+    {
+        start = *cursor;
+        *cursor += count;
+    }
+    return start;
+}
+
 /// Adds one step of n streams with `active` active units in total to a layer's stats.
 inline void count(GruLayerStats& s, GruKind kind, int64_t d, int64_t h, int64_t rank,
                   bool lookup, int64_t n, int64_t active) {

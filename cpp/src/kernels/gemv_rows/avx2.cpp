@@ -1,7 +1,7 @@
 // AVX2+FMA gemv over a row list: four rows at a time share each load of x. A row's sum is the
-// same sequence whether it is computed in a block of four or alone (one accumulator, 8-wide
-// steps, horizontal sum, scalar tail), so the result never depends on how rows are split
-// between threads. The next block's rows are prefetched while one block is multiplied.
+// same sequence whether it is computed in a block of four or alone (two accumulators over
+// alternate 8-wide steps, added, horizontal sum, tails), so the result never depends on how
+// rows are split between threads. The next block's rows are prefetched while one block is multiplied.
 #include <immintrin.h>
 
 #include <cmath>
@@ -23,59 +23,64 @@ inline float hsum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
+// One row's sum: two accumulators over alternate 8-wide steps (two FMA chains per row: with
+// four rows in flight that is eight, enough to cover the FMA latency), added, then the 8-wide
+// and scalar tails. Every caller goes through this sequence, so a row's result is the same in
+// a block of four or alone.
+template <typename W>
+inline float row_tail(__m256 even, __m256 odd, const W* wr, const float* x, int64_t j,
+                      int64_t k) {
+    __m256 acc = _mm256_add_ps(even, odd);
+    if (j + 8 <= k) {
+        acc = _mm256_fmadd_ps(load_w8(wr + j), _mm256_loadu_ps(x + j), acc);
+        j += 8;
+    }
+    float s = hsum(acc);
+    // Scalar tail with explicit fma: both weight types round alike (left to itself the
+    // compiler may contract one instantiation and not the other).
+    for (; j < k; ++j) s = std::fma(widen(wr[j]), x[j], s);
+    return s;
+}
+
 template <bool kPrefetch, typename W>
 void gemv_rows_impl(const W* w, int64_t ldw, int64_t k, const float* x, const int32_t* rows,
                     int64_t nrows, const float* bias, float* out) {
+    const int64_t k16 = k & ~int64_t{15};
     int64_t i = 0;
     for (; i + 4 <= nrows; i += 4) {
-        const W* w0 = w + rows[i] * ldw;
-        const W* w1 = w + rows[i + 1] * ldw;
-        const W* w2 = w + rows[i + 2] * ldw;
-        const W* w3 = w + rows[i + 3] * ldw;
+        const W* wr[4];
+        const char* pf[4];
         const int64_t n = i + 8 <= nrows ? i + 4 : (nrows - 4 > i ? nrows - 4 : i);
-        const char* p0 = reinterpret_cast<const char*>(w + rows[n] * ldw);
-        const char* p1 = reinterpret_cast<const char*>(w + rows[n + 1] * ldw);
-        const char* p2 = reinterpret_cast<const char*>(w + rows[n + 2] * ldw);
-        const char* p3 = reinterpret_cast<const char*>(w + rows[n + 3] * ldw);
-        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-        __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-        int64_t j = 0;
-        for (; j + 8 <= k; j += 8) {
-            if (kPrefetch && j % (64 / sizeof(W)) == 0) {  // one prefetch per row and line
-                _mm_prefetch(p0 + sizeof(W) * j, _MM_HINT_T0);
-                _mm_prefetch(p1 + sizeof(W) * j, _MM_HINT_T0);
-                _mm_prefetch(p2 + sizeof(W) * j, _MM_HINT_T0);
-                _mm_prefetch(p3 + sizeof(W) * j, _MM_HINT_T0);
-            }
-            const __m256 xv = _mm256_loadu_ps(x + j);
-            a0 = _mm256_fmadd_ps(load_w8(w0 + j), xv, a0);
-            a1 = _mm256_fmadd_ps(load_w8(w1 + j), xv, a1);
-            a2 = _mm256_fmadd_ps(load_w8(w2 + j), xv, a2);
-            a3 = _mm256_fmadd_ps(load_w8(w3 + j), xv, a3);
+        for (int r = 0; r < 4; ++r) {
+            wr[r] = w + rows[i + r] * ldw;
+            pf[r] = reinterpret_cast<const char*>(w + rows[n + r] * ldw);
         }
-        float s[4] = {hsum(a0), hsum(a1), hsum(a2), hsum(a3)};
-        // Scalar tail with explicit fma: both weight types round alike (left to itself the
-        // compiler may contract one instantiation and not the other).
-        for (; j < k; ++j) {
-            s[0] = std::fma(widen(w0[j]), x[j], s[0]);
-            s[1] = std::fma(widen(w1[j]), x[j], s[1]);
-            s[2] = std::fma(widen(w2[j]), x[j], s[2]);
-            s[3] = std::fma(widen(w3[j]), x[j], s[3]);
+        __m256 e[4], o[4];
+        for (int r = 0; r < 4; ++r) e[r] = o[r] = _mm256_setzero_ps();
+        for (int64_t j = 0; j < k16; j += 16) {
+            if (kPrefetch && j % (64 / sizeof(W)) == 0)  // one prefetch per row and line
+                for (int r = 0; r < 4; ++r) _mm_prefetch(pf[r] + sizeof(W) * j, _MM_HINT_T0);
+            const __m256 x0 = _mm256_loadu_ps(x + j), x1 = _mm256_loadu_ps(x + j + 8);
+            for (int r = 0; r < 4; ++r) {
+                e[r] = _mm256_fmadd_ps(load_w8(wr[r] + j), x0, e[r]);
+                o[r] = _mm256_fmadd_ps(load_w8(wr[r] + j + 8), x1, o[r]);
+            }
         }
         for (int r = 0; r < 4; ++r) {
             const int32_t row = rows[i + r];
-            out[row] = bias ? s[r] + bias[row] : s[r];
+            const float s = row_tail(e[r], o[r], wr[r], x, k16, k);
+            out[row] = bias ? s + bias[row] : s;
         }
     }
     for (; i < nrows; ++i) {
         const int32_t row = rows[i];
         const W* wr = w + row * ldw;
-        __m256 a0 = _mm256_setzero_ps();
-        int64_t j = 0;
-        for (; j + 8 <= k; j += 8)
-            a0 = _mm256_fmadd_ps(load_w8(wr + j), _mm256_loadu_ps(x + j), a0);
-        float s = hsum(a0);
-        for (; j < k; ++j) s = std::fma(widen(wr[j]), x[j], s);
+        __m256 e = _mm256_setzero_ps(), o = _mm256_setzero_ps();
+        for (int64_t j = 0; j < k16; j += 16) {
+            e = _mm256_fmadd_ps(load_w8(wr + j), _mm256_loadu_ps(x + j), e);
+            o = _mm256_fmadd_ps(load_w8(wr + j + 8), _mm256_loadu_ps(x + j + 8), o);
+        }
+        const float s = row_tail(e, o, wr, x, k16, k);
         out[row] = bias ? s + bias[row] : s;
     }
 }
