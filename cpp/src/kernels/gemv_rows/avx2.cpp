@@ -1,7 +1,8 @@
 // AVX2+FMA gemv over a row list: four rows at a time share each load of x. A row's sum is the
 // same sequence whether it is computed in a block of four or alone (two accumulators over
 // alternate 8-wide steps, added, horizontal sum, tails), so the result never depends on how
-// rows are split between threads. The next block's rows are prefetched while one block is multiplied.
+// rows are split between threads. The next block's rows are prefetched while one block is
+// multiplied.
 #include <immintrin.h>
 
 #include <cmath>
