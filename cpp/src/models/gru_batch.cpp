@@ -57,8 +57,42 @@ int64_t GRUStack::z_path_batch(const Layer& L, const int32_t* tokens, const floa
     const int64_t work = n * r * ((L.lookup ? 0 : d) + h + (L.kind == GruKind::kLowRank ? h : 0));
     const int nth = std::min<int64_t>(std::min(threads_for_work(work), ws.threads), n);
     int64_t active = 0;
-    // Each thread takes a contiguous range of samples; every output is the same dot product
-    // whatever the range, so the result does not depend on the thread count.
+    if (L.kind == GruKind::kBlock) {
+        // Each thread takes a range of gates for every sample, so it reads only its rows of
+        // W_zl and U_zl; every output is the same dot product whatever the range.
+        const int64_t B = h / r;
+#pragma omp parallel num_threads(nth) if (nth > 1) reduction(+ : active)
+        {
+            const int ith = omp_get_thread_num();
+            const int nt = omp_get_num_threads();
+            const int64_t j0 = r * ith / nt, j1 = r * (ith + 1) / nt, nj = j1 - j0;
+            if (nj > 0) {
+                if (L.lookup) {
+                    for (int64_t s = 0; s < n; ++s)
+                        std::memcpy(UX + s * r + j0, L.w_zl.data() + int64_t{tokens[s]} * r + j0,
+                                    sizeof(float) * nj);
+                } else {
+                    block_gemm(L.w_zl.data() + j0 * d, d, nj, d, x, d, nullptr, n, UX + j0, r);
+                    for (int64_t s = 0; s < n; ++s)
+                        for (int64_t j = j0; j < j1; ++j) UX[s * r + j] += L.b_zl[j];
+                }
+                block_gemm(L.u_zl.data() + j0 * h, h, nj, h, H, h, nullptr, n, UH + j0, r);
+                for (int64_t s = 0; s < n; ++s) {
+                    float* zb = UH + s * r;  // U_zl h, then the gate of each block
+                    for (int64_t j = j0; j < j1; ++j) {
+                        const float u = std::max(UX[s * r + j] + zb[j], 0.0f);
+                        zb[j] = L.z_scale[j] * u + L.z_shift[j];
+                    }
+                    active += B * clip_tanh(zb + j0, nj, nullptr);
+                    for (int64_t j = j0; j < j1; ++j) std::fill_n(Z + s * h + j * B, B, zb[j]);
+                }
+            }
+        }
+        return active;
+    }
+    // Low rank: each thread takes a contiguous range of samples (a sample's pre-activation
+    // needs all of its z^lr); every output is the same dot product whatever the range, so the
+    // result does not depend on the thread count.
 #pragma omp parallel num_threads(nth) if (nth > 1) reduction(+ : active)
     {
         const int ith = omp_get_thread_num();
@@ -79,24 +113,13 @@ int64_t GRUStack::z_path_batch(const Layer& L, const int32_t* tokens, const floa
             for (int64_t e = 0; e < ns * r; ++e) ux[e] = std::max(ux[e] + uh[e], 0.0f);
         }
         // UH's row s is free scratch by now.
-        if (L.kind == GruKind::kLowRank) {
-            int32_t* nz = ws.zlr_nz.data() + ith * r_max_;
-            for (int64_t s = s0; s < s1; ++s) {
-                float* z = Z + s * h;
-                // The same sums as the one-stream step.
-                detail::lowrank_preactivation(L.w_zt.data(), L.b_z.data(), r, h, UX + s * r, nz,
-                                              UH + s * r, z);
-                active += clip_tanh(z, h, nullptr);
-            }
-        } else {
-            const int64_t B = h / r;
-            for (int64_t s = s0; s < s1; ++s) {
-                float* zb = UH + s * r;  // the gate of each block
-                for (int64_t j = 0; j < r; ++j)
-                    zb[j] = L.z_scale[j] * UX[s * r + j] + L.z_shift[j];
-                active += B * clip_tanh(zb, r, nullptr);
-                for (int64_t j = 0; j < r; ++j) std::fill_n(Z + s * h + j * B, B, zb[j]);
-            }
+        int32_t* nz = ws.zlr_nz.data() + ith * r_max_;
+        for (int64_t s = s0; s < s1; ++s) {
+            float* z = Z + s * h;
+            // The same sums as the one-stream step.
+            detail::lowrank_preactivation(L.w_zt.data(), L.b_z.data(), r, h, UX + s * r, nz,
+                                          UH + s * r, z);
+            active += clip_tanh(z, h, nullptr);
         }
     }
     return active;
