@@ -420,3 +420,11 @@ def test_slim_checkpoint_resumes(tmp_path):
         assert torch.equal(b, expected), name
     assert resumed.optimizer.state_dict()["state"] == {}  # Adam starts again
     assert math.isfinite(resumed.train_step()) and resumed.step == trainer.step + 1
+    # A full checkpoint of the resumed run (Adam 1 step old at update 6) loads again.
+    resumed.train_step()
+    resumed.save(tmp_path / "again")
+    again = CharLMTrainer(CharLM(16, 1, "block", 4, -0.25), text, seq_len=10, batch_size=4)
+    again.load(tmp_path / "again")
+    assert (again.step, again.adam_start) == (7, 5)
+    steps = {int(v["step"]) for v in again.optimizer.state_dict()["state"].values()}
+    assert steps == {2}

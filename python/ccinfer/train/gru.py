@@ -785,6 +785,7 @@ class CharLMTrainer:
         ).view(batch_size, length)
         self.optimizer = torch.optim.Adam(model.parameters(), lr=lr)
         self.step = 0
+        self.adam_start = 0  # the update Adam's moments started from (a slim checkpoint's)
         self.pos = 0
         self.state: torch.Tensor | None = None
 
@@ -857,6 +858,7 @@ class CharLMTrainer:
         ]
         meta = {
             "step": self.step,
+            "adam_start": self.adam_start,
             "pos": self.pos,
             "settings": self.settings(),
             "param_groups": groups,
@@ -910,13 +912,17 @@ class CharLMTrainer:
             for g in meta["param_groups"]
         ]
         self.optimizer.load_state_dict({"state": optim_state, "param_groups": groups})
+        # Adam counts its own steps from where its moments started: 0, or the update of the
+        # slim checkpoint (no moments) a run was resumed from.
+        adam_start = int(meta.get("adam_start", 0)) if optim_state else int(meta["step"])
         steps = {int(v["step"]) for v in optim_state.values()}
-        if steps and steps != {meta["step"]}:
+        if steps and steps != {meta["step"] - adam_start}:
             raise ValueError(
                 f"checkpoint {path}: tensors are from update {steps}, the JSON from "
-                f"{meta['step']} (interrupted write?)"
+                f"{meta['step']} (Adam started at {adam_start}; interrupted write?)"
             )
         self.step = meta["step"]
+        self.adam_start = adam_start
         self.pos = meta["pos"]
         self.state = tensors.get("state")
         torch.set_rng_state(tensors["rng"])
