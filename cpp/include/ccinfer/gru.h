@@ -129,7 +129,9 @@ struct GruWorkspace {
     AlignedBuffer<int32_t> samples;  ///< per-thread sample lists, (threads, n)
     AlignedBuffer<int32_t> zlr_nz;   ///< non-zero entries of z^lr, r_max per thread
     std::vector<int64_t> active;     ///< active units per layer of the last step
-    std::vector<int64_t> cursor;     ///< next unclaimed active unit per layer (one stream)
+    std::vector<int64_t> cursor;     ///< next unclaimed work item per layer (detail::claim)
+    std::vector<int64_t> block_cost, block_on, block_split;  ///< block layers' work split
+    std::vector<int32_t> block_order;                         ///< blocks, busiest first
     std::vector<GruLayerStats> stats;
 };
 

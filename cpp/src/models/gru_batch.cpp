@@ -218,19 +218,24 @@ void GRUStack::step_batch_impl(const int32_t* tokens, const float* x, GRUState& 
                 for (int64_t j = 0; j < g; ++j) gate_of[s * g + j] = Z[s * h + j * B];
             // Contiguous block ranges of about equal work (gate scans plus on-pairs) for the
             // gate maths; the products claim blocks one at a time, busiest first.
-            std::vector<int64_t> cost(static_cast<size_t>(g) + 1, 0);
-            std::vector<int64_t> on(static_cast<size_t>(g), 0);
+            // (Scratch kept in the workspace: assign() reuses its storage step after step.)
+            std::vector<int64_t>& cost = ws.block_cost;
+            std::vector<int64_t>& on = ws.block_on;
+            cost.assign(static_cast<size_t>(g) + 1, 0);
+            on.assign(static_cast<size_t>(g), 0);
             for (int64_t j = 0; j < g; ++j) {
                 for (int64_t s = 0; s < n; ++s) on[j] += gate_of[s * g + j] > 0.0f;
                 cost[j + 1] = cost[j] + on[j] * blk * (in + h) + n;
             }
-            std::vector<int32_t> busiest(static_cast<size_t>(g));
+            std::vector<int32_t>& busiest = ws.block_order;
+            busiest.resize(static_cast<size_t>(g));
             std::iota(busiest.begin(), busiest.end(), 0);
             std::stable_sort(busiest.begin(), busiest.end(),
                              [&](int32_t a, int32_t b) { return on[a] > on[b]; });
             const int nth = std::min<int64_t>(
                 std::min(threads_for_work(active * G * (in + h)), ws.threads), g);
-            std::vector<int64_t> split(static_cast<size_t>(nth) + 1, g);
+            std::vector<int64_t>& split = ws.block_split;
+            split.assign(static_cast<size_t>(nth) + 1, g);
             split[0] = 0;
             for (int t = 1; t < nth; ++t) {
                 const int64_t target = cost[g] * t / nth;
