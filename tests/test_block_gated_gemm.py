@@ -47,6 +47,18 @@ def test_exact_on_integers(isa, rng, block, mult, k, n, density):
     np.testing.assert_array_equal(out, expected)  # NaN where gated off, exact elsewhere
 
 
+# The AVX-512 kernel runs rows in panels of 32 and samples in tiles of at most 6 of nearly
+# equal size: blocks just under, at and over a panel (with 1-3 rows left past the groups of
+# 4), and every sample count from 1 to 13 (the tile sizes and their splits).
+@pytest.mark.parametrize("block", [3, 31, 32, 33, 37, 70])
+@pytest.mark.parametrize("n", list(range(1, 14)))
+def test_panel_and_tile_edges_exact(isa, rng, block, n):
+    W, X, gates = _problem(rng, n, 2 * block, 37, block, 1.0)
+    gates[n // 2, 1] = 0.0  # one sample off in the second block: an uneven sample list
+    got = kernels.block_gated_gemm(W, X, gates, block, dense_threshold=NEVER_DENSE)
+    np.testing.assert_array_equal(got, reference.block_gated_gemm(W, X, gates, block))
+
+
 @pytest.mark.parametrize("block", [16, 32, 64, 128])
 @pytest.mark.parametrize("density", [0.1, 0.5, 1.0])
 def test_dissertation_blocks_fresh_out_zero(isa, rng, block, density):

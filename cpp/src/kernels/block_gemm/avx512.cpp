@@ -5,6 +5,8 @@
 // together and stored with one 128-bit store.
 #include <immintrin.h>
 
+#include <algorithm>
+
 // gcc 12 reports the undefined pass-through operand inside the AVX-512 extract intrinsics as
 // "used uninitialized" once they are inlined into templates: a false positive (see also
 // -Wno-maybe-uninitialized in cmake/IsaFlags.cmake).
@@ -38,9 +40,8 @@ inline float hsum(__m512 a) {
     return _mm_cvtss_f32(reduce4(a, z, z, z));
 }
 
-// pf: when not null, NW rows (stride ldw) of a row group ahead, prefetched into L1 one line
-// per row per step of k: the first tile of a group pulls its rows from memory while later
-// groups' arrive (with few samples per block there are few tiles to hide the latency).
+// pf: when not null, NW rows (stride ldw) ahead, prefetched into L1 one line per row per step
+// of k (see panel_tile).
 template <int MS, int NW, typename W>
 inline void tile(const W* w, int64_t ldw, int64_t k16, __mmask16 tail, const float* x,
                  int64_t ldx, const int32_t* samples, float* y, int64_t ldy, const W* pf) {
@@ -85,44 +86,46 @@ inline void tile(const W* w, int64_t ldw, int64_t k16, __mmask16 tail, const flo
     }
 }
 
-// NW weight rows against every sample, kMs samples at a time.
-template <int NW, typename W>
-void row_group(const W* w, int64_t ldw, int64_t k16, __mmask16 tail, const float* x,
-               int64_t ldx, const int32_t* samples, int64_t nsamples, float* y, int64_t ldy) {
-    // Two groups ahead (measured better than one or four on the GRU batch step); the rows may
-    // lie past the matrix: a prefetch never faults.
-    const W* pf = w + 2 * NW * ldw;
-    int64_t i = 0;
-    for (; i + kMs <= nsamples; i += kMs) {
-        const int32_t* si = samples ? samples + i : nullptr;
-        const float* xi = samples ? x : x + i * ldx;
-        float* yi = samples ? y : y + i * ldy;
-        tile<kMs, NW>(w, ldw, k16, tail, xi, ldx, si, yi, ldy, i == 0 ? pf : nullptr);
-    }
-    if (i > 0) pf = nullptr;
-    const int32_t* si = samples ? samples + i : nullptr;
-    const float* xi = samples ? x : x + i * ldx;
-    float* yi = samples ? y : y + i * ldy;
-    switch (nsamples - i) {
-        case 5:
-            tile<5, NW>(w, ldw, k16, tail, xi, ldx, si, yi, ldy, pf);
-            break;
-        case 4:
-            tile<4, NW>(w, ldw, k16, tail, xi, ldx, si, yi, ldy, pf);
-            break;
+// MS samples against `rows` rows: whole groups of kNw rows, then the 1-3 left over. With
+// `prefetch` (the panel's first tile), each group prefetches the panel's rows two groups
+// ahead: the first tile pulls the panel from memory or L3 (gated blocks come in no memory
+// order, so nothing beyond the panel is fetched).
+template <int MS, typename W>
+void panel_tile(const W* w, int64_t ldw, int64_t rows, int64_t k16, __mmask16 tail,
+                const float* x, int64_t ldx, const int32_t* samples, float* y, int64_t ldy,
+                bool prefetch) {
+    const auto ahead = [&](int64_t r) {
+        return prefetch && r + 2 * kNw < rows ? w + (r + 2 * kNw) * ldw : nullptr;
+    };
+    int64_t r = 0;
+    for (; r + kNw <= rows; r += kNw)
+        tile<MS, kNw>(w + r * ldw, ldw, k16, tail, x, ldx, samples, y + r, ldy, ahead(r));
+    const W* wr = w + r * ldw;
+    switch (rows - r) {
         case 3:
-            tile<3, NW>(w, ldw, k16, tail, xi, ldx, si, yi, ldy, pf);
+            tile<MS, 3>(wr, ldw, k16, tail, x, ldx, samples, y + r, ldy, ahead(r));
             break;
         case 2:
-            tile<2, NW>(w, ldw, k16, tail, xi, ldx, si, yi, ldy, pf);
+            tile<MS, 2>(wr, ldw, k16, tail, x, ldx, samples, y + r, ldy, ahead(r));
             break;
         case 1:
-            tile<1, NW>(w, ldw, k16, tail, xi, ldx, si, yi, ldy, pf);
+            tile<MS, 1>(wr, ldw, k16, tail, x, ldx, samples, y + r, ldy, ahead(r));
             break;
         default:
             break;
     }
 }
+
+// Rows in panels of kPanelRows (a gated block of 16 units is one panel); within a panel each
+// tile of samples runs over all of its rows, so the panel's weights (128 KiB at k = 1024 in
+// float32) are re-read from L2 by the later tiles, and the tile's x rows are re-read while
+// still close. Tiles hold at most kMs samples, of nearly equal size (26 samples: 6, 5, 5, 5,
+// 5, not 6, 6, 6, 6, 2: a small tile does few FMAs per load). Each output is the same dot
+// product whatever its tile or panel, so no result depends on the split. Measured against
+// the row-group order (each group of 4 rows over every sample) on the trained block model at
+// batch 64 (Xeon Skylake-SP, both orders alternating in one process): the conditional step
+// 6-8% faster, the dense one 0-11%; the AVX2 kernel showed no difference and keeps it.
+constexpr int64_t kPanelRows = 32;
 
 template <typename W>
 void block_gemm_impl(const W* w, int64_t ldw, int64_t nrows, int64_t k, const float* x,
@@ -130,21 +133,39 @@ void block_gemm_impl(const W* w, int64_t ldw, int64_t nrows, int64_t k, const fl
                      int64_t ldy) {
     const int64_t k16 = k & ~int64_t{15};
     const __mmask16 tail = static_cast<__mmask16>((1u << (k - k16)) - 1u);
-    int64_t r = 0;
-    for (; r + kNw <= nrows; r += kNw)
-        row_group<kNw>(w + r * ldw, ldw, k16, tail, x, ldx, samples, nsamples, y + r, ldy);
-    switch (nrows - r) {
-        case 3:
-            row_group<3>(w + r * ldw, ldw, k16, tail, x, ldx, samples, nsamples, y + r, ldy);
-            break;
-        case 2:
-            row_group<2>(w + r * ldw, ldw, k16, tail, x, ldx, samples, nsamples, y + r, ldy);
-            break;
-        case 1:
-            row_group<1>(w + r * ldw, ldw, k16, tail, x, ldx, samples, nsamples, y + r, ldy);
-            break;
-        default:
-            break;
+    for (int64_t r0 = 0; r0 < nrows; r0 += kPanelRows) {
+        const int64_t rows = std::min(kPanelRows, nrows - r0);
+        const W* wp = w + r0 * ldw;
+        for (int64_t i = 0; i < nsamples;) {
+            const int64_t left = nsamples - i;
+            const int64_t tiles = (left + kMs - 1) / kMs;
+            const int64_t size = (left + tiles - 1) / tiles;
+            const int32_t* si = samples ? samples + i : nullptr;
+            const float* xi = samples ? x : x + i * ldx;
+            float* yi = (samples ? y : y + i * ldy) + r0;
+            static_assert(kMs == 6, "the switch covers tile sizes 1 to kMs");
+            switch (size) {
+                case 6:
+                    panel_tile<6>(wp, ldw, rows, k16, tail, xi, ldx, si, yi, ldy, i == 0);
+                    break;
+                case 5:
+                    panel_tile<5>(wp, ldw, rows, k16, tail, xi, ldx, si, yi, ldy, i == 0);
+                    break;
+                case 4:
+                    panel_tile<4>(wp, ldw, rows, k16, tail, xi, ldx, si, yi, ldy, i == 0);
+                    break;
+                case 3:
+                    panel_tile<3>(wp, ldw, rows, k16, tail, xi, ldx, si, yi, ldy, i == 0);
+                    break;
+                case 2:
+                    panel_tile<2>(wp, ldw, rows, k16, tail, xi, ldx, si, yi, ldy, i == 0);
+                    break;
+                default:
+                    panel_tile<1>(wp, ldw, rows, k16, tail, xi, ldx, si, yi, ldy, i == 0);
+                    break;
+            }
+            i += size;
+        }
     }
 }
 
