@@ -8,19 +8,34 @@
 #include <memory>
 #include <new>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 namespace ccinfer {
 
 template <typename T>
 class AlignedBuffer {
   public:
     static constexpr size_t kAlignment = 64;
+    /// Buffers of at least this many bytes start on a 2 MiB boundary and ask for transparent
+    /// huge pages: a weight row is 4 KiB at hidden 1024, so on small pages every row a gated
+    /// block reads costs a TLB entry. Measured on the trained block model at batch 64 in
+    /// float32 (Xeon Skylake-SP, two copies alternating in one process): conditional and
+    /// dense steps 2-4% faster; float16 unchanged.
+    static constexpr size_t kHugePage = size_t{2} << 20;
 
     AlignedBuffer() = default;
     explicit AlignedBuffer(size_t n) : size_(n) {
         if (n == 0) return;
-        const size_t bytes = (n * sizeof(T) + kAlignment - 1) / kAlignment * kAlignment;
-        data_.reset(static_cast<T*>(std::aligned_alloc(kAlignment, bytes)));
+        const size_t align = n * sizeof(T) >= kHugePage ? kHugePage : kAlignment;
+        const size_t bytes = (n * sizeof(T) + align - 1) / align * align;
+        data_.reset(static_cast<T*>(std::aligned_alloc(align, bytes)));
         if (!data_) throw std::bad_alloc();
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+        // A hint: without THP (or with it set to "never") the pages stay small.
+        if (align == kHugePage) madvise(data_.get(), bytes, MADV_HUGEPAGE);
+#endif
     }
     /// A copy of src[0:n].
     AlignedBuffer(const T* src, size_t n) : AlignedBuffer(n) {
