@@ -31,8 +31,8 @@ const KernelTable kAvx512Table{Isa::kAvx512, avx512::gemv_rows, avx512::block_ge
                                 avx512::gemv_samples, avx512::sparse_input_cols,
                                 avx512::sparse_input_rows, avx512::tree_axpy,
     avx512::gemv_rows_f16, avx512::block_gemm_f16, avx512::gemv_samples_f16,
-    // The gate maths: AVX2 (gru_gates/gru_gates.h).
-    avx2::gru_cond_units, avx2::gru_dense_units, avx2::clip_tanh, avx2::tanh_gate_array};
+    avx512::gru_cond_units, avx512::gru_dense_units, avx512::clip_tanh,
+    avx512::tanh_gate_array};
 #endif
 
 }  // namespace

@@ -1,8 +1,7 @@
 #pragma once
 // The GRU step's per-unit gate maths over many units (ccinfer/gate_math.h gives the maths of
-// one unit; every variant returns its bits exactly). Two variants: the scalar reference and
-// AVX2, which the AVX-512 table uses too (the work is a few exps per unit, not a product that
-// wider vectors would speed up much, and a variant this machine cannot run is not written).
+// one unit; every variant returns its bits exactly): the scalar reference, AVX2 (8 units at a
+// time) and AVX-512 (16).
 #include "../table.h"
 
 #define CCINFER_GRU_GATES_DECLARATIONS                                                        \
@@ -18,6 +17,9 @@ namespace ccinfer::kernels::scalar {
 CCINFER_GRU_GATES_DECLARATIONS
 }
 namespace ccinfer::kernels::avx2 {
+CCINFER_GRU_GATES_DECLARATIONS
+}
+namespace ccinfer::kernels::avx512 {
 CCINFER_GRU_GATES_DECLARATIONS
 }
 #undef CCINFER_GRU_GATES_DECLARATIONS
