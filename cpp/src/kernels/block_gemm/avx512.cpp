@@ -131,6 +131,14 @@ template <typename W>
 void block_gemm_impl(const W* w, int64_t ldw, int64_t nrows, int64_t k, const float* x,
                      int64_t ldx, const int32_t* samples, int64_t nsamples, float* y,
                      int64_t ldy) {
+    // panel_tile for each tile size 1 to kMs.
+    static_assert(kMs == 6, "by_size lists panel_tile for the sizes 1 to kMs");
+    using PanelTile = void (*)(const W*, int64_t, int64_t, int64_t, __mmask16, const float*,
+                               int64_t, const int32_t*, float*, int64_t, bool);
+    static constexpr PanelTile by_size[kMs + 1] = {nullptr,          panel_tile<1, W>,
+                                                   panel_tile<2, W>, panel_tile<3, W>,
+                                                   panel_tile<4, W>, panel_tile<5, W>,
+                                                   panel_tile<6, W>};
     const int64_t k16 = k & ~int64_t{15};
     const __mmask16 tail = static_cast<__mmask16>((1u << (k - k16)) - 1u);
     for (int64_t r0 = 0; r0 < nrows; r0 += kPanelRows) {
@@ -143,27 +151,7 @@ void block_gemm_impl(const W* w, int64_t ldw, int64_t nrows, int64_t k, const fl
             const int32_t* si = samples ? samples + i : nullptr;
             const float* xi = samples ? x : x + i * ldx;
             float* yi = (samples ? y : y + i * ldy) + r0;
-            static_assert(kMs == 6, "the switch covers tile sizes 1 to kMs");
-            switch (size) {
-                case 6:
-                    panel_tile<6>(wp, ldw, rows, k16, tail, xi, ldx, si, yi, ldy, i == 0);
-                    break;
-                case 5:
-                    panel_tile<5>(wp, ldw, rows, k16, tail, xi, ldx, si, yi, ldy, i == 0);
-                    break;
-                case 4:
-                    panel_tile<4>(wp, ldw, rows, k16, tail, xi, ldx, si, yi, ldy, i == 0);
-                    break;
-                case 3:
-                    panel_tile<3>(wp, ldw, rows, k16, tail, xi, ldx, si, yi, ldy, i == 0);
-                    break;
-                case 2:
-                    panel_tile<2>(wp, ldw, rows, k16, tail, xi, ldx, si, yi, ldy, i == 0);
-                    break;
-                default:
-                    panel_tile<1>(wp, ldw, rows, k16, tail, xi, ldx, si, yi, ldy, i == 0);
-                    break;
-            }
+            by_size[size](wp, ldw, rows, k16, tail, xi, ldx, si, yi, ldy, i == 0);
             i += size;
         }
     }
