@@ -89,7 +89,9 @@ inline void tile(const W* w, int64_t ldw, int64_t k16, __mmask16 tail, const flo
 // MS samples against `rows` rows: whole groups of kNw rows, then the 1-3 left over. With
 // `prefetch` (the panel's first tile), each group prefetches the panel's rows two groups
 // ahead: the first tile pulls the panel from memory or L3 (gated blocks come in no memory
-// order, so nothing beyond the panel is fetched).
+// order, so nothing beyond the panel is fetched). Measured against no prefetch on the trained
+// block model at batch 64 (one process, alternating): float16 conditional step 5-7% faster,
+// dense 3-4%; float32 1-1.5% (noise level).
 template <int MS, typename W>
 void panel_tile(const W* w, int64_t ldw, int64_t rows, int64_t k16, __mmask16 tail,
                 const float* x, int64_t ldx, const int32_t* samples, float* y, int64_t ldy,
