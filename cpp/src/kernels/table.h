@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "ccinfer/cpu.h"
+#include "ccinfer/weight_stream.h"
 
 namespace ccinfer::kernels {
 
@@ -29,15 +30,16 @@ using GemvRowsF16Fn = void (*)(const uint16_t* w, int64_t ldw, int64_t k, const 
 
 /// y[s*ldy + r] = dot(x[s*ldx : +k], w[r*ldw : +k]) for r < nrows and s = samples[i]
 /// (s = i when samples is null), i < nsamples: a small GEMM Y[S, :] = X[S] W^T over the
-/// listed samples (block_gemm/block_gemm.h).
+/// listed samples (block_gemm/block_gemm.h); `stream` says whether to prefetch the weights
+/// (ccinfer/weight_stream.h).
 using BlockGemmFn = void (*)(const float* w, int64_t ldw, int64_t nrows, int64_t k,
                              const float* x, int64_t ldx, const int32_t* samples,
-                             int64_t nsamples, float* y, int64_t ldy);
+                             int64_t nsamples, float* y, int64_t ldy, WeightStream stream);
 
 /// block_gemm over binary16 weights (bit for bit block_gemm over their float32 values).
 using BlockGemmF16Fn = void (*)(const uint16_t* w, int64_t ldw, int64_t nrows, int64_t k,
                                 const float* x, int64_t ldx, const int32_t* samples,
-                                int64_t nsamples, float* y, int64_t ldy);
+                                int64_t nsamples, float* y, int64_t ldy, WeightStream stream);
 
 /// The sign estimator's fused step t = A u + bias over A in panels (sign_rows/sign_rows.h):
 /// the rows i < m with t_i > tau, ascending, into rows_out (returns their number), or the

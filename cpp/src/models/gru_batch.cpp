@@ -72,11 +72,11 @@ int64_t GRUStack::z_path_batch(const Layer& L, const int32_t* tokens, const floa
                         std::memcpy(UX + s * r + j0, L.w_zl.data() + int64_t{tokens[s]} * r + j0,
                                     sizeof(float) * nj);
                 } else {
-                    block_gemm(L.w_zl.data() + j0 * d, d, nj, d, x, d, nullptr, n, UX + j0, r);
+                    block_gemm(L.w_zl.data() + j0 * d, d, nj, d, x, d, nullptr, n, UX + j0, r, {});
                     for (int64_t s = 0; s < n; ++s)
                         for (int64_t j = j0; j < j1; ++j) UX[s * r + j] += L.b_zl[j];
                 }
-                block_gemm(L.u_zl.data() + j0 * h, h, nj, h, H, h, nullptr, n, UH + j0, r);
+                block_gemm(L.u_zl.data() + j0 * h, h, nj, h, H, h, nullptr, n, UH + j0, r, {});
                 for (int64_t s = 0; s < n; ++s) {
                     float* zb = UH + s * r;  // U_zl h, then the gate of each block
                     for (int64_t j = j0; j < j1; ++j) {
@@ -106,10 +106,10 @@ int64_t GRUStack::z_path_batch(const Layer& L, const int32_t* tokens, const floa
                     std::memcpy(UX + s * r, L.w_zl.data() + int64_t{tokens[s]} * r,
                                 sizeof(float) * r);
             } else {
-                block_gemm(L.w_zl.data(), d, r, d, x + s0 * d, d, nullptr, ns, ux, r);
+                block_gemm(L.w_zl.data(), d, r, d, x + s0 * d, d, nullptr, ns, ux, r, {});
                 add_bias(ux, ns, r, L.b_zl.data());
             }
-            block_gemm(L.u_zl.data(), h, r, h, H + s0 * h, h, nullptr, ns, uh, r);
+            block_gemm(L.u_zl.data(), h, r, h, H + s0 * h, h, nullptr, ns, uh, r, {});
             for (int64_t e = 0; e < ns * r; ++e) ux[e] = std::max(ux[e] + uh[e], 0.0f);
         }
         // UH's row s is free scratch by now.
@@ -172,9 +172,12 @@ void GRUStack::step_batch_impl(const int32_t* tokens, const float* x, GRUState& 
         const auto gx_row = [&](int64_t s) {
             return L.lookup ? L.w_ih.data() + int64_t{tokens[s]} * m : GX + s * m;
         };
-        // Work of the products is claimed from this cursor (detail::claim).
+        // Work of the products is claimed from this cursor (detail::claim). Each thread
+        // claims its next piece before computing the current one, so the kernel can prefetch
+        // the weights it reads next when they are streamed (ccinfer/weight_stream.h).
         int64_t* cursor = &ws.cursor[l];
         *cursor = 0;
+        const bool streamed = w_hh.bytes_of(m * (in + h)) >= kStreamedWeightBytes;
 
         if (L.kind == GruKind::kDense) {
             // The register-tiled block kernel over each thread's units, inside one parallel
@@ -186,12 +189,22 @@ void GRUStack::step_batch_impl(const int32_t* tokens, const float* x, GRUState& 
                 const int ith = omp_get_thread_num();
                 const int nt = omp_get_num_threads();
                 const int64_t chunk = nt == 1 ? h : kDenseUnitsPerClaim;
-                for (int64_t c0; (c0 = detail::claim(cursor, chunk)) < h;) {
-                    const int64_t rows = 3 * (std::min(h, c0 + chunk) - c0);
+                const auto rows_of = [&](int64_t c) { return 3 * (std::min(h, c + chunk) - c); };
+                for (int64_t c0 = detail::claim(cursor, chunk), c1; c0 < h; c0 = c1) {
+                    c1 = detail::claim(cursor, chunk);
+                    const int64_t rows = rows_of(c0);
+                    WeightStream after_hh{streamed};  // this thread's next chunk
+                    if (streamed && c1 < h)
+                        after_hh = L.lookup ? WeightStream{true, w_hh.bytes_at(3 * c1 * h),
+                                                           w_hh.bytes_of(rows_of(c1) * h)}
+                                            : WeightStream{true, w_ih.bytes_at(3 * c1 * L.d),
+                                                           w_ih.bytes_of(rows_of(c1) * L.d)};
                     if (!L.lookup)
-                        w_ih.at(3 * c0 * L.d).block_gemm(L.d, rows, L.d, xin, L.d, nullptr, n,
-                                                         GX + 3 * c0, m);
-                    w_hh.at(3 * c0 * h).block_gemm(h, rows, h, H, h, nullptr, n, GH + 3 * c0, m);
+                        w_ih.at(3 * c0 * L.d).block_gemm(
+                            L.d, rows, L.d, xin, L.d, nullptr, n, GX + 3 * c0, m,
+                            {streamed, w_hh.bytes_at(3 * c0 * h), w_hh.bytes_of(rows * h)});
+                    w_hh.at(3 * c0 * h).block_gemm(h, rows, h, H, h, nullptr, n, GH + 3 * c0, m,
+                                                   after_hh);
                 }
                 const int64_t u0 = aligned_slice_start(h, ith, nt);
                 const int64_t u1 = aligned_slice_start(h, ith + 1, nt);
@@ -250,13 +263,23 @@ void GRUStack::step_batch_impl(const int32_t* tokens, const float* x, GRUState& 
                 // A team smaller than asked for takes every range itself.
                 const int64_t b0 = split[ith * nth / nt], b1 = split[(ith + 1) * nth / nt];
                 int32_t* mine = samples + ith * n;
-                for (int64_t c; (c = detail::claim(cursor, 1)) < g;) {
+                for (int64_t c = detail::claim(cursor, 1), cn; c < g; c = cn) {
+                    cn = detail::claim(cursor, 1);
                     const int64_t j = busiest[c];
+                    WeightStream after_hh{streamed};  // this thread's next block
+                    if (streamed && cn < g) {
+                        const int64_t jn = busiest[cn];
+                        after_hh = L.lookup ? WeightStream{true, w_hh.bytes_at(jn * blk * h),
+                                                           w_hh.bytes_of(blk * h)}
+                                            : WeightStream{true, w_ih.bytes_at(jn * blk * L.d),
+                                                           w_ih.bytes_of(blk * L.d)};
+                    }
                     if (!L.lookup)
-                        w_ih.gated_blocks(L.d, xin, n, gate_of, g, blk, j, j + 1, GX, m,
-                                          GatedOff::kUntouched, mine);
+                        w_ih.gated_blocks(
+                            L.d, xin, n, gate_of, g, blk, j, j + 1, GX, m, GatedOff::kUntouched,
+                            mine, {streamed, w_hh.bytes_at(j * blk * h), w_hh.bytes_of(blk * h)});
                     w_hh.gated_blocks(h, H, n, gate_of, g, blk, j, j + 1, GH, m,
-                                      GatedOff::kUntouched, mine);
+                                      GatedOff::kUntouched, mine, after_hh);
                 }
 #pragma omp barrier
                 // Every thread has read the old state: update this thread's blocks, each run
@@ -322,7 +345,7 @@ void GRUStack::step_batch_impl(const int32_t* tokens, const float* x, GRUState& 
         const int64_t s0 = n * ith / nt, s1 = n * (ith + 1) / nt;
         if (s1 > s0) {
             kernel.block_gemm(w_out_.data(), hl, v_out_, hl, xin + s0 * hl, hl, nullptr, s1 - s0,
-                              logits + s0 * v_out_, v_out_);
+                              logits + s0 * v_out_, v_out_, {});
             add_bias(logits + s0 * v_out_, s1 - s0, v_out_, b_out_.data());
         }
     }

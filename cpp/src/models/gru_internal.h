@@ -44,19 +44,26 @@ struct Weights {
             kernels::gemv_rows_for(kernels::active(), w)(w, ldw, k, x, rows, nrows, bias, out);
         });
     }
+    /// The stored weights from `offset` elements on, as an untyped pointer and a byte count
+    /// for `count` elements (what WeightStream::next takes).
+    const void* bytes_at(int64_t offset) const {
+        return f16 ? static_cast<const void*>(f16 + offset) : static_cast<const void*>(f32 + offset);
+    }
+    int64_t bytes_of(int64_t count) const { return count * (f16 ? 2 : 4); }
     void block_gemm(int64_t ldw, int64_t nrows, int64_t k, const float* x, int64_t ldx,
-                    const int32_t* samples, int64_t nsamples, float* y, int64_t ldy) const {
+                    const int32_t* samples, int64_t nsamples, float* y, int64_t ldy,
+                    WeightStream stream = {}) const {
         visit([&](auto w) {
             kernels::block_gemm_for(kernels::active(), w)(w, ldw, nrows, k, x, ldx, samples,
-                                                          nsamples, y, ldy);
+                                                          nsamples, y, ldy, stream);
         });
     }
     void gated_blocks(int64_t k, const float* x, int64_t n, const float* gates, int64_t nb,
                       int64_t block, int64_t b_begin, int64_t b_end, float* y, int64_t ldy,
-                      GatedOff off, int32_t* samples) const {
+                      GatedOff off, int32_t* samples, WeightStream stream = {}) const {
         visit([&](auto w) {
             block_gated_gemm_blocks(w, k, x, n, gates, nb, block, b_begin, b_end, y, ldy, off,
-                                    samples);
+                                    samples, stream);
         });
     }
     void cond_gemv_batch(int64_t m, int64_t k, const float* x, int64_t n, const uint8_t* mask,

@@ -61,8 +61,13 @@ namespace {
 template <typename W>
 void gated_blocks(const W* w, int64_t k, const float* x, int64_t n, const float* gates,
                   int64_t nb, int64_t block, int64_t b_begin, int64_t b_end, float* y,
-                  int64_t ldy, GatedOff off, int32_t* samples) {
+                  int64_t ldy, GatedOff off, int32_t* samples, WeightStream stream) {
     const auto block_gemm = kernels::block_gemm_for(kernels::active(), w);
+    const auto any_on = [&](int64_t b) {
+        for (int64_t s = 0; s < n; ++s)
+            if (gate_on(gates[s * nb + b])) return true;
+        return false;
+    };
     for (int64_t b = b_begin; b < b_end; ++b) {
         int64_t count = 0;
         for (int64_t s = 0; s < n; ++s) {
@@ -71,8 +76,16 @@ void gated_blocks(const W* w, int64_t k, const float* x, int64_t n, const float*
             else if (off == GatedOff::kZero)
                 std::fill_n(y + s * ldy + b * block, block, 0.0f);
         }
-        if (count > 0)
-            block_gemm(w + b * block * k, k, block, k, x, k, samples, count, y + b * block, ldy);
+        if (count == 0) continue;
+        WeightStream this_block = stream;  // streamed: prefetch the next block computed
+        if (stream.streamed) {
+            int64_t next = b + 1;
+            while (next < b_end && !any_on(next)) ++next;
+            if (next < b_end)
+                this_block = {true, w + next * block * k, block * k * int64_t{sizeof(W)}};
+        }
+        block_gemm(w + b * block * k, k, block, k, x, k, samples, count, y + b * block, ldy,
+                   this_block);
     }
 }
 
@@ -80,14 +93,16 @@ void gated_blocks(const W* w, int64_t k, const float* x, int64_t n, const float*
 
 void block_gated_gemm_blocks(const float* w, int64_t k, const float* x, int64_t n,
                              const float* gates, int64_t nb, int64_t block, int64_t b_begin,
-                             int64_t b_end, float* y, int64_t ldy, GatedOff off, int32_t* samples) {
-    gated_blocks(w, k, x, n, gates, nb, block, b_begin, b_end, y, ldy, off, samples);
+                             int64_t b_end, float* y, int64_t ldy, GatedOff off, int32_t* samples,
+                             WeightStream stream) {
+    gated_blocks(w, k, x, n, gates, nb, block, b_begin, b_end, y, ldy, off, samples, stream);
 }
 
 void block_gated_gemm_blocks(const uint16_t* w, int64_t k, const float* x, int64_t n,
                              const float* gates, int64_t nb, int64_t block, int64_t b_begin,
-                             int64_t b_end, float* y, int64_t ldy, GatedOff off, int32_t* samples) {
-    gated_blocks(w, k, x, n, gates, nb, block, b_begin, b_end, y, ldy, off, samples);
+                             int64_t b_end, float* y, int64_t ldy, GatedOff off, int32_t* samples,
+                             WeightStream stream) {
+    gated_blocks(w, k, x, n, gates, nb, block, b_begin, b_end, y, ldy, off, samples, stream);
 }
 
 void block_gated_gemm(const float* w, int64_t m, int64_t k, const float* x, int64_t n,
@@ -134,15 +149,16 @@ void block_gated_gemm(const float* w, int64_t m, int64_t k, const float* x, int6
     }
     const int64_t* split = ws.split.data();
     int32_t* samples = ws.samples.data();
+    const WeightStream stream{m * k * int64_t{sizeof(float)} >= kStreamedWeightBytes};
     if (nth <= 1) {
-        block_gated_gemm_blocks(w, k, x, n, gates, nb, block, 0, nb, y, m, off, samples);
+        block_gated_gemm_blocks(w, k, x, n, gates, nb, block, 0, nb, y, m, off, samples, stream);
         return;
     }
 #pragma omp parallel num_threads(nth)
     {
         const int ith = omp_get_thread_num();
         block_gated_gemm_blocks(w, k, x, n, gates, nb, block, split[ith], split[ith + 1], y, m, off,
-                                samples + ith * n);
+                                samples + ith * n, stream);
     }
 }
 

@@ -1,0 +1,28 @@
+#pragma once
+/// How the weights of one small GEMM call (kernels' block_gemm, block_gated_gemm_blocks)
+/// reach the core, so the kernel can fetch the next ones while it computes.
+
+#include <cstdint>
+
+namespace ccinfer {
+
+/// Weights of one or two megabytes and more do not stay in a core's L2 from one call or step
+/// to the next (1 MiB per core on Skylake-SP and Zen 4, 512 KiB on Zen 3): a caller marks
+/// those `streamed`.
+constexpr int64_t kStreamedWeightBytes = int64_t{1} << 20;
+
+/// Default: the weights are expected in cache and nothing is prefetched. `streamed`: they
+/// come from L3 or memory, so the AVX-512 kernel prefetches each 32-row panel's successor
+/// into L2 while it computes the panel, and during its last panel the first `next_bytes`
+/// bytes at `next` (the weights of the caller's next call; null: none), at most a panel's
+/// worth (the next call prefetches the rest as it goes). A single core fetches at
+/// about 10 GB/s on the machines measured, so a panel read only when its turn comes stalls
+/// the kernel for that fetch; streamed, the fetch overlaps the previous panel's work
+/// (bench/BATCH64.md). The AVX2 and scalar kernels ignore it. Never changes a result.
+struct WeightStream {
+    bool streamed = false;
+    const void* next = nullptr;
+    int64_t next_bytes = 0;
+};
+
+}  // namespace ccinfer
