@@ -59,31 +59,6 @@ def test_panel_and_tile_edges_exact(isa, rng, block, n):
     np.testing.assert_array_equal(got, reference.block_gated_gemm(W, X, gates, block))
 
 
-# Weights of 1 MiB and more are streamed: the AVX-512 kernel prefetches each block's
-# successor while computing it (ccinfer/weight_stream.h). Prefetching must never change a
-# result: the same rows computed in calls too small to be streamed agree bit for bit. Blocks
-# with every gate off sit between open ones (the prefetch skips to the next open block).
-@pytest.mark.parametrize("block", [16, 48])
-def test_streamed_weights_same_as_cached(isa, rng, block):
-    n, nb, k = 29, 42, 1030  # 42 x 48 x 1030 x 4 bytes = 8.3 MB; 16: 2.8 MB
-    W, X, gates = _problem(rng, n, nb * block, k, block, 0.4)
-    W = W + rng.uniform(-0.5, 0.5, W.shape).astype(np.float32)  # not exact: rounding shows
-    gates[:, [0, 5, 6, 7, 20, nb - 2, nb - 1]] = 0.0
-    assert W.nbytes >= 1 << 20
-    got = kernels.block_gated_gemm(W, X, gates, block, dense_threshold=NEVER_DENSE)
-    per = (1 << 20) // (block * k * 4) // 2  # blocks per call that stay under 1 MiB
-    for b0 in range(0, nb, per):
-        b1 = min(nb, b0 + per)
-        part = kernels.block_gated_gemm(
-            W[b0 * block : b1 * block],
-            X,
-            np.ascontiguousarray(gates[:, b0:b1]),
-            block,
-            dense_threshold=NEVER_DENSE,
-        )
-        np.testing.assert_array_equal(got[:, b0 * block : b1 * block], part)
-
-
 @pytest.mark.parametrize("block", [16, 32, 64, 128])
 @pytest.mark.parametrize("density", [0.1, 0.5, 1.0])
 def test_dissertation_blocks_fresh_out_zero(isa, rng, block, density):

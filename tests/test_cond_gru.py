@@ -192,12 +192,13 @@ def test_sequence_matches_reference(isa, rng, kinds, token_input):
 
 
 @pytest.mark.parametrize("kinds", [("lowrank", "lowrank"), ("block", "block"), ("dense", "block")])
-def test_batch_rows_equal_single_streams(isa, rng, kinds):
+@pytest.mark.parametrize("hidden", [64, 512])  # 512: the batch step streams the weights
+def test_batch_rows_equal_single_streams(isa, rng, kinds, hidden):
     """Row s of a batch step is the single-stream step of stream s: the same z masks (the
     units whose state did not move) wherever the z pre-activation is not within rounding of
     0, states to rounding (the batch kernels sum in another order)."""
     V, n, T = 27, 16, 12
-    layers, output = stack(rng, kinds, V, [64, 64], 8, True, maker=float_layer)
+    layers, output = stack(rng, kinds, V, [hidden, hidden], 8, True, maker=float_layer)
     model = model_of(layers, output, True)
     ids = rng.integers(0, V, (T, n))
     batch = model.new_state(n)
@@ -218,9 +219,13 @@ def test_batch_rows_equal_single_streams(isa, rng, kinds):
                     _, u = reference.cond_gru_z(
                         kinds[layer], inputs[layer][s], before[layer][s], layers[layer]
                     )
-                    clear = np.abs(u) > 1e-4
-                    np.testing.assert_array_equal(kept_single[clear], kept_batch[clear])
-                    np.testing.assert_array_equal(kept_batch[clear], u[clear] <= 0)
+                    clear = np.abs(u) > 1e-4 * np.sqrt(hidden / 64)  # rounding grows with k
+                    off = clear & (u <= 0)
+                    assert kept_single[off].all() and kept_batch[off].all()
+                    # On: a unit whose single-stream state moved visibly moved in the batch
+                    # too (a z just above 0 may move a state by less than its rounding).
+                    moved = np.abs(singles[s].get_h(layer)[0] - one_before[layer]) > 1e-6
+                    np.testing.assert_array_equal(kept_batch[clear & (u > 0) & moved], False)
                 np.testing.assert_allclose(
                     singles[s].get_h(layer)[0], batch.get_h(layer)[s], atol=1e-5
                 )

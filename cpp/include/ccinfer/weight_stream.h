@@ -7,9 +7,20 @@
 namespace ccinfer {
 
 /// Weights of one or two megabytes and more do not stay in a core's L2 from one call or step
-/// to the next (1 MiB per core on Skylake-SP and Zen 4, 512 KiB on Zen 3): a caller marks
-/// those `streamed`.
+/// to the next (1 MiB per core on Skylake-SP and Zen 4, 512 KiB on Zen 3).
 constexpr int64_t kStreamedWeightBytes = int64_t{1} << 20;
+
+/// Whether weights of `bytes` in all, read in panels of 32 rows of `row_bytes` against inputs
+/// of `input_bytes`, are worth streaming: too big to stay in L2, while two panels and the
+/// inputs fit in half of it, so a prefetched panel does not evict the one being computed or
+/// its inputs. (Streaming every product of 1 MiB and more made block_gated_gemm with k = 4096
+/// at batch 64, 1 MiB of inputs, up to 25% slower, and the blocks of 64 rows 15% slower in the
+/// full benchmark of session 6; the kernel op therefore does not stream, the GRU batch step
+/// does, where it was measured.)
+inline bool worth_streaming(int64_t bytes, int64_t row_bytes, int64_t input_bytes) {
+    return bytes >= kStreamedWeightBytes &&
+           2 * 32 * row_bytes + input_bytes <= kStreamedWeightBytes / 2;
+}
 
 /// Default: the weights are expected in cache and nothing is prefetched. `streamed`: they
 /// come from L3 or memory, so the AVX-512 kernel prefetches each 32-row panel's successor

@@ -177,7 +177,19 @@ void GRUStack::step_batch_impl(const int32_t* tokens, const float* x, GRUState& 
         // the weights it reads next when they are streamed (ccinfer/weight_stream.h).
         int64_t* cursor = &ws.cursor[l];
         *cursor = 0;
-        const bool streamed = w_hh.bytes_of(m * (in + h)) >= kStreamedWeightBytes;
+        const int64_t k_max = std::max(in, h);
+        const bool streamed = worth_streaming(w_hh.bytes_of(m * (in + h)), w_hh.bytes_of(k_max),
+                                              n * k_max * int64_t{sizeof(float)});
+        // What a thread reads for rows [r0, r0 + rows) of W_hh, and what it reads first for
+        // those rows of the layer (W_ih's, or W_hh's for token input).
+        const auto hh_rows = [&](int64_t r0, int64_t rows) {
+            return WeightStream{streamed, w_hh.bytes_at(r0 * h), w_hh.bytes_of(rows * h)};
+        };
+        const auto first_rows = [&](int64_t r0, int64_t rows) {
+            return L.lookup ? hh_rows(r0, rows)
+                            : WeightStream{streamed, w_ih.bytes_at(r0 * L.d),
+                                           w_ih.bytes_of(rows * L.d)};
+        };
 
         if (L.kind == GruKind::kDense) {
             // The register-tiled block kernel over each thread's units, inside one parallel
@@ -193,18 +205,13 @@ void GRUStack::step_batch_impl(const int32_t* tokens, const float* x, GRUState& 
                 for (int64_t c0 = detail::claim(cursor, chunk), c1; c0 < h; c0 = c1) {
                     c1 = detail::claim(cursor, chunk);
                     const int64_t rows = rows_of(c0);
-                    WeightStream after_hh{streamed};  // this thread's next chunk
-                    if (streamed && c1 < h)
-                        after_hh = L.lookup ? WeightStream{true, w_hh.bytes_at(3 * c1 * h),
-                                                           w_hh.bytes_of(rows_of(c1) * h)}
-                                            : WeightStream{true, w_ih.bytes_at(3 * c1 * L.d),
-                                                           w_ih.bytes_of(rows_of(c1) * L.d)};
+                    // Next: this chunk's W_hh, then this thread's next chunk.
                     if (!L.lookup)
-                        w_ih.at(3 * c0 * L.d).block_gemm(
-                            L.d, rows, L.d, xin, L.d, nullptr, n, GX + 3 * c0, m,
-                            {streamed, w_hh.bytes_at(3 * c0 * h), w_hh.bytes_of(rows * h)});
-                    w_hh.at(3 * c0 * h).block_gemm(h, rows, h, H, h, nullptr, n, GH + 3 * c0, m,
-                                                   after_hh);
+                        w_ih.at(3 * c0 * L.d).block_gemm(L.d, rows, L.d, xin, L.d, nullptr, n,
+                                                         GX + 3 * c0, m, hh_rows(3 * c0, rows));
+                    w_hh.at(3 * c0 * h).block_gemm(
+                        h, rows, h, H, h, nullptr, n, GH + 3 * c0, m,
+                        c1 < h ? first_rows(3 * c1, rows_of(c1)) : WeightStream{streamed});
                 }
                 const int64_t u0 = aligned_slice_start(h, ith, nt);
                 const int64_t u1 = aligned_slice_start(h, ith + 1, nt);
@@ -266,20 +273,13 @@ void GRUStack::step_batch_impl(const int32_t* tokens, const float* x, GRUState& 
                 for (int64_t c = detail::claim(cursor, 1), cn; c < g; c = cn) {
                     cn = detail::claim(cursor, 1);
                     const int64_t j = busiest[c];
-                    WeightStream after_hh{streamed};  // this thread's next block
-                    if (streamed && cn < g) {
-                        const int64_t jn = busiest[cn];
-                        after_hh = L.lookup ? WeightStream{true, w_hh.bytes_at(jn * blk * h),
-                                                           w_hh.bytes_of(blk * h)}
-                                            : WeightStream{true, w_ih.bytes_at(jn * blk * L.d),
-                                                           w_ih.bytes_of(blk * L.d)};
-                    }
+                    // Next: this block's W_hh, then this thread's next block.
                     if (!L.lookup)
-                        w_ih.gated_blocks(
-                            L.d, xin, n, gate_of, g, blk, j, j + 1, GX, m, GatedOff::kUntouched,
-                            mine, {streamed, w_hh.bytes_at(j * blk * h), w_hh.bytes_of(blk * h)});
-                    w_hh.gated_blocks(h, H, n, gate_of, g, blk, j, j + 1, GH, m,
-                                      GatedOff::kUntouched, mine, after_hh);
+                        w_ih.gated_blocks(L.d, xin, n, gate_of, g, blk, j, j + 1, GX, m,
+                                          GatedOff::kUntouched, mine, hh_rows(j * blk, blk));
+                    w_hh.gated_blocks(
+                        h, H, n, gate_of, g, blk, j, j + 1, GH, m, GatedOff::kUntouched, mine,
+                        cn < g ? first_rows(busiest[cn] * blk, blk) : WeightStream{streamed});
                 }
 #pragma omp barrier
                 // Every thread has read the old state: update this thread's blocks, each run

@@ -47,7 +47,8 @@ struct Weights {
     /// The stored weights from `offset` elements on, as an untyped pointer and a byte count
     /// for `count` elements (what WeightStream::next takes).
     const void* bytes_at(int64_t offset) const {
-        return f16 ? static_cast<const void*>(f16 + offset) : static_cast<const void*>(f32 + offset);
+        if (f16) return f16 + offset;
+        return f32 + offset;
     }
     int64_t bytes_of(int64_t count) const { return count * (f16 ? 2 : 4); }
     void block_gemm(int64_t ldw, int64_t nrows, int64_t k, const float* x, int64_t ldx,

@@ -149,7 +149,7 @@ void block_gated_gemm(const float* w, int64_t m, int64_t k, const float* x, int6
     }
     const int64_t* split = ws.split.data();
     int32_t* samples = ws.samples.data();
-    const WeightStream stream{m * k * int64_t{sizeof(float)} >= kStreamedWeightBytes};
+    const WeightStream stream{};  // not streamed: see worth_streaming
     if (nth <= 1) {
         block_gated_gemm_blocks(w, k, x, n, gates, nb, block, 0, nb, y, m, off, samples, stream);
         return;
