@@ -54,8 +54,8 @@ void block_gated_gemm(const float* w, int64_t m, int64_t k, const float* x, int6
 /// nb = m / block blocks). Same layout and result as block_gated_gemm with row stride ldy >= m
 /// for Y. `samples` is scratch for n int32 (one per thread). Never allocates, never throws,
 /// never calls BLAS; sizes are not checked. `stream` (ccinfer/weight_stream.h): when the
-/// weights are streamed, each block's product prefetches the next block with a gate on, and
-/// the last one stream.next.
+/// weights are streamed, each block's product prefetches its own next panels, and block
+/// b_end - 1 (if its gate is on for any sample) also stream.next.
 void block_gated_gemm_blocks(const float* w, int64_t k, const float* x, int64_t n,
                              const float* gates, int64_t nb, int64_t block, int64_t b_begin,
                              int64_t b_end, float* y, int64_t ldy, GatedOff off, int32_t* samples,

@@ -63,11 +63,6 @@ void gated_blocks(const W* w, int64_t k, const float* x, int64_t n, const float*
                   int64_t nb, int64_t block, int64_t b_begin, int64_t b_end, float* y,
                   int64_t ldy, GatedOff off, int32_t* samples, WeightStream stream) {
     const auto block_gemm = kernels::block_gemm_for(kernels::active(), w);
-    const auto any_on = [&](int64_t b) {
-        for (int64_t s = 0; s < n; ++s)
-            if (gate_on(gates[s * nb + b])) return true;
-        return false;
-    };
     for (int64_t b = b_begin; b < b_end; ++b) {
         int64_t count = 0;
         for (int64_t s = 0; s < n; ++s) {
@@ -77,13 +72,10 @@ void gated_blocks(const W* w, int64_t k, const float* x, int64_t n, const float*
                 std::fill_n(y + s * ldy + b * block, block, 0.0f);
         }
         if (count == 0) continue;
-        WeightStream this_block = stream;  // streamed: prefetch the next block computed
-        if (stream.streamed) {
-            int64_t next = b + 1;
-            while (next < b_end && !any_on(next)) ++next;
-            if (next < b_end)
-                this_block = {true, w + next * block * k, block * k * int64_t{sizeof(W)}};
-        }
+        // Only the range's last block hands on to the caller's next weights (the GRU step
+        // passes one block per call, so that is the block it computes).
+        const WeightStream this_block =
+            b + 1 == b_end ? stream : WeightStream{stream.streamed, nullptr, 0};
         block_gemm(w + b * block * k, k, block, k, x, k, samples, count, y + b * block, ldy,
                    this_block);
     }
