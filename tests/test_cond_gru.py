@@ -111,8 +111,9 @@ def test_one_step_exact_masks(isa, rng, kind, token_input, h):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_batch_one_step_exact_masks(isa, rng, kind):
-    d, h, r, n = 9, 64, 8, 13
+@pytest.mark.parametrize("r", [8, 2])  # block layers: blocks of 16 rows, or 64 (whole panels)
+def test_batch_one_step_exact_masks(isa, rng, kind, r):
+    d, h, n = 9, 64, 13
     layers, output = stack(rng, [kind], d, [h], r, token_input=False)
     model = model_of(layers, output, False)
     H0 = integer_matrix(rng, (n, h), -1, 2)
@@ -294,6 +295,37 @@ def test_independent_streams_from_two_threads(rng):
     assert not errors
     for g, e in zip(got, expected, strict=True):
         np.testing.assert_array_equal(g, e)
+
+
+def test_first_batch_steps_from_four_threads(rng):
+    """The first batch step packs the model's panels (once); four Python threads making their
+    first batch steps at once on a fresh model each get what a model stepped alone gets."""
+    layers, output = stack(rng, ["dense", "block"], 27, [96, 64], 16, True, maker=float_layer)
+    ids = rng.integers(0, 27, (30, 5))
+    alone = model_of(layers, output, True)
+    s = alone.new_state(5)
+    expected = np.stack([alone.step(t, state=s) for t in ids])
+    model = model_of(layers, output, True)
+    got = [None] * 4
+    errors = []
+    start = threading.Barrier(4)
+
+    def work(i):
+        try:
+            state = model.new_state(5)
+            start.wait()
+            got[i] = np.stack([model.step(t, state=state) for t in ids])
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for g in got:
+        np.testing.assert_array_equal(g, expected)
 
 
 # ---- generation, files -----------------------------------------------------------------------

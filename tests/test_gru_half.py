@@ -46,8 +46,11 @@ def inputs_for(rng, model, token_input, n=None):
     [("dense", "dense"), ("lowrank", "lowrank"), ("block", "block"), ("dense", "block")],
 )
 @pytest.mark.parametrize("token_input", [True, False])
-def test_half_equals_float32_of_the_rounded_weights(isa, rng, kinds, token_input):
-    d, hs, r = 23, [35, 100], 5  # gating 5 divides both widths
+# Gating 5 divides both widths (blocks of 14 and 40 rows: the row-major kernel); gating 2
+# gives blocks of 64 and 32 rows (whole panels: the packed panel kernel).
+@pytest.mark.parametrize(("hs", "r"), [([35, 100], 5), ([64, 32], 2)])
+def test_half_equals_float32_of_the_rounded_weights(isa, rng, kinds, token_input, hs, r):
+    d = 23
     layers, output = stack(rng, kinds, d, hs, r, token_input, maker=float_layer)
     half, full = pair(layers, output, token_input)
     assert half.weights == "float16" and full.weights == "float32"

@@ -14,6 +14,7 @@ void bind_cond_gemv(py::module_& kernels);
 void bind_cond_gemv_batch(py::module_& kernels);
 void bind_sparse_input_gemv(py::module_& kernels);
 void bind_block_gated_gemm(py::module_& kernels);
+void bind_panel_gemm(py::module_& kernels);
 void bind_sign_estimator(py::module_& kernels);
 void bind_cond_mlp(py::module_& m);
 void bind_tree_gated(py::module_& m);
@@ -59,6 +60,7 @@ PYBIND11_MODULE(_core, m) {
     bindings::bind_cond_gemv_batch(kernels);
     bindings::bind_sparse_input_gemv(kernels);
     bindings::bind_block_gated_gemm(kernels);
+    bindings::bind_panel_gemm(kernels);
     bindings::bind_sign_estimator(kernels);
     bindings::bind_membw(kernels);
     bindings::bind_cond_mlp(m);

@@ -30,6 +30,12 @@ The batch (server) path and the estimator:
   Speed: rows of ``W`` and ``X`` that start on 64-byte boundaries load whole cache lines;
   NumPy's large arrays start 16 bytes past one, which cost about 20% at batch 64 (3072 x 1024,
   density 0.4, Xeon Skylake-SP). The model classes keep their weights 64-byte aligned.
+- ``panel_gemm(W, X, samples=None)``: ``X[s] @ W.T`` for the listed samples (all when None),
+  other rows zero: the outer-product kernel of the GRU batch step, over ``W`` packed in panels
+  of 32 rows stored column by column (packed on each call here; a model packs once, on its
+  first batch step). Each sum is one fused multiply-add per term in order, so every ISA gives
+  the same bits. About 1.3x the dot-product kernel of ``block_gated_gemm`` at batch 64
+  (bench/BATCH64.md, session 7).
 - ``SignEstimator(A, B, bias=None, tau=0.0)`` and ``SignEstimator.from_weights(W, bias, rank)``:
   rows of a ReLU layer predicted active, ``A @ (B @ x) + bias > tau``; ``predict(x)`` gives
   int32 rows, ascending, ``predict_batch(X)`` an (n, m) bool mask.
@@ -52,6 +58,7 @@ from ._core.kernels import (
     dense_gemm,
     dense_gemv,
     memory_bandwidth,
+    panel_gemm,
     sparse_input_gemv,
 )
 from .estimator import SignEstimator
@@ -65,5 +72,6 @@ __all__ = [
     "dense_gemm",
     "dense_gemv",
     "memory_bandwidth",
+    "panel_gemm",
     "sparse_input_gemv",
 ]

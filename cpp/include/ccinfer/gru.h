@@ -30,6 +30,10 @@
 
 namespace ccinfer {
 
+namespace detail {
+struct BatchPanels;  // the batch step's packed weights (cpp/src/models/gru_panels.h)
+}  // namespace detail
+
 /// A single-stream step opens one parallel region with one barrier per layer, and a barrier
 /// on a 2-core machine shared with other jobs can cost a scheduler time slice (measured here
 /// under load: hidden 257, 2 threads 590 us per step against 14 us on one). So a step uses a
@@ -166,12 +170,14 @@ class GRUStack {
     void step(const float* x, GRUState& state, float* logits, GruWorkspace& ws) const;
 
     /// One step of n = state.batch() streams: tokens (n) or X (n, d) row-major, logits
-    /// (n, v_out). Dense layers: OpenBLAS sgemm; block layers: one small GEMM per block over
-    /// the samples whose gate is on (block_gated_gemm_blocks); low-rank layers: per-sample row
-    /// masks (cond_gemv_batch). The z path is a small GEMM over the batch. Row s equals
-    /// step() of stream s to rounding (sums run in another order, so a z pre-activation
-    /// within rounding of 0 may fall the other way). Results are identical for every thread
-    /// count except for dense layers (OpenBLAS sgemm splits its work by thread count).
+    /// (n, v_out). Dense layers: the outer-product panel GEMM over every sample; block
+    /// layers: the same per block over the samples whose gate is on; low-rank layers:
+    /// per-sample row masks (cond_gemv_batch). The z path is a small GEMM over the batch.
+    /// The first batch step packs a copy of the dense and block layers' W_ih and W_hh in row
+    /// panels (as many bytes again as those matrices; kept for the model's life). Row s
+    /// equals step() of stream s to rounding (sums run in another order, so a z
+    /// pre-activation within rounding of 0 may fall the other way). Results are identical
+    /// for every thread count.
     void step_batch(const int32_t* tokens, GRUState& state, float* logits,
                     GruWorkspace& ws) const;
     void step_batch(const float* x, GRUState& state, float* logits, GruWorkspace& ws) const;
@@ -222,6 +228,10 @@ class GRUStack {
     AlignedBuffer<int32_t> iota_;  ///< 0, 1, 2, ...: the row list of a dense product
     int64_t h_max_ = 0, r_max_ = 1;
     uint64_t id_;
+    /// Packed by the first batch step (batch_panels()); shared by copies of the stack, whose
+    /// weights are the same.
+    std::shared_ptr<detail::BatchPanels> panels_;
+    const detail::BatchPanels& batch_panels() const;
 };
 
 }  // namespace ccinfer

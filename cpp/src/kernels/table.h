@@ -41,6 +41,16 @@ using BlockGemmF16Fn = void (*)(const uint16_t* w, int64_t ldw, int64_t nrows, i
                                 const float* x, int64_t ldx, const int32_t* samples,
                                 int64_t nsamples, float* y, int64_t ldy, WeightStream stream);
 
+/// y[s*ldy + r] = sum_j x[s*ldx + j] W[r, j] for r < nrows, s = samples[i] (i when samples
+/// is null), i < nsamples, over W packed in row panels (panel_gemm/panel_gemm.h): the
+/// outer-product GEMM of the batch steps. Bit for bit the same on every ISA.
+using PanelGemmFn = void (*)(const float* panels, int64_t nrows, int64_t k, const float* x,
+                             int64_t ldx, const int32_t* samples, int64_t nsamples, float* y,
+                             int64_t ldy, WeightStream stream);
+/// panel_gemm over binary16 panels (bit for bit panel_gemm over their float32 values).
+using PanelGemmF16Fn = void (*)(const uint16_t* panels, int64_t nrows, int64_t k,
+                                const float* x, int64_t ldx, const int32_t* samples,
+                                int64_t nsamples, float* y, int64_t ldy, WeightStream stream);
 /// The sign estimator's fused step t = A u + bias over A in panels (sign_rows/sign_rows.h):
 /// the rows i < m with t_i > tau, ascending, into rows_out (returns their number), or the
 /// 0/1 mask of them.
@@ -111,6 +121,8 @@ struct KernelTable {
     GruDenseUnitsFn gru_dense_units;
     ClipTanhFn clip_tanh;
     TanhGateArrayFn tanh_gate_array;
+    PanelGemmFn panel_gemm;
+    PanelGemmF16Fn panel_gemm_f16;
 };
 
 /// The kernel of a table for float32 or binary16 weights, so a routine written once as a
@@ -122,6 +134,10 @@ inline GemvRowsF16Fn gemv_rows_for(const KernelTable& t, const uint16_t*) {
 inline BlockGemmFn block_gemm_for(const KernelTable& t, const float*) { return t.block_gemm; }
 inline BlockGemmF16Fn block_gemm_for(const KernelTable& t, const uint16_t*) {
     return t.block_gemm_f16;
+}
+inline PanelGemmFn panel_gemm_for(const KernelTable& t, const float*) { return t.panel_gemm; }
+inline PanelGemmF16Fn panel_gemm_for(const KernelTable& t, const uint16_t*) {
+    return t.panel_gemm_f16;
 }
 inline GemvSamplesFn gemv_samples_for(const KernelTable& t, const float*) {
     return t.gemv_samples;

@@ -26,6 +26,7 @@
 #include "ccinfer/half.h"
 #include "ccinfer/threads.h"
 #include "gru_internal.h"
+#include "gru_panels.h"
 
 namespace ccinfer {
 namespace {
@@ -200,6 +201,32 @@ GRUStack::GRUStack(const std::vector<GruLayerInit>& layers, bool token_input,
     b_out_ = AlignedBuffer<float>(b_out, v_out);
     iota_ = AlignedBuffer<int32_t>(iota);
     std::iota(iota_.data(), iota_.data() + iota, 0);
+    panels_ = std::make_shared<detail::BatchPanels>();
+}
+
+const detail::BatchPanels& GRUStack::batch_panels() const {
+    std::call_once(panels_->once, [this] {
+        const int threads = get_num_threads();
+        std::vector<detail::LayerPanels> packed(layers_.size());
+        for (size_t l = 0; l < layers_.size(); ++l) {
+            const Layer& L = layers_[l];
+            // A block's 2 B rows run together; a dense layer's matrix is one run.
+            const int64_t m = L.gates * L.h;
+            const int64_t run = L.kind == GruKind::kBlock ? m / L.rank : m;
+            // Low-rank layers use per-sample row masks; blocks that are not whole panels would
+            // compute their padding (up to 4x the work at B = 4), so they keep the row-major
+            // dot-product kernel.
+            if (L.kind == GruKind::kLowRank) continue;
+            if (L.kind == GruKind::kBlock && run % kPanelRows != 0) continue;
+            if (!L.lookup)
+                packed[l].ih = detail::pack_weights(L.w_ih.data(), L.w_ih16.data(), m, L.d, run,
+                                                    threads);
+            packed[l].hh = detail::pack_weights(L.w_hh.data(), L.w_hh16.data(), m, L.h, run,
+                                                threads);
+        }
+        panels_->layers = std::move(packed);
+    });
+    return *panels_;
 }
 
 std::unique_ptr<GRUState> GRUStack::new_state(int64_t n) const {

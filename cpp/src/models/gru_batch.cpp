@@ -1,10 +1,10 @@
 // GRUStack::step_batch: one time step of n independent streams (the server path).
-//  - dense layers: the register-tiled block kernel over each thread's units, then the gate
-//    maths, in one parallel region (no BLAS call anywhere in the step);
-//  - block layers: per block of B units, one small GEMM over the samples whose gate is on
-//    (block_gated_gemm_blocks over the unit-interleaved rows, a block being 2 B adjacent
-//    rows), in one parallel region with the gate maths; gated-off (sample, block) pairs are
-//    never computed and keep their state;
+//  - dense layers: the outer-product panel GEMM (kernels/panel_gemm, over the packed copy of
+//    gru_panels.h) on chunks of units claimed by the threads, then the gate maths, in one
+//    parallel region (no BLAS call anywhere in the step);
+//  - block layers: per block of B units (2 B adjacent unit-interleaved rows, their own
+//    panels), the panel GEMM over the samples whose gate is on, in one parallel region with
+//    the gate maths; gated-off (sample, block) pairs are never computed and keep their state;
 //  - low-rank layers: per-sample row masks (cond_gemv_batch: each weight row read once for
 //    all the samples that need it).
 // The z path is a few small GEMMs over the batch (the register-tiled block kernel, the
@@ -25,6 +25,7 @@
 #include "../kernels/table.h"
 #include "ccinfer/threads.h"
 #include "gru_internal.h"
+#include "gru_panels.h"
 
 namespace ccinfer {
 namespace {
@@ -40,9 +41,18 @@ void add_bias(float* y, int64_t n, int64_t m, const float* bias) {
 // Work (multiply-add equivalents) of the gate maths of one unit: exp, tanh and a few flops.
 constexpr int64_t kUnitWork = 64;
 
-// Units per claim of a dense layer's products: 48 rows (whole 4-row groups, 3 cache lines of
-// each output row), about 0.2 ms at batch 64 and hidden 1024.
-constexpr int64_t kDenseUnitsPerClaim = 16;
+// Units per claim of a dense layer's products: 96 rows, three whole panels (a chunk must
+// start on a panel: 3 c0 a multiple of 32), about 0.3 ms at batch 64 and hidden 1024.
+constexpr int64_t kDenseUnitsPerClaim = 32;
+static_assert(3 * kDenseUnitsPerClaim % kernels::kPanelRows == 0, "chunks start on a panel");
+
+// The samples whose gate of block j is on (gate_of: (n, g)), into samples; their number.
+int64_t open_samples(const float* gate_of, int64_t n, int64_t g, int64_t j, int32_t* samples) {
+    int64_t count = 0;
+    for (int64_t s = 0; s < n; ++s)
+        if (gate_of[s * g + j] > 0.0f) samples[count++] = static_cast<int32_t>(s);
+    return count;
+}
 
 }  // namespace
 
@@ -156,6 +166,7 @@ void GRUStack::step_batch(const float* x, GRUState& state, float* logits,
 void GRUStack::step_batch_impl(const int32_t* tokens, const float* x, GRUState& state,
                                float* logits, GruWorkspace& ws) const {
     const kernels::KernelTable& kernel = kernels::active();
+    const detail::BatchPanels& panels = batch_panels();
     const int64_t n = state.batch();
     const float* xin = x;
     for (size_t l = 0; l < layers_.size(); ++l) {
@@ -164,6 +175,8 @@ void GRUStack::step_batch_impl(const int32_t* tokens, const float* x, GRUState& 
         const int64_t in = L.lookup ? 0 : L.d;
         const detail::Weights w_ih = detail::Weights::ih(L);  // unused for a lookup
         const detail::Weights w_hh = detail::Weights::hh(L);
+        const detail::PanelWeights& p_ih = panels.layers[l].ih;  // dense and block layers
+        const detail::PanelWeights& p_hh = panels.layers[l].hh;
         float* H = state.h(l);
         float* GX = ws.gx.data();
         float* GH = ws.gh.data();
@@ -183,17 +196,15 @@ void GRUStack::step_batch_impl(const int32_t* tokens, const float* x, GRUState& 
         // What a thread reads for rows [r0, r0 + rows) of W_hh, and what it reads first for
         // those rows of the layer (W_ih's, or W_hh's for token input).
         const auto hh_rows = [&](int64_t r0, int64_t rows) {
-            return WeightStream{streamed, w_hh.bytes_at(r0 * h), w_hh.bytes_of(rows * h)};
+            return p_hh.stream(streamed, r0, rows);
         };
         const auto first_rows = [&](int64_t r0, int64_t rows) {
-            return L.lookup ? hh_rows(r0, rows)
-                            : WeightStream{streamed, w_ih.bytes_at(r0 * L.d),
-                                           w_ih.bytes_of(rows * L.d)};
+            return L.lookup ? hh_rows(r0, rows) : p_ih.stream(streamed, r0, rows);
         };
 
         if (L.kind == GruKind::kDense) {
-            // The register-tiled block kernel over each thread's units, inside one parallel
-            // region: no OpenBLAS call in the step, so the two thread pools never alternate
+            // The panel GEMM over each thread's units, inside one parallel region: no
+            // OpenBLAS call in the step, so the two thread pools never alternate
             // (bench/THREADS.md), and at full density the kernel outruns sgemm here.
             const int nth = std::min(threads_for_work(n * m * (in + h)), ws.threads);
 #pragma omp parallel num_threads(nth) if (nth > 1)
@@ -207,11 +218,10 @@ void GRUStack::step_batch_impl(const int32_t* tokens, const float* x, GRUState& 
                     const int64_t rows = rows_of(c0);
                     // Next: this chunk's W_hh, then this thread's next chunk.
                     if (!L.lookup)
-                        w_ih.at(3 * c0 * L.d).block_gemm(L.d, rows, L.d, xin, L.d, nullptr, n,
-                                                         GX + 3 * c0, m, hh_rows(3 * c0, rows));
-                    w_hh.at(3 * c0 * h).block_gemm(
-                        h, rows, h, H, h, nullptr, n, GH + 3 * c0, m,
-                        c1 < h ? first_rows(3 * c1, rows_of(c1)) : WeightStream{streamed});
+                        p_ih.gemm(3 * c0, rows, xin, L.d, nullptr, n, GX + 3 * c0, m,
+                                  hh_rows(3 * c0, rows));
+                    p_hh.gemm(3 * c0, rows, H, h, nullptr, n, GH + 3 * c0, m,
+                              c1 < h ? first_rows(3 * c1, rows_of(c1)) : WeightStream{streamed});
                 }
                 const int64_t u0 = aligned_slice_start(h, ith, nt);
                 const int64_t u1 = aligned_slice_start(h, ith + 1, nt);
@@ -263,6 +273,7 @@ void GRUStack::step_batch_impl(const int32_t* tokens, const float* x, GRUState& 
                 split[t] = std::max(split[t - 1], std::min(split[t], g));
             }
             int32_t* samples = ws.samples.data();
+            const bool packed = !p_hh.empty();
 #pragma omp parallel num_threads(nth) if (nth > 1)
             {
                 const int ith = omp_get_thread_num();
@@ -273,13 +284,23 @@ void GRUStack::step_batch_impl(const int32_t* tokens, const float* x, GRUState& 
                 for (int64_t c = detail::claim(cursor, 1), cn; c < g; c = cn) {
                     cn = detail::claim(cursor, 1);
                     const int64_t j = busiest[c];
+                    if (!packed) {  // blocks of fewer than 32 rows: row-major kernel
+                        if (!L.lookup)
+                            w_ih.gated_blocks(L.d, xin, n, gate_of, g, blk, j, j + 1, GX, m,
+                                              GatedOff::kUntouched, mine);
+                        w_hh.gated_blocks(h, H, n, gate_of, g, blk, j, j + 1, GH, m,
+                                          GatedOff::kUntouched, mine);
+                        continue;
+                    }
+                    const int64_t count = open_samples(gate_of, n, g, j, mine);
+                    if (count == 0) continue;
                     // Next: this block's W_hh, then this thread's next block.
                     if (!L.lookup)
-                        w_ih.gated_blocks(L.d, xin, n, gate_of, g, blk, j, j + 1, GX, m,
-                                          GatedOff::kUntouched, mine, hh_rows(j * blk, blk));
-                    w_hh.gated_blocks(
-                        h, H, n, gate_of, g, blk, j, j + 1, GH, m, GatedOff::kUntouched, mine,
-                        cn < g ? first_rows(busiest[cn] * blk, blk) : WeightStream{streamed});
+                        p_ih.gemm(j * blk, blk, xin, L.d, mine, count, GX + j * blk, m,
+                                  hh_rows(j * blk, blk));
+                    p_hh.gemm(j * blk, blk, H, h, mine, count, GH + j * blk, m,
+                              cn < g ? first_rows(busiest[cn] * blk, blk)
+                                     : WeightStream{streamed});
                 }
 #pragma omp barrier
                 // Every thread has read the old state: update this thread's blocks, each run
