@@ -32,6 +32,7 @@ namespace ccinfer {
 
 namespace detail {
 struct BatchPanels;  // the batch step's packed weights (cpp/src/models/gru_panels.h)
+struct LayerPanels;
 }  // namespace detail
 
 /// A single-stream step opens one parallel region with one barrier per layer, and a barrier
@@ -218,8 +219,9 @@ class GRUStack {
 
     /// The z path of layer l for n streams at once (GEMMs with the block kernel, the streams
     /// split among the threads): z into ws.z (n, h), returns the active (stream, unit) pairs.
-    int64_t z_path_batch(const Layer& layer, const int32_t* tokens, const float* x,
-                         const float* h, int64_t n, GruWorkspace& ws) const;
+    int64_t z_path_batch(const Layer& layer, const detail::LayerPanels& panels,
+                         const int32_t* tokens, const float* x, const float* h, int64_t n,
+                         GruWorkspace& ws) const;
 
     std::vector<Layer> layers_;
     bool token_input_;

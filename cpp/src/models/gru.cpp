@@ -217,7 +217,14 @@ const detail::BatchPanels& GRUStack::batch_panels() const {
             // compute their padding (up to 4x the work at B = 4), so they keep the row-major
             // dot-product kernel.
             if (L.kind == GruKind::kLowRank) continue;
-            if (L.kind == GruKind::kBlock && run % kPanelRows != 0) continue;
+            if (L.kind == GruKind::kBlock) {  // the z path: g rows, the last panel padded
+                if (!L.lookup)
+                    packed[l].zl_x = detail::pack_weights(L.w_zl.data(), nullptr, L.rank, L.d,
+                                                          L.rank, threads);
+                packed[l].zl_h = detail::pack_weights(L.u_zl.data(), nullptr, L.rank, L.h,
+                                                      L.rank, threads);
+                if (run % kPanelRows != 0) continue;
+            }
             if (!L.lookup)
                 packed[l].ih = detail::pack_weights(L.w_ih.data(), L.w_ih16.data(), m, L.d, run,
                                                     threads);

@@ -56,8 +56,9 @@ int64_t open_samples(const float* gate_of, int64_t n, int64_t g, int64_t j, int3
 
 }  // namespace
 
-int64_t GRUStack::z_path_batch(const Layer& L, const int32_t* tokens, const float* x,
-                               const float* H, int64_t n, GruWorkspace& ws) const {
+int64_t GRUStack::z_path_batch(const Layer& L, const detail::LayerPanels& P,
+                               const int32_t* tokens, const float* x, const float* H, int64_t n,
+                               GruWorkspace& ws) const {
     const auto block_gemm = kernels::active().block_gemm;
     const auto clip_tanh = kernels::active().clip_tanh;
     const int64_t r = L.rank, h = L.h, d = L.d;
@@ -68,33 +69,33 @@ int64_t GRUStack::z_path_batch(const Layer& L, const int32_t* tokens, const floa
     const int nth = std::min<int64_t>(std::min(threads_for_work(work), ws.threads), n);
     int64_t active = 0;
     if (L.kind == GruKind::kBlock) {
-        // Each thread takes a range of gates for every sample, so it reads only its rows of
-        // W_zl and U_zl; every output is the same dot product whatever the range.
+        // Each thread takes a contiguous range of samples and all g gates (W_zl and U_zl are
+        // small: 256 KiB each at g = 64, h = 1024), on the panel kernel; every output is the
+        // same sum whatever the range.
         const int64_t B = h / r;
 #pragma omp parallel num_threads(nth) if (nth > 1) reduction(+ : active)
         {
             const int ith = omp_get_thread_num();
             const int nt = omp_get_num_threads();
-            const int64_t j0 = r * ith / nt, j1 = r * (ith + 1) / nt, nj = j1 - j0;
-            if (nj > 0) {
+            const int64_t s0 = n * ith / nt, s1 = n * (ith + 1) / nt, ns = s1 - s0;
+            if (ns > 0) {
                 if (L.lookup) {
-                    for (int64_t s = 0; s < n; ++s)
-                        std::memcpy(UX + s * r + j0, L.w_zl.data() + int64_t{tokens[s]} * r + j0,
-                                    sizeof(float) * nj);
+                    for (int64_t s = s0; s < s1; ++s)
+                        std::memcpy(UX + s * r, L.w_zl.data() + int64_t{tokens[s]} * r,
+                                    sizeof(float) * r);
                 } else {
-                    block_gemm(L.w_zl.data() + j0 * d, d, nj, d, x, d, nullptr, n, UX + j0, r, {});
-                    for (int64_t s = 0; s < n; ++s)
-                        for (int64_t j = j0; j < j1; ++j) UX[s * r + j] += L.b_zl[j];
+                    P.zl_x.gemm(0, r, x + s0 * d, d, nullptr, ns, UX + s0 * r, r, {});
+                    add_bias(UX + s0 * r, ns, r, L.b_zl.data());
                 }
-                block_gemm(L.u_zl.data() + j0 * h, h, nj, h, H, h, nullptr, n, UH + j0, r, {});
-                for (int64_t s = 0; s < n; ++s) {
+                P.zl_h.gemm(0, r, H + s0 * h, h, nullptr, ns, UH + s0 * r, r, {});
+                for (int64_t s = s0; s < s1; ++s) {
                     float* zb = UH + s * r;  // U_zl h, then the gate of each block
-                    for (int64_t j = j0; j < j1; ++j) {
+                    for (int64_t j = 0; j < r; ++j) {
                         const float u = std::max(UX[s * r + j] + zb[j], 0.0f);
                         zb[j] = L.z_scale[j] * u + L.z_shift[j];
                     }
-                    active += B * clip_tanh(zb + j0, nj, nullptr);
-                    for (int64_t j = j0; j < j1; ++j) std::fill_n(Z + s * h + j * B, B, zb[j]);
+                    active += B * clip_tanh(zb, r, nullptr);
+                    for (int64_t j = 0; j < r; ++j) std::fill_n(Z + s * h + j * B, B, zb[j]);
                 }
             }
         }
@@ -239,7 +240,7 @@ void GRUStack::step_batch_impl(const int32_t* tokens, const float* x, GRUState& 
             continue;
         }
 
-        const int64_t active = z_path_batch(L, tokens, xin, H, n, ws);
+        const int64_t active = z_path_batch(L, panels.layers[l], tokens, xin, H, n, ws);
 
         if (L.kind == GruKind::kBlock) {
             const int64_t g = r, B = h / g, blk = G * B;

@@ -46,6 +46,8 @@ struct PanelWeights {
 struct LayerPanels {
     PanelWeights ih;  ///< empty for a token lookup (or a low-rank layer)
     PanelWeights hh;  ///< empty for a low-rank layer
+    /// Block layers' z path, W_zl (g, d) (empty for a token lookup) and U_zl (g, h).
+    PanelWeights zl_x, zl_h;
 };
 
 /// Filled once (std::call_once on `once`) by GRUStack::batch_panels().
