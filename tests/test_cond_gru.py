@@ -250,6 +250,27 @@ def test_list_of_states_is_a_batch(rng):
 # ---- threads -----------------------------------------------------------------------------------
 
 
+def _in_threads(work, count):
+    """[work(0), ..., work(count - 1)], each in its own Python thread, all started at once;
+    an exception in any of them fails the test."""
+    got = [None] * count
+    errors = []
+
+    def run(i):
+        try:
+            got[i] = work(i)
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    return got
+
+
 @pytest.mark.parametrize("kinds", [("lowrank", "block"), ("dense", "lowrank")])
 def test_one_and_two_threads_identical(isa, rng, kinds):
     # Big enough that a single-stream step takes two threads (kGruStepWorkPerThreadScale).
@@ -277,22 +298,12 @@ def test_independent_streams_from_two_threads(rng):
     model = model_of(layers, output, True)
     seqs = [rng.integers(0, 27, 300) for _ in range(2)]
     expected = [model.run(seq) for seq in seqs]
-    got = [None, None]
-    errors = []
 
     def work(i):
-        try:
-            s = model.new_state()
-            got[i] = np.stack([model.step(int(t), state=s) for t in seqs[i]])
-        except Exception as e:  # pragma: no cover - reported below
-            errors.append(e)
+        s = model.new_state()
+        return np.stack([model.step(int(t), state=s) for t in seqs[i]])
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    got = _in_threads(work, 2)
     for g, e in zip(got, expected, strict=True):
         np.testing.assert_array_equal(g, e)
 
@@ -306,25 +317,14 @@ def test_first_batch_steps_from_four_threads(rng):
     s = alone.new_state(5)
     expected = np.stack([alone.step(t, state=s) for t in ids])
     model = model_of(layers, output, True)
-    got = [None] * 4
-    errors = []
     start = threading.Barrier(4)
 
-    def work(i):
-        try:
-            state = model.new_state(5)
-            start.wait()
-            got[i] = np.stack([model.step(t, state=state) for t in ids])
-        except Exception as e:  # pragma: no cover - reported below
-            errors.append(e)
+    def work(_):
+        state = model.new_state(5)
+        start.wait()
+        return np.stack([model.step(t, state=state) for t in ids])
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
-    for g in got:
+    for g in _in_threads(work, 4):
         np.testing.assert_array_equal(g, expected)
 
 

@@ -415,6 +415,10 @@ class GRUStack:
         The GIL is released while computing; distinct states may be stepped from several
         threads at once. One state may only be stepped by one call at a time (a concurrent
         second call raises ValueError).
+
+        The first batch step packs a copy of the dense and block layers' ``W_ih`` and
+        ``W_hh`` in the layout of the batch GEMM (``kernels.panel_gemm``): as many bytes
+        again as those matrices, once per model (a one-stream user never pays it).
         """
         if type(x) is int and self._token_input and 0 <= x < self._input_size:
             # The common streaming call, kept short (the general path costs ~6 us more).

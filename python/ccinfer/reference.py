@@ -66,6 +66,15 @@ def block_gated_gemm(W, X, gates, block, out=None):
     return out
 
 
+def panel_gemm(W, X, samples=None):
+    """``Y[s] = X[s] @ W.T`` for ``s`` in ``samples`` (every row of ``X`` when None), the
+    other rows of ``Y`` zero: what ``kernels.panel_gemm`` computes (in float64, rounded)."""
+    rows = np.arange(X.shape[0]) if samples is None else np.asarray(samples)
+    out = np.zeros((X.shape[0], W.shape[0]), np.float32)
+    out[rows] = (X[rows].astype(np.float64) @ W.T.astype(np.float64)).astype(np.float32)
+    return out
+
+
 def sign_estimate(A, B, bias, x, tau=0.0):
     """Rows predicted active by the low-rank sign estimator, ``A @ (B @ x) + bias > tau``:
     int32 row numbers, ascending, for one sample ``x`` (k,); the (n, m) bool mask for ``X``

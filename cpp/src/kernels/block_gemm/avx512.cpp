@@ -13,6 +13,7 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
 #include "../weights_avx512.h"
+#include "../sample_tiles.h"
 #include "block_gemm.h"
 
 namespace ccinfer::kernels::avx512 {
@@ -176,18 +177,13 @@ void block_gemm_impl(const W* w, int64_t ldw, int64_t nrows, int64_t k, const fl
                 std::min(stream.next_bytes, kPanelRows * ldw * int64_t{sizeof(W)});
             next_lines = (bytes + 63) / 64;
         }
-        for (int64_t i = 0, t = 0; i < nsamples; ++t) {
-            const int64_t left = nsamples - i;
-            const int64_t tiles = (left + kMs - 1) / kMs;
-            const int64_t size = (left + tiles - 1) / tiles;
-            const int32_t* si = samples ? samples + i : nullptr;
-            const float* xi = samples ? x : x + i * ldx;
-            float* yi = (samples ? y : y + i * ldy) + r0;
-            const int64_t l0 = next_lines * t / ntiles, l1 = next_lines * (t + 1) / ntiles;
-            by_size[size](wp, ldw, rows, k16, tail, xi, ldx, si, yi, ldy, i == 0,
-                          next + 64 * l0, l1 - l0);
-            i += size;
-        }
+        for_each_tile(samples, nsamples, kMs, x, ldx, y, ldy,
+                      [&](int64_t t, int64_t size, const int32_t* si, const float* xi, float* yi) {
+                          const int64_t l0 = next_lines * t / ntiles;
+                          const int64_t l1 = next_lines * (t + 1) / ntiles;
+                          by_size[size](wp, ldw, rows, k16, tail, xi, ldx, si, yi + r0, ldy,
+                                        t == 0, next + 64 * l0, l1 - l0);
+                      });
     }
 }
 

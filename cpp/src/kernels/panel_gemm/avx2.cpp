@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "../weights_avx2.h"
+#include "../sample_tiles.h"
 #include "panel_gemm.h"
 
 namespace ccinfer::kernels::avx2 {
@@ -57,16 +58,12 @@ void panel_gemm_impl(const W* panels, int64_t nrows, int64_t k, const float* x, 
         const W* panel = panels + p0 * k;
         for (int64_t half = 0; half < kPanelRows && p0 + half < nrows; half += 16) {
             const int64_t rows = std::min<int64_t>(16, nrows - p0 - half);
-            for (int64_t i = 0; i < nsamples;) {
-                const int64_t left = nsamples - i;
-                const int64_t tiles = (left + kMs - 1) / kMs;
-                const int64_t size = (left + tiles - 1) / tiles;
-                const int32_t* si = samples ? samples + i : nullptr;
-                const float* xi = samples ? x : x + i * ldx;
-                float* yi = (samples ? y : y + i * ldy) + p0 + half;
-                by_size[size](panel + half, k, xi, ldx, si, yi, ldy, rows);
-                i += size;
-            }
+            for_each_tile(samples, nsamples, kMs, x, ldx, y, ldy,
+                          [&](int64_t, int64_t size, const int32_t* si, const float* xi,
+                              float* yi) {
+                              by_size[size](panel + half, k, xi, ldx, si, yi + p0 + half, ldy,
+                                            rows);
+                          });
         }
     }
 }

@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "../weights_avx512.h"
+#include "../sample_tiles.h"
 #include "panel_gemm.h"
 
 namespace ccinfer::kernels::avx512 {
@@ -78,19 +79,13 @@ void panel_gemm_impl(const W* panels, int64_t nrows, int64_t k, const float* x, 
             next = static_cast<const char*>(stream.next);
             next_lines = (std::min(stream.next_bytes, panel_bytes) + 63) / 64;
         }
-        // Tiles of nearly equal size (26 samples: 9, 9, 8, not 12, 12, 2).
-        for (int64_t i = 0, t = 0; i < nsamples; ++t) {
-            const int64_t left = nsamples - i;
-            const int64_t tiles = (left + kMs - 1) / kMs;
-            const int64_t size = (left + tiles - 1) / tiles;
-            const int32_t* si = samples ? samples + i : nullptr;
-            const float* xi = samples ? x : x + i * ldx;
-            float* yi = (samples ? y : y + i * ldy) + p0;
-            const int64_t l0 = next_lines * t / ntiles, l1 = next_lines * (t + 1) / ntiles;
-            by_size[size](panel, k, xi, ldx, si, yi, ldy, store_lo, store_hi, next + 64 * l0,
-                          l1 - l0);
-            i += size;
-        }
+        for_each_tile(samples, nsamples, kMs, x, ldx, y, ldy,
+                      [&](int64_t t, int64_t size, const int32_t* si, const float* xi, float* yi) {
+                          const int64_t l0 = next_lines * t / ntiles;
+                          const int64_t l1 = next_lines * (t + 1) / ntiles;
+                          by_size[size](panel, k, xi, ldx, si, yi + p0, ldy, store_lo, store_hi,
+                                        next + 64 * l0, l1 - l0);
+                      });
     }
 }
 
