@@ -8,7 +8,6 @@
 #include <optional>
 
 #include "ccinfer/cpu.h"
-#include "ccinfer/weight_stream.h"
 
 namespace ccinfer {
 
@@ -53,18 +52,14 @@ void block_gated_gemm(const float* w, int64_t m, int64_t k, const float* x, int6
 /// is already inside its own parallel region (a model step gives each thread its share of the
 /// nb = m / block blocks). Same layout and result as block_gated_gemm with row stride ldy >= m
 /// for Y. `samples` is scratch for n int32 (one per thread). Never allocates, never throws,
-/// never calls BLAS; sizes are not checked. `stream` (ccinfer/weight_stream.h): when the
-/// weights are streamed, each block's product prefetches its own next panels, and block
-/// b_end - 1 (if its gate is on for any sample) also stream.next.
+/// never calls BLAS; sizes are not checked.
 void block_gated_gemm_blocks(const float* w, int64_t k, const float* x, int64_t n,
                              const float* gates, int64_t nb, int64_t block, int64_t b_begin,
-                             int64_t b_end, float* y, int64_t ldy, GatedOff off, int32_t* samples,
-                             WeightStream stream = {});
+                             int64_t b_end, float* y, int64_t ldy, GatedOff off, int32_t* samples);
 /// The same over binary16 weights (ccinfer/half.h): bit for bit the result over their
 /// float32 values, reading half the bytes.
 void block_gated_gemm_blocks(const uint16_t* w, int64_t k, const float* x, int64_t n,
                              const float* gates, int64_t nb, int64_t block, int64_t b_begin,
-                             int64_t b_end, float* y, int64_t ldy, GatedOff off, int32_t* samples,
-                             WeightStream stream = {});
+                             int64_t b_end, float* y, int64_t ldy, GatedOff off, int32_t* samples);
 
 }  // namespace ccinfer

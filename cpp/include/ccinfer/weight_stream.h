@@ -1,6 +1,6 @@
 #pragma once
-/// How the weights of one small GEMM call (kernels' block_gemm, block_gated_gemm_blocks)
-/// reach the core, so the kernel can fetch the next ones while it computes.
+/// How the weights of one small GEMM call (kernels' panel_gemm, in the GRU batch step) reach
+/// the core, so the kernel can fetch the next ones while it computes.
 
 #include <cstdint>
 
@@ -15,8 +15,8 @@ constexpr int64_t kStreamedWeightBytes = int64_t{1} << 20;
 /// inputs fit in half of it, so a prefetched panel does not evict the one being computed or
 /// its inputs. (Streaming every product of 1 MiB and more made block_gated_gemm with k = 4096
 /// at batch 64, 1 MiB of inputs, up to 25% slower, and the blocks of 64 rows 15% slower in the
-/// full benchmark of session 6; the kernel op therefore does not stream, the GRU batch step
-/// does, where it was measured.)
+/// full benchmark of session 6, when that op still streamed; only the GRU batch step does,
+/// where it was measured.)
 inline bool worth_streaming(int64_t bytes, int64_t row_bytes, int64_t input_bytes) {
     return bytes >= kStreamedWeightBytes &&
            2 * 32 * row_bytes + input_bytes <= kStreamedWeightBytes / 2;
@@ -27,9 +27,10 @@ inline bool worth_streaming(int64_t bytes, int64_t row_bytes, int64_t input_byte
 /// into L2 while it computes the panel, and during its last panel the first `next_bytes`
 /// bytes at `next` (the weights of the caller's next call; null: none), at most a panel's
 /// worth (the next call prefetches the rest as it goes). A single core fetches at
-/// about 10 GB/s on the machines measured, so a panel read only when its turn comes stalls
+/// about 8-10 GB/s on the machines measured, so a panel read only when its turn comes stalls
 /// the kernel for that fetch; streamed, the fetch overlaps the previous panel's work
-/// (bench/BATCH64.md). The AVX2 and scalar kernels ignore it. Never changes a result.
+/// (bench/BATCH64.md: without it the conditional batch step is 18% slower). The AVX2 and
+/// scalar kernels ignore it. Never changes a result.
 struct WeightStream {
     bool streamed = false;
     const void* next = nullptr;

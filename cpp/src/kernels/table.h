@@ -30,16 +30,15 @@ using GemvRowsF16Fn = void (*)(const uint16_t* w, int64_t ldw, int64_t k, const 
 
 /// y[s*ldy + r] = dot(x[s*ldx : +k], w[r*ldw : +k]) for r < nrows and s = samples[i]
 /// (s = i when samples is null), i < nsamples: a small GEMM Y[S, :] = X[S] W^T over the
-/// listed samples (block_gemm/block_gemm.h); `stream` says whether to prefetch the weights
-/// (ccinfer/weight_stream.h).
+/// listed samples (block_gemm/block_gemm.h).
 using BlockGemmFn = void (*)(const float* w, int64_t ldw, int64_t nrows, int64_t k,
                              const float* x, int64_t ldx, const int32_t* samples,
-                             int64_t nsamples, float* y, int64_t ldy, WeightStream stream);
+                             int64_t nsamples, float* y, int64_t ldy);
 
 /// block_gemm over binary16 weights (bit for bit block_gemm over their float32 values).
 using BlockGemmF16Fn = void (*)(const uint16_t* w, int64_t ldw, int64_t nrows, int64_t k,
                                 const float* x, int64_t ldx, const int32_t* samples,
-                                int64_t nsamples, float* y, int64_t ldy, WeightStream stream);
+                                int64_t nsamples, float* y, int64_t ldy);
 
 /// y[s*ldy + r] = sum_j x[s*ldx + j] W[r, j] for r < nrows, s = samples[i] (i when samples
 /// is null), i < nsamples, over W packed in row panels (panel_gemm/panel_gemm.h): the

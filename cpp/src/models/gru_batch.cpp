@@ -117,10 +117,10 @@ int64_t GRUStack::z_path_batch(const Layer& L, const detail::LayerPanels& P,
                     std::memcpy(UX + s * r, L.w_zl.data() + int64_t{tokens[s]} * r,
                                 sizeof(float) * r);
             } else {
-                block_gemm(L.w_zl.data(), d, r, d, x + s0 * d, d, nullptr, ns, ux, r, {});
+                block_gemm(L.w_zl.data(), d, r, d, x + s0 * d, d, nullptr, ns, ux, r);
                 add_bias(ux, ns, r, L.b_zl.data());
             }
-            block_gemm(L.u_zl.data(), h, r, h, H + s0 * h, h, nullptr, ns, uh, r, {});
+            block_gemm(L.u_zl.data(), h, r, h, H + s0 * h, h, nullptr, ns, uh, r);
             for (int64_t e = 0; e < ns * r; ++e) ux[e] = std::max(ux[e] + uh[e], 0.0f);
         }
         // UH's row s is free scratch by now.
@@ -367,7 +367,7 @@ void GRUStack::step_batch_impl(const int32_t* tokens, const float* x, GRUState& 
         const int64_t s0 = n * ith / nt, s1 = n * (ith + 1) / nt;
         if (s1 > s0) {
             kernel.block_gemm(w_out_.data(), hl, v_out_, hl, xin + s0 * hl, hl, nullptr, s1 - s0,
-                              logits + s0 * v_out_, v_out_, {});
+                              logits + s0 * v_out_, v_out_);
             add_bias(logits + s0 * v_out_, s1 - s0, v_out_, b_out_.data());
         }
     }

@@ -27,9 +27,6 @@ struct Weights {
     template <typename Layer>
     static Weights hh(const Layer& L) { return {L.w_hh.data(), L.w_hh16.data()}; }
 
-    Weights at(int64_t offset) const {
-        return {f32 ? f32 + offset : nullptr, f16 ? f16 + offset : nullptr};
-    }
     /// fn(w) with the stored pointer, typed.
     template <typename Fn>
     void visit(Fn&& fn) const {
@@ -44,27 +41,14 @@ struct Weights {
             kernels::gemv_rows_for(kernels::active(), w)(w, ldw, k, x, rows, nrows, bias, out);
         });
     }
-    /// The stored weights from `offset` elements on, as an untyped pointer and a byte count
-    /// for `count` elements (what WeightStream::next takes).
-    const void* bytes_at(int64_t offset) const {
-        if (f16) return f16 + offset;
-        return f32 + offset;
-    }
+    /// Bytes of `count` stored elements.
     int64_t bytes_of(int64_t count) const { return count * (f16 ? 2 : 4); }
-    void block_gemm(int64_t ldw, int64_t nrows, int64_t k, const float* x, int64_t ldx,
-                    const int32_t* samples, int64_t nsamples, float* y, int64_t ldy,
-                    WeightStream stream = {}) const {
-        visit([&](auto w) {
-            kernels::block_gemm_for(kernels::active(), w)(w, ldw, nrows, k, x, ldx, samples,
-                                                          nsamples, y, ldy, stream);
-        });
-    }
     void gated_blocks(int64_t k, const float* x, int64_t n, const float* gates, int64_t nb,
                       int64_t block, int64_t b_begin, int64_t b_end, float* y, int64_t ldy,
-                      GatedOff off, int32_t* samples, WeightStream stream = {}) const {
+                      GatedOff off, int32_t* samples) const {
         visit([&](auto w) {
             block_gated_gemm_blocks(w, k, x, n, gates, nb, block, b_begin, b_end, y, ldy, off,
-                                    samples, stream);
+                                    samples);
         });
     }
     void cond_gemv_batch(int64_t m, int64_t k, const float* x, int64_t n, const uint8_t* mask,

@@ -61,7 +61,7 @@ namespace {
 template <typename W>
 void gated_blocks(const W* w, int64_t k, const float* x, int64_t n, const float* gates,
                   int64_t nb, int64_t block, int64_t b_begin, int64_t b_end, float* y,
-                  int64_t ldy, GatedOff off, int32_t* samples, WeightStream stream) {
+                  int64_t ldy, GatedOff off, int32_t* samples) {
     const auto block_gemm = kernels::block_gemm_for(kernels::active(), w);
     for (int64_t b = b_begin; b < b_end; ++b) {
         int64_t count = 0;
@@ -72,12 +72,7 @@ void gated_blocks(const W* w, int64_t k, const float* x, int64_t n, const float*
                 std::fill_n(y + s * ldy + b * block, block, 0.0f);
         }
         if (count == 0) continue;
-        // Only the range's last block hands on to the caller's next weights (the GRU step
-        // passes one block per call, so that is the block it computes).
-        const WeightStream this_block =
-            b + 1 == b_end ? stream : WeightStream{stream.streamed, nullptr, 0};
-        block_gemm(w + b * block * k, k, block, k, x, k, samples, count, y + b * block, ldy,
-                   this_block);
+        block_gemm(w + b * block * k, k, block, k, x, k, samples, count, y + b * block, ldy);
     }
 }
 
@@ -85,16 +80,14 @@ void gated_blocks(const W* w, int64_t k, const float* x, int64_t n, const float*
 
 void block_gated_gemm_blocks(const float* w, int64_t k, const float* x, int64_t n,
                              const float* gates, int64_t nb, int64_t block, int64_t b_begin,
-                             int64_t b_end, float* y, int64_t ldy, GatedOff off, int32_t* samples,
-                             WeightStream stream) {
-    gated_blocks(w, k, x, n, gates, nb, block, b_begin, b_end, y, ldy, off, samples, stream);
+                             int64_t b_end, float* y, int64_t ldy, GatedOff off, int32_t* samples) {
+    gated_blocks(w, k, x, n, gates, nb, block, b_begin, b_end, y, ldy, off, samples);
 }
 
 void block_gated_gemm_blocks(const uint16_t* w, int64_t k, const float* x, int64_t n,
                              const float* gates, int64_t nb, int64_t block, int64_t b_begin,
-                             int64_t b_end, float* y, int64_t ldy, GatedOff off, int32_t* samples,
-                             WeightStream stream) {
-    gated_blocks(w, k, x, n, gates, nb, block, b_begin, b_end, y, ldy, off, samples, stream);
+                             int64_t b_end, float* y, int64_t ldy, GatedOff off, int32_t* samples) {
+    gated_blocks(w, k, x, n, gates, nb, block, b_begin, b_end, y, ldy, off, samples);
 }
 
 void block_gated_gemm(const float* w, int64_t m, int64_t k, const float* x, int64_t n,
@@ -141,16 +134,15 @@ void block_gated_gemm(const float* w, int64_t m, int64_t k, const float* x, int6
     }
     const int64_t* split = ws.split.data();
     int32_t* samples = ws.samples.data();
-    const WeightStream stream{};  // not streamed: see worth_streaming
     if (nth <= 1) {
-        block_gated_gemm_blocks(w, k, x, n, gates, nb, block, 0, nb, y, m, off, samples, stream);
+        block_gated_gemm_blocks(w, k, x, n, gates, nb, block, 0, nb, y, m, off, samples);
         return;
     }
 #pragma omp parallel num_threads(nth)
     {
         const int ith = omp_get_thread_num();
         block_gated_gemm_blocks(w, k, x, n, gates, nb, block, split[ith], split[ith + 1], y, m, off,
-                                samples + ith * n, stream);
+                                samples + ith * n);
     }
 }
 

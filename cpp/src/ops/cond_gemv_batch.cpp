@@ -82,7 +82,7 @@ void batch_dense(const W* w, int64_t m, int64_t k, const float* x, int64_t n,
         };
         const int64_t r0 = start(ith), r1 = ith + 1 == nth ? m : start(ith + 1);
         if (r1 > r0) {
-            block_gemm(w + r0 * k, k, r1 - r0, k, x, k, nullptr, n, y + r0, m, {});
+            block_gemm(w + r0 * k, k, r1 - r0, k, x, k, nullptr, n, y + r0, m);
             for (int64_t s = 0; s < n; ++s) {
                 float* o = out + s * m;
                 const float* ys = y + s * m;

@@ -42,7 +42,7 @@ void SignEstimator::project(const float* x, int64_t j_begin, int64_t j_end, floa
     // Row j of B is one dot product whatever its tile neighbours (block_gemm.h), so splitting
     // the rows of B does not change u.
     kernels::active().block_gemm(b_.data() + j_begin * k_, k_, j_end - j_begin, k_, x, k_,
-                                 nullptr, 1, u + j_begin, r_, {});
+                                 nullptr, 1, u + j_begin, r_);
 }
 
 int64_t SignEstimator::predict_panels(const float* u, int64_t p_begin, int64_t p_end,
@@ -59,13 +59,13 @@ int64_t SignEstimator::predict_panels(const float* u, int64_t p_begin, int64_t p
 
 int64_t SignEstimator::predict(const float* x, int32_t* rows_out, float* scratch) const {
     const kernels::KernelTable& kt = kernels::active();
-    kt.block_gemm(b_.data(), k_, r_, k_, x, k_, nullptr, 1, scratch, r_, {});  // u = B x
+    kt.block_gemm(b_.data(), k_, r_, k_, x, k_, nullptr, 1, scratch, r_);  // u = B x
     return kt.sign_rows(a_panels_.data(), bias_.data(), m_, r_, scratch, tau_, rows_out);
 }
 
 void SignEstimator::predict_mask(const float* x, uint8_t* mask, float* scratch) const {
     const kernels::KernelTable& kt = kernels::active();
-    kt.block_gemm(b_.data(), k_, r_, k_, x, k_, nullptr, 1, scratch, r_, {});
+    kt.block_gemm(b_.data(), k_, r_, k_, x, k_, nullptr, 1, scratch, r_);
     kt.sign_mask(a_panels_.data(), bias_.data(), m_, r_, scratch, tau_, mask);
 }
 
@@ -77,7 +77,7 @@ void SignEstimator::predict_batch(const float* x, int64_t n, uint8_t* mask, floa
     auto run = [&](int64_t begin, int64_t end) {
         if (begin >= end) return;
         float* u = scratch + begin * r_;
-        kt.block_gemm(b_.data(), k_, r_, k_, x + begin * k_, k_, nullptr, end - begin, u, r_, {});
+        kt.block_gemm(b_.data(), k_, r_, k_, x + begin * k_, k_, nullptr, end - begin, u, r_);
         for (int64_t s = begin; s < end; ++s)
             kt.sign_mask(a_panels_.data(), bias_.data(), m_, r_, scratch + s * r_, tau_,
                          mask + s * m_);

@@ -42,14 +42,10 @@ inline float hsum(__m512 a) {
 }
 
 // pf: when not null, NW rows (stride ldw) ahead, prefetched into L1 one line per row per step
-// of k (see panel_tile). fetch: fetch_lines cache lines prefetched into L2 over the first
-// steps of k, at most a few per step (the next panel of streamed weights, see block_gemm_impl).
+// of k (see panel_tile).
 template <int MS, int NW, typename W>
 inline void tile(const W* w, int64_t ldw, int64_t k16, __mmask16 tail, const float* x,
-                 int64_t ldx, const int32_t* samples, float* y, int64_t ldy, const W* pf,
-                 const char* fetch, int64_t fetch_lines) {
-    const int64_t per_step = k16 > 0 ? (fetch_lines * 16 + k16 - 1) / k16 : 0;
-    int64_t fetched = 0;
+                 int64_t ldx, const int32_t* samples, float* y, int64_t ldy, const W* pf) {
     const float* xp[MS];
     float* yp[MS];
     for (int i = 0; i < MS; ++i) {
@@ -67,8 +63,6 @@ inline void tile(const W* w, int64_t ldw, int64_t k16, __mmask16 tail, const flo
         if (pf && j % (64 / sizeof(W)) == 0)  // one prefetch per row and line
             for (int r = 0; r < NW; ++r)
                 _mm_prefetch(reinterpret_cast<const char*>(pf + r * ldw + j), _MM_HINT_T0);
-        for (int64_t q = 0; q < per_step && fetched < fetch_lines; ++q, ++fetched)
-            _mm_prefetch(fetch + fetched * 64, _MM_HINT_T1);
         __m512 xv[MS];
         for (int i = 0; i < MS; ++i) xv[i] = _mm512_loadu_ps(xp[i] + j);
         for (int r = 0; r < NW; ++r) {
@@ -95,36 +89,30 @@ inline void tile(const W* w, int64_t ldw, int64_t k16, __mmask16 tail, const flo
 
 // MS samples against `rows` rows: whole groups of kNw rows, then the 1-3 left over. With
 // `prefetch` (the panel's first tile), each group prefetches the panel's rows two groups
-// ahead into L1. Measured against no prefetch on the trained block model at batch 64 (one
-// process, alternating): float16 conditional step 5-7% faster, dense 3-4%; float32 1-1.5%
-// (noise level). The groups share out the prefetch of `fetch_lines` lines at `fetch` into L2.
+// ahead: the first tile pulls the panel from memory or L3 (gated blocks come in no memory
+// order, so nothing beyond the panel is fetched). Measured against no prefetch on the trained
+// block model at batch 64 (one process, alternating): float16 conditional step 5-7% faster,
+// dense 3-4%; float32 1-1.5% (noise level).
 template <int MS, typename W>
 void panel_tile(const W* w, int64_t ldw, int64_t rows, int64_t k16, __mmask16 tail,
                 const float* x, int64_t ldx, const int32_t* samples, float* y, int64_t ldy,
-                bool prefetch, const char* fetch, int64_t fetch_lines) {
+                bool prefetch) {
     const auto ahead = [&](int64_t r) {
         return prefetch && r + 2 * kNw < rows ? w + (r + 2 * kNw) * ldw : nullptr;
     };
-    const int64_t groups = (rows + kNw - 1) / kNw;
-    const auto first_line = [&](int64_t r) { return fetch_lines * (r / kNw) / groups; };
-    const auto share = [&](int64_t r) {
-        return fetch_lines * (r / kNw + 1) / groups - first_line(r);
-    };
     int64_t r = 0;
     for (; r + kNw <= rows; r += kNw)
-        tile<MS, kNw>(w + r * ldw, ldw, k16, tail, x, ldx, samples, y + r, ldy, ahead(r),
-                      fetch + 64 * first_line(r), share(r));
+        tile<MS, kNw>(w + r * ldw, ldw, k16, tail, x, ldx, samples, y + r, ldy, ahead(r));
     const W* wr = w + r * ldw;
-    const char* fr = fetch + 64 * first_line(r);
     switch (rows - r) {
         case 3:
-            tile<MS, 3>(wr, ldw, k16, tail, x, ldx, samples, y + r, ldy, ahead(r), fr, share(r));
+            tile<MS, 3>(wr, ldw, k16, tail, x, ldx, samples, y + r, ldy, ahead(r));
             break;
         case 2:
-            tile<MS, 2>(wr, ldw, k16, tail, x, ldx, samples, y + r, ldy, ahead(r), fr, share(r));
+            tile<MS, 2>(wr, ldw, k16, tail, x, ldx, samples, y + r, ldy, ahead(r));
             break;
         case 1:
-            tile<MS, 1>(wr, ldw, k16, tail, x, ldx, samples, y + r, ldy, ahead(r), fr, share(r));
+            tile<MS, 1>(wr, ldw, k16, tail, x, ldx, samples, y + r, ldy, ahead(r));
             break;
         default:
             break;
@@ -140,49 +128,29 @@ void panel_tile(const W* w, int64_t ldw, int64_t rows, int64_t k16, __mmask16 ta
 // the row-group order (each group of 4 rows over every sample) on the trained block model at
 // batch 64 (Xeon Skylake-SP, both orders alternating in one process): the conditional step
 // 6-8% faster, the dense one 0-11%; the AVX2 kernel showed no difference and keeps it.
-//
-// Streamed weights (ccinfer/weight_stream.h): the tiles of each panel share out the prefetch
-// of the next panel (or, after the last, of stream.next) into L2, so it arrives while this
-// one is computed. Measured on the trained block model at batch 64 (Skylake-SP, one process,
-// alternating with no prefetch): bench/BATCH64.md.
 constexpr int64_t kPanelRows = 32;
 
 template <typename W>
 void block_gemm_impl(const W* w, int64_t ldw, int64_t nrows, int64_t k, const float* x,
                      int64_t ldx, const int32_t* samples, int64_t nsamples, float* y,
-                     int64_t ldy, WeightStream stream) {
+                     int64_t ldy) {
     // panel_tile for each tile size 1 to kMs.
     static_assert(kMs == 6, "by_size lists panel_tile for the sizes 1 to kMs");
     using PanelTile = void (*)(const W*, int64_t, int64_t, int64_t, __mmask16, const float*,
-                               int64_t, const int32_t*, float*, int64_t, bool, const char*,
-                               int64_t);
+                               int64_t, const int32_t*, float*, int64_t, bool);
     static constexpr PanelTile by_size[kMs + 1] = {nullptr,          panel_tile<1, W>,
                                                    panel_tile<2, W>, panel_tile<3, W>,
                                                    panel_tile<4, W>, panel_tile<5, W>,
                                                    panel_tile<6, W>};
     const int64_t k16 = k & ~int64_t{15};
     const __mmask16 tail = static_cast<__mmask16>((1u << (k - k16)) - 1u);
-    const int64_t ntiles = (nsamples + kMs - 1) / kMs;  // per panel
     for (int64_t r0 = 0; r0 < nrows; r0 += kPanelRows) {
         const int64_t rows = std::min(kPanelRows, nrows - r0);
         const W* wp = w + r0 * ldw;
-        const char* next = nullptr;
-        int64_t next_lines = 0;
-        if (stream.streamed && r0 + rows < nrows) {
-            next = reinterpret_cast<const char*>(wp + rows * ldw);
-            next_lines = std::min(kPanelRows, nrows - r0 - rows) * ldw * int64_t{sizeof(W)} / 64;
-        } else if (stream.streamed && stream.next) {  // the next call prefetches the rest
-            next = static_cast<const char*>(stream.next);
-            const int64_t bytes =
-                std::min(stream.next_bytes, kPanelRows * ldw * int64_t{sizeof(W)});
-            next_lines = (bytes + 63) / 64;
-        }
         for_each_tile(samples, nsamples, kMs, x, ldx, y, ldy,
                       [&](int64_t t, int64_t size, const int32_t* si, const float* xi, float* yi) {
-                          const int64_t l0 = next_lines * t / ntiles;
-                          const int64_t l1 = next_lines * (t + 1) / ntiles;
                           by_size[size](wp, ldw, rows, k16, tail, xi, ldx, si, yi + r0, ldy,
-                                        t == 0, next + 64 * l0, l1 - l0);
+                                        t == 0);
                       });
     }
 }
@@ -190,15 +158,14 @@ void block_gemm_impl(const W* w, int64_t ldw, int64_t nrows, int64_t k, const fl
 }  // namespace
 
 void block_gemm(const float* w, int64_t ldw, int64_t nrows, int64_t k, const float* x, int64_t ldx,
-                const int32_t* samples, int64_t nsamples, float* y, int64_t ldy,
-                WeightStream stream) {
-    block_gemm_impl(w, ldw, nrows, k, x, ldx, samples, nsamples, y, ldy, stream);
+                const int32_t* samples, int64_t nsamples, float* y, int64_t ldy) {
+    block_gemm_impl(w, ldw, nrows, k, x, ldx, samples, nsamples, y, ldy);
 }
 
 void block_gemm_f16(const uint16_t* w, int64_t ldw, int64_t nrows, int64_t k, const float* x,
                     int64_t ldx, const int32_t* samples, int64_t nsamples, float* y,
-                    int64_t ldy, WeightStream stream) {
-    block_gemm_impl(w, ldw, nrows, k, x, ldx, samples, nsamples, y, ldy, stream);
+                    int64_t ldy) {
+    block_gemm_impl(w, ldw, nrows, k, x, ldx, samples, nsamples, y, ldy);
 }
 
 }  // namespace ccinfer::kernels::avx512
