@@ -7,8 +7,9 @@
 //    the gate maths; gated-off (sample, block) pairs are never computed and keep their state;
 //  - low-rank layers: per-sample row masks (cond_gemv_batch: each weight row read once for
 //    all the samples that need it).
-// The z path is a few small GEMMs over the batch (the register-tiled block kernel, the
-// samples split among the threads: the sums do not depend on the thread count).
+// The z path is a few small GEMMs over the batch (block layers: the panel kernel; low-rank
+// layers: the register-tiled block kernel; the samples split among the threads, so the sums
+// do not depend on the thread count).
 #include <omp.h>
 
 #include <algorithm>
@@ -285,7 +286,7 @@ void GRUStack::step_batch_impl(const int32_t* tokens, const float* x, GRUState& 
                 for (int64_t c = detail::claim(cursor, 1), cn; c < g; c = cn) {
                     cn = detail::claim(cursor, 1);
                     const int64_t j = busiest[c];
-                    if (!packed) {  // blocks of fewer than 32 rows: row-major kernel
+                    if (!packed) {  // blocks that are not whole panels: row-major kernel
                         if (!L.lookup)
                             w_ih.gated_blocks(L.d, xin, n, gate_of, g, blk, j, j + 1, GX, m,
                                               GatedOff::kUntouched, mine);
