@@ -45,7 +45,7 @@ constexpr int64_t kUnitWork = 64;
 // Units per claim of a dense layer's products: 96 rows, three whole panels (a chunk must
 // start on a panel: 3 c0 a multiple of 32), about 0.3 ms at batch 64 and hidden 1024.
 constexpr int64_t kDenseUnitsPerClaim = 32;
-static_assert(3 * kDenseUnitsPerClaim % kernels::kPanelRows == 0, "chunks start on a panel");
+static_assert(3 * kDenseUnitsPerClaim % kPanelRows == 0, "chunks start on a panel");
 
 // The samples whose gate of block j is on (gate_of: (n, g)), into samples; their number.
 int64_t open_samples(const float* gate_of, int64_t n, int64_t g, int64_t j, int32_t* samples) {

@@ -2,6 +2,8 @@
 
 #include <omp.h>
 
+#include <algorithm>
+
 #include "../kernels/table.h"
 
 namespace ccinfer::detail {
@@ -10,12 +12,12 @@ namespace {
 template <typename W>
 void pack_runs(const W* w, int64_t rows, int64_t k, int64_t run_rows, W* out, int threads) {
     const int64_t runs = rows / run_rows;
-    const int64_t run_size = kernels::packed_panels_size(run_rows, k);
-    const int64_t panels_per_run = run_size / (kernels::kPanelRows * k);
+    const int64_t run_size = packed_panels_size(run_rows, k);
+    const int64_t panels_per_run = run_size / (kPanelRows * k);
 #pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
     for (int64_t p = 0; p < runs * panels_per_run; ++p) {
-        const int64_t run = p / panels_per_run, r0 = p % panels_per_run * kernels::kPanelRows;
-        const int64_t n = std::min(kernels::kPanelRows, run_rows - r0);
+        const int64_t run = p / panels_per_run, r0 = p % panels_per_run * kPanelRows;
+        const int64_t n = std::min(kPanelRows, run_rows - r0);
         pack_panels(w + (run * run_rows + r0) * k, k, n, k, out + run * run_size + r0 * k);
     }
 }
@@ -27,7 +29,7 @@ PanelWeights pack_weights(const float* f32, const uint16_t* f16, int64_t rows, i
     PanelWeights p;
     p.run_rows = run_rows;
     p.k = k;
-    const int64_t size = rows / run_rows * kernels::packed_panels_size(run_rows, k);
+    const int64_t size = rows / run_rows * packed_panels_size(run_rows, k);
     if (f16) {
         p.f16 = AlignedBuffer<uint16_t>(size);
         pack_runs(f16, rows, k, run_rows, p.f16.data(), threads);
@@ -41,12 +43,10 @@ PanelWeights pack_weights(const float* f32, const uint16_t* f16, int64_t rows, i
 void PanelWeights::gemm(int64_t row, int64_t rows, const float* x, int64_t ldx,
                         const int32_t* samples, int64_t nsamples, float* y, int64_t ldy,
                         WeightStream stream) const {
-    const kernels::KernelTable& t = kernels::active();
-    if (f16.empty())
-        t.panel_gemm(f32.data() + offset(row), rows, k, x, ldx, samples, nsamples, y, ldy, stream);
-    else
-        t.panel_gemm_f16(f16.data() + offset(row), rows, k, x, ldx, samples, nsamples, y, ldy,
-                         stream);
+    visit([&](auto p) {
+        kernels::panel_gemm_for(kernels::active(), p)(p + offset(row), rows, k, x, ldx, samples,
+                                                      nsamples, y, ldy, stream);
+    });
 }
 
 }  // namespace ccinfer::detail

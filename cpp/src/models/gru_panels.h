@@ -4,12 +4,13 @@
 // one-stream user never pays its memory: as many bytes again as those layers' W_ih and W_hh),
 // once, whichever thread gets there first.
 
+#include <cassert>
 #include <cstdint>
 #include <mutex>
 #include <vector>
 
-#include "../kernels/panel_gemm/panel_gemm.h"
 #include "ccinfer/aligned.h"
+#include "ccinfer/panel_gemm.h"
 #include "ccinfer/weight_stream.h"
 
 namespace ccinfer::detail {
@@ -24,13 +25,23 @@ struct PanelWeights {
     int64_t run_rows = 0, k = 0;
 
     bool empty() const { return f32.empty() && f16.empty(); }
+    /// fn(p) with the stored buffer's pointer, typed.
+    template <typename Fn>
+    void visit(Fn&& fn) const {
+        if (f16.empty())
+            fn(f32.data());
+        else
+            fn(f16.data());
+    }
     /// Elements from the matrix start to row `row`, which starts a panel of its run.
     int64_t offset(int64_t row) const {
-        return row / run_rows * kernels::packed_panels_size(run_rows, k) + row % run_rows * k;
+        assert(!empty() && row % run_rows % kPanelRows == 0);
+        return row / run_rows * packed_panels_size(run_rows, k) + row % run_rows * k;
     }
     const void* bytes_at(int64_t row) const {
-        return f16.empty() ? static_cast<const void*>(f32.data() + offset(row))
-                           : static_cast<const void*>(f16.data() + offset(row));
+        const void* at = nullptr;
+        visit([&](auto p) { at = p + offset(row); });
+        return at;
     }
     int64_t bytes_of(int64_t rows) const { return rows * k * (f16.empty() ? 4 : 2); }
     /// What a caller about to read rows [row, row + rows) tells the kernel before it.
