@@ -93,8 +93,8 @@ __all__ = [
     "get_isa",
     "get_num_threads",
     "kernels",
-    "max_num_threads",
     "load",
+    "max_num_threads",
     "set_isa",
     "set_num_threads",
 ]

@@ -91,14 +91,15 @@ GruKind parse_gru_kind(const std::string& name) {
 
 GRUState::Lock::Lock(const char* fn, const GRUState& state, bool exclusive)
     : state_(state), exclusive_(exclusive) {
-    int users = state_.users_.load(std::memory_order_relaxed);
     if (exclusive) {
-        if (state_.users_.compare_exchange_strong(users, -1, std::memory_order_acquire)) return;
+        int idle = 0;  // only a state nobody holds can be taken exclusively
+        if (state_.users_.compare_exchange_strong(idle, -1, std::memory_order_acquire)) return;
         throw std::invalid_argument(std::string(fn) +
                                     ": state is in use by another call (a step, run, or a read "
                                     "of it; one state per stream: make one per thread with "
                                     "new_state())");
     }
+    int users = state_.users_.load(std::memory_order_relaxed);
     while (users >= 0)
         if (state_.users_.compare_exchange_weak(users, users + 1, std::memory_order_acquire))
             return;
