@@ -240,7 +240,8 @@ void bind_gru(py::module_& m) {
             "copy_stream",
             [](GRUState& s, const GRUState& src, const py::object& from, const py::object& to) {
                 const char* fn = "GRUState.copy_stream";
-                s.copy_stream(src, checked_int(fn, "src_index", from), checked_int(fn, "index", to));
+                s.copy_stream(src, checked_int(fn, "src_index", from),
+                              checked_int(fn, "index", to));
             },
             py::arg("src"), py::arg("src_index"), py::arg("index"),
             "Copy stream src_index of src (its state and step count) into stream index of "

@@ -65,8 +65,8 @@ PYBIND11_MODULE(_core, m) {
     m.def(
         "_first_non_finite",
         [](const py::handle& x_obj) {
-            const py::array x =
-                bindings::checked_array<float>("_first_non_finite", "x", x_obj, {bindings::kAnyDim});
+            const py::array x = bindings::checked_array<float>("_first_non_finite", "x", x_obj,
+                                                               {bindings::kAnyDim});
             return first_non_finite(static_cast<const float*>(x.data()), x.size());
         },
         py::arg("x"));

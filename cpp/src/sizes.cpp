@@ -21,7 +21,8 @@ uint64_t physical_memory_bytes() {
         uint64_t fallback = uint64_t{1} << 47;
 #if defined(_SC_PHYS_PAGES) && defined(_SC_PAGESIZE)
         const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-        if (pages > 0 && page > 0) return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page);
+        if (pages > 0 && page > 0)
+            return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page);
 #endif
         return fallback;
     }();
