@@ -57,6 +57,16 @@ std::vector<MlpLayerInit> layers_from(const py::list& weights, const py::list& b
     return layers;
 }
 
+/// A layer index from Python: ValueError (not pybind's TypeError) for a negative or too
+/// large one.
+size_t layer_index(const char* fn, const PyCondMLP& p, const py::handle& obj) {
+    const int64_t l = checked_int(fn, "layer", obj);
+    if (l < 0 || l >= static_cast<int64_t>(p.model.num_layers()))
+        fail(fn, "layer must be in [0, " + std::to_string(p.model.num_layers()) + "), got " +
+                     std::to_string(l));
+    return static_cast<size_t>(l);
+}
+
 py::dict stats_dict(const CondMLP& model, const MlpWorkspace& ws) {
     py::list layers;
     for (size_t l = 0; l < model.num_layers(); ++l) {
@@ -123,14 +133,16 @@ void bind_cond_mlp(py::module_& m) {
                 std::lock_guard<std::mutex> lock(p.mutex);
                 p.model.set_single_sample_threads(n);
             })
-        .def("has_estimator", [](PyCondMLP& p, size_t l) {
-            if (l >= p.model.num_layers()) fail("CondMLP.has_estimator", "no such layer");
-            return p.model.has_estimator(l);
-        })
-        .def("set_tau", [](PyCondMLP& p, size_t l, float tau) {
-            std::lock_guard<std::mutex> lock(p.mutex);
-            p.model.set_tau(l, tau);
-        })
+        .def("has_estimator",
+             [](PyCondMLP& p, const py::object& layer) {
+                 return p.model.has_estimator(layer_index("CondMLP.has_estimator", p, layer));
+             })
+        .def("set_tau",
+             [](PyCondMLP& p, const py::object& layer, float tau) {
+                 const size_t l = layer_index("CondMLP.set_tau", p, layer);
+                 std::lock_guard<std::mutex> lock(p.mutex);
+                 p.model.set_tau(l, tau);
+             })
         .def("stats", [](PyCondMLP& p) { return stats_dict(p.model, p.ws); })
         .def("reset_stats", [](PyCondMLP& p) {
             std::lock_guard<std::mutex> lock(p.mutex);

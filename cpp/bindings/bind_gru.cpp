@@ -11,53 +11,28 @@
 
 #include "ccinfer/gru_gates.h"
 #include "ccinfer/gru.h"
+#include "ccinfer/sizes.h"
 #include "ccinfer/threads.h"
 #include "checks.h"
 
 namespace ccinfer::bindings {
 namespace {
 
+/// The model and its workspace pool (which keeps the stats of every step).
 struct PyGRUStack {
     std::unique_ptr<GRUStack> model;
-    std::mutex mutex;  ///< guards pool and total
-    std::vector<std::unique_ptr<GruWorkspace>> pool;
-    std::vector<GruLayerStats> total;
+    std::unique_ptr<GruWorkspacePool> pool;
 };
 
-/// A workspace for one call: taken from the pool (or made), given back with its stats merged.
-class WorkspaceLease {
-  public:
-    WorkspaceLease(PyGRUStack& p, int64_t n) : p_(p) {
-        {
-            std::lock_guard<std::mutex> lock(p_.mutex);
-            for (size_t i = 0; i < p_.pool.size(); ++i)
-                if (p_.pool[i]->capacity >= n && p_.pool[i]->threads >= get_num_threads()) {
-                    ws_ = std::move(p_.pool[i]);
-                    p_.pool.erase(p_.pool.begin() + static_cast<std::ptrdiff_t>(i));
-                    break;
-                }
-        }
-        if (!ws_) ws_ = std::make_unique<GruWorkspace>(p_.model->make_workspace(n));
-    }
-    ~WorkspaceLease() {
-        std::lock_guard<std::mutex> lock(p_.mutex);
-        for (size_t l = 0; l < p_.total.size(); ++l) {
-            GruLayerStats& t = p_.total[l];
-            GruLayerStats& s = ws_->stats[l];
-            t.samples += s.samples;
-            t.z_active += s.z_active;
-            t.rows_skipped += s.rows_skipped;
-            t.macs += s.macs;
-            s = GruLayerStats{};
-        }
-        p_.pool.push_back(std::move(ws_));
-    }
-    GruWorkspace& get() { return *ws_; }
-
-  private:
-    PyGRUStack& p_;
-    std::unique_ptr<GruWorkspace> ws_;
-};
+/// A layer index from Python: ValueError (not pybind's TypeError) for a negative or too
+/// large one.
+size_t layer_index(const char* fn, const GRUState& s, const py::handle& obj) {
+    const int64_t l = checked_int(fn, "layer", obj);
+    if (l < 0 || l >= static_cast<int64_t>(s.num_layers()))
+        fail(fn, "layer must be in [0, " + std::to_string(s.num_layers()) + "), got " +
+                     std::to_string(l));
+    return static_cast<size_t>(l);
+}
 
 const float* tensor(const char* fn, const py::dict& arrays, const char* name,
                     std::initializer_list<int64_t> shape, std::vector<py::array>& keep) {
@@ -74,7 +49,7 @@ const uint16_t* half_tensor(const char* fn, const py::dict& arrays, const char* 
     if (!arrays.contains(name)) fail(fn, std::string("missing array ") + name);
     const py::object obj = arrays[name];
     if (!py::isinstance<py::array>(obj) ||
-        !py::reinterpret_borrow<py::array>(obj).dtype().is(py::dtype("float16")))
+        !has_dtype(py::reinterpret_borrow<py::array>(obj), py::dtype("float16")))
         return nullptr;
     py::array a = checked_array<uint16_t>(fn, name, obj.attr("view")("uint16"), shape);
     keep.push_back(a);
@@ -135,7 +110,7 @@ std::unique_ptr<PyGRUStack> make_stack(const py::list& layers, bool token_input,
                                               static_cast<const float*>(w_out.data()),
                                               static_cast<const float*>(b_out.data()), v_out);
     }
-    p->total.assign(p->model->num_layers(), GruLayerStats{});
+    p->pool = std::make_unique<GruWorkspacePool>(*p->model);
     return p;
 }
 
@@ -222,49 +197,55 @@ void bind_gru(py::module_& m) {
     py::class_<GRUState, std::unique_ptr<GRUState>>(
         m, "GRUState",
         "The recurrent state of one or more streams of one GRUStack (make it with "
-        "GRUStack.new_state). Opaque: read or set it with get_h/set_h.")
+        "GRUStack.new_state). Opaque: read or set it with get_h/set_h. A step (or a whole "
+        "run) holds it; get_h, steps, copy, set_h, reset and copy_stream during one raise "
+        "ValueError instead of seeing or changing part of a step.")
         .def_property_readonly("batch", &GRUState::batch, "streams held")
         .def_property_readonly("num_layers", &GRUState::num_layers)
-        .def("reset", [](GRUState& s) {
-            if (!s.try_acquire()) fail("GRUState.reset", "state is in use by a step");
-            s.reset();
-            s.release();
-        })
+        .def_property_readonly(
+            "steps",
+            [](const GRUState& s) -> py::object {
+                const std::vector<int64_t> steps = s.steps();
+                if (s.batch() == 1) return py::int_(steps[0]);
+                py::array_t<int64_t> out(s.batch());
+                std::copy(steps.begin(), steps.end(), out.mutable_data());
+                return std::move(out);
+            },
+            "Steps applied since new_state() or reset(): an int for a one-stream state, an "
+            "int64 array (batch,) for a batch state (a batch step adds one to every stream; "
+            "copy_stream copies a stream's count with its state; set_h keeps it).")
+        .def("reset", [](GRUState& s) { s.reset(); }, "Zero every layer and every step count.")
         .def("copy", [](const GRUState& s) { return s.clone(); }, "An independent copy.")
         .def(
             "get_h",
-            [](const GRUState& s, size_t l) {
-                if (l >= s.num_layers()) fail("GRUState.get_h", "no layer " + std::to_string(l));
+            [](const GRUState& s, const py::object& layer) {
+                const size_t l = layer_index("GRUState.get_h", s, layer);
                 py::array_t<float> out({s.batch(), s.hidden(l)});
-                std::memcpy(out.mutable_data(), s.h(l), sizeof(float) * s.batch() * s.hidden(l));
+                s.get_h(l, out.mutable_data());
                 return out;
             },
             py::arg("layer"), "A copy of layer `layer`'s state, (batch, hidden) float32.")
         .def(
             "set_h",
-            [](GRUState& s, size_t l, const py::object& value) {
+            [](GRUState& s, const py::object& layer, const py::object& value) {
                 const char* fn = "GRUState.set_h";
-                if (l >= s.num_layers()) fail(fn, "no layer " + std::to_string(l));
+                const size_t l = layer_index(fn, s, layer);
                 py::array a = checked_array<float>(fn, "h", value, {s.batch(), s.hidden(l)});
-                if (!s.try_acquire()) fail(fn, "state is in use by a step");
-                std::memcpy(s.h(l), a.data(), sizeof(float) * s.batch() * s.hidden(l));
-                s.release();
+                s.set_h(l, static_cast<const float*>(a.data()));
             },
-            py::arg("layer"), py::arg("h"))
+            py::arg("layer"), py::arg("h"),
+            "Set layer `layer`'s state from h, (batch, hidden) float32, finite (a NaN or an "
+            "infinity is a ValueError).")
         .def(
             "copy_stream",
-            [](GRUState& s, const GRUState& src, int64_t from, int64_t to) {
-                if (!s.try_acquire()) fail("GRUState.copy_stream", "state is in use by a step");
-                try {
-                    s.copy_stream(src, from, to);
-                } catch (...) {
-                    s.release();
-                    throw;
-                }
-                s.release();
+            [](GRUState& s, const GRUState& src, const py::object& from, const py::object& to) {
+                const char* fn = "GRUState.copy_stream";
+                s.copy_stream(src, checked_int(fn, "src_index", from),
+                              checked_int(fn, "index", to));
             },
             py::arg("src"), py::arg("src_index"), py::arg("index"),
-            "Copy stream src_index of src into stream index of this state.");
+            "Copy stream src_index of src (its state and step count) into stream index of "
+            "this state.");
 
     py::class_<PyGRUStack>(m, "GRUStack")
         .def(py::init(&make_stack), py::arg("layers"), py::arg("token_input"),
@@ -274,13 +255,16 @@ void bind_gru(py::module_& m) {
         .def_property_readonly("output_size", [](PyGRUStack& p) { return p.model->output_size(); })
         .def_property_readonly("num_layers", [](PyGRUStack& p) { return p.model->num_layers(); })
         .def_property_readonly("dense_macs", [](PyGRUStack& p) { return p.model->dense_macs(); })
-        .def("new_state", [](PyGRUStack& p, int64_t n) { return p.model->new_state(n); },
-             py::arg("batch") = 1)
+        .def(
+            "new_state",
+            [](PyGRUStack& p, const py::object& n) {
+                return p.model->new_state(checked_int("GRUStack.new_state", "batch", n));
+            },
+            py::arg("batch") = 1)
         .def("stats",
              [](PyGRUStack& p) {
-                 std::lock_guard<std::mutex> lock(p.mutex);
                  py::list out;
-                 for (const GruLayerStats& s : p.total) {
+                 for (const GruLayerStats& s : p.pool->stats()) {
                      py::dict d;
                      d["samples"] = s.samples;
                      d["z_active"] = s.z_active;
@@ -291,10 +275,7 @@ void bind_gru(py::module_& m) {
                  return out;
              })
         .def("reset_stats",
-             [](PyGRUStack& p) {
-                 std::lock_guard<std::mutex> lock(p.mutex);
-                 p.total.assign(p.model->num_layers(), GruLayerStats{});
-             })
+             [](PyGRUStack& p) { p.pool->reset_stats(); })
         .def(
             "step_token",
             [](PyGRUStack& p, const py::object& state_obj, int64_t token) {
@@ -307,7 +288,7 @@ void bind_gru(py::module_& m) {
                 float* o = out.mutable_data();
                 {
                     py::gil_scoped_release release;
-                    WorkspaceLease ws(p, 1);
+                    GruWorkspacePool::Lease ws(*p.pool, 1);
                     p.model->step(static_cast<int32_t>(token), state, o, ws.get());
                 }
                 return out;
@@ -324,7 +305,7 @@ void bind_gru(py::module_& m) {
                 float* o = out.mutable_data();
                 {
                     py::gil_scoped_release release;
-                    WorkspaceLease ws(p, 1);
+                    GruWorkspacePool::Lease ws(*p.pool, 1);
                     p.model->step(xp, state, o, ws.get());
                 }
                 return out;
@@ -343,12 +324,14 @@ void bind_gru(py::module_& m) {
                 if (n != state.batch())
                     fail(fn, "state holds " + std::to_string(state.batch()) +
                                  " stream(s), X has " + std::to_string(n));
+                check_alloc(std::string(fn) + ": logits of " + std::to_string(n) + " streams", n,
+                            p.model->output_size(), sizeof(float));
                 py::array_t<float> out({n, p.model->output_size()});
                 const void* xp = x.data();
                 float* o = out.mutable_data();
                 {
                     py::gil_scoped_release release;
-                    WorkspaceLease ws(p, n);
+                    GruWorkspacePool::Lease ws(*p.pool, n);
                     if (tokens)
                         p.model->step_batch(static_cast<const int32_t*>(xp), state, o, ws.get());
                     else
@@ -366,35 +349,34 @@ void bind_gru(py::module_& m) {
                 py::array x = tokens ? token_array(fn, "sequence", x_obj)
                                      : checked_array<float>(fn, "sequence", x_obj,
                                                             {kAnyDim, p.model->input_size()});
-                const int64_t T = x.shape(0), V = p.model->output_size(),
-                              d = p.model->input_size();
-                if (tokens) {
-                    const auto* ids = static_cast<const int32_t*>(x.data());
-                    for (int64_t t = 0; t < T; ++t)
-                        if (ids[t] < 0 || ids[t] >= d)
-                            fail(fn, "token id " + std::to_string(ids[t]) + " (step " +
-                                         std::to_string(t) + ") is out of range [0, " +
-                                         std::to_string(d) + ")");
-                }
+                const int64_t T = x.shape(0), V = p.model->output_size();
+                check_alloc(std::string(fn) + ": logits of " + std::to_string(T) + " steps", T, V,
+                            sizeof(float));
                 py::array_t<float> out({T, V});
                 const void* xp = x.data();
                 float* o = out.mutable_data();
                 {
                     py::gil_scoped_release release;
-                    WorkspaceLease ws(p, 1);
-                    for (int64_t t = 0; t < T; ++t) {
-                        if (tokens)
-                            p.model->step(static_cast<const int32_t*>(xp)[t], state, o + t * V,
-                                          ws.get());
-                        else
-                            p.model->step(static_cast<const float*>(xp) + t * d, state, o + t * V,
-                                          ws.get());
-                    }
+                    GruWorkspacePool::Lease ws(*p.pool, 1);
+                    if (tokens)
+                        p.model->run(static_cast<const int32_t*>(xp), T, state, o, ws.get());
+                    else
+                        p.model->run(static_cast<const float*>(xp), T, state, o, ws.get());
                 }
                 return out;
             },
             py::arg("state"), py::arg("sequence"),
-            "Logits (T, V_out) of every step of one stream's sequence, in one call.");
+            "Logits (T, V_out) of every step of one stream's sequence, in one call: all or "
+            "nothing (see GRUStack::run).");
+    // The size check every allocation from caller input goes through (ccinfer/sizes.h), for
+    // the Python layer's own buffers (token id conversion, generate's output).
+    m.def(
+        "_check_alloc",
+        [](const std::string& what, const py::object& a, const py::object& b, size_t elem) {
+            check_alloc(what, checked_int(what.c_str(), "count", a),
+                        checked_int(what.c_str(), "count", b), elem);
+        },
+        py::arg("what"), py::arg("count_a"), py::arg("count_b"), py::arg("elem_size"));
 }
 
 }  // namespace ccinfer::bindings

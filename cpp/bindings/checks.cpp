@@ -20,6 +20,27 @@ std::string expected_str(const char* dtype, std::initializer_list<int64_t> shape
     return want + (shape.size() == 1 ? ",)" : ")");
 }
 
+std::string dtype_str(const py::dtype& dt) {
+    if (dt.attr("isnative").cast<bool>()) return py::str(dt);
+    return std::string(py::str(dt.attr("newbyteorder")("="))) + " in non-native byte order ('" +
+           std::string(py::str(dt.attr("str"))) +
+           "'; convert with a.astype(a.dtype.newbyteorder('=')))";
+}
+
+int64_t checked_int(const char* func, const char* name, const py::handle& obj) {
+    if (PyBool_Check(obj.ptr()) || !PyIndex_Check(obj.ptr()))
+        fail(func, std::string(name) + " must be an int, got " + describe(obj));
+    py::object index = py::reinterpret_steal<py::object>(PyNumber_Index(obj.ptr()));
+    if (!index) throw py::error_already_set();
+    int overflow = 0;
+    const long long v = PyLong_AsLongLongAndOverflow(index.ptr(), &overflow);
+    if (overflow)
+        fail(func, std::string(name) + " = " + std::string(py::str(index)) +
+                       " does not fit in a 64-bit integer");
+    if (v == -1 && PyErr_Occurred()) throw py::error_already_set();
+    return v;
+}
+
 void fail(const char* func, const std::string& what) {
     throw py::value_error(std::string(func) + ": " + what);
 }

@@ -31,6 +31,25 @@ template <typename T>
 py::array checked_array(const char* func, const char* name, const py::handle& obj,
                         std::initializer_list<int64_t> shape, bool writable = false);
 
+/// A Python int or numpy integer (not a bool) as int64: ValueError naming func and name if
+/// obj is not an integer or does not fit in int64 (pybind's own conversion would raise
+/// TypeError for both).
+int64_t checked_int(const char* func, const char* name, const py::handle& obj);
+
+/// Whether `a` holds elements of type T: the same kind and size in native byte order,
+/// whatever dtype object it carries (an unpickled array has its own, equal, dtype object).
+inline bool has_dtype(const py::array& a, const py::dtype& want) {
+    return a.dtype().is(want) || a.dtype().equal(want);  // is(): the common case, no call
+}
+template <typename T>
+bool has_dtype(const py::array& a) {
+    return has_dtype(a, py::dtype::of<T>());
+}
+
+/// "float32" for a dtype, with its byte order when that is not native (">f4 (non-native
+/// byte order, ...)"): the one place messages describe a given dtype.
+std::string dtype_str(const py::dtype& dt);
+
 /// Strides-free bounds of an array's data, for aliasing checks.
 bool overlaps(const py::array& a, const py::array& b);
 
@@ -62,14 +81,14 @@ py::array checked_array(const char* func, const char* name, const py::handle& ob
         fail(func, std::string(name) + " must be a numpy.ndarray, " +
                        expected_str(dtype_name<T>(), shape) + ", got " + describe(obj));
     py::array a = py::reinterpret_borrow<py::array>(obj);
-    bool ok = a.dtype().is(py::dtype::of<T>()) && a.ndim() == static_cast<py::ssize_t>(shape.size());
+    bool ok = has_dtype<T>(a) && a.ndim() == static_cast<py::ssize_t>(shape.size());
     if (ok) {
         int i = 0;
         for (int64_t d : shape) ok = ok && (d == kAnyDim || a.shape(i) == d), ++i;
     }
     if (!ok)
         fail(func, std::string(name) + " must be " + expected_str(dtype_name<T>(), shape) +
-                       ", got " + std::string(py::str(a.dtype())) + " " +
+                       ", got " + dtype_str(a.dtype()) + " " +
                        shape_str(std::vector<int64_t>(a.shape(), a.shape() + a.ndim())));
     if (!(a.flags() & py::array::c_style))
         fail(func, std::string(name) + " must be C-contiguous (use numpy.ascontiguousarray), " +

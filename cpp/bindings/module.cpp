@@ -4,7 +4,9 @@
 
 #include "ccinfer/build_info.h"
 #include "ccinfer/cpu.h"
+#include "ccinfer/finite.h"
 #include "ccinfer/threads.h"
+#include "checks.h"
 
 namespace py = pybind11;
 
@@ -51,7 +53,23 @@ PYBIND11_MODULE(_core, m) {
     m.def("set_isa", [](const std::string& name) { set_active_isa(parse_isa(name)); },
           py::arg("name"));
     m.def("init_isa_from_env", [] { return std::string(isa_name(init_isa_from_env())); });
-    m.def("set_num_threads", &set_num_threads, py::arg("n"));
+    m.def(
+        "set_num_threads",
+        [](const py::object& n) {
+            set_num_threads(bindings::checked_int("set_num_threads", "n", n));
+        },
+        py::arg("n"));
+    m.def("max_num_threads", &max_num_threads);
+    // The non-finite input scan every model entry point runs (ccinfer/finite.h), for tests
+    // and for timing it against a whole call.
+    m.def(
+        "_first_non_finite",
+        [](const py::handle& x_obj) {
+            const py::array x = bindings::checked_array<float>("_first_non_finite", "x", x_obj,
+                                                               {bindings::kAnyDim});
+            return first_non_finite(static_cast<const float*>(x.data()), x.size());
+        },
+        py::arg("x"));
     m.def("get_num_threads", &get_num_threads);
 
     py::module_ kernels = m.def_submodule("kernels", "Kernels: conditional and dense baselines");

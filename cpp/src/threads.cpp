@@ -10,11 +10,16 @@
 
 namespace ccinfer {
 
-void set_num_threads(int n) {
-    if (n < 1)
-        throw std::invalid_argument("set_num_threads: n must be >= 1, got " + std::to_string(n));
-    omp_set_num_threads(n);
-    CCINFER_BLAS(openblas_set_num_threads)(n);
+int max_num_threads() { return std::max(64, 4 * omp_get_num_procs()); }
+
+void set_num_threads(int64_t n) {
+    if (n < 1 || n > max_num_threads())
+        throw std::invalid_argument("set_num_threads: n must be in [1, " +
+                                    std::to_string(max_num_threads()) +
+                                    "] (4 x the processors, at least 64), got " +
+                                    std::to_string(n));
+    omp_set_num_threads(static_cast<int>(n));
+    CCINFER_BLAS(openblas_set_num_threads)(static_cast<int>(n));
 }
 
 int get_num_threads() { return omp_get_max_threads(); }

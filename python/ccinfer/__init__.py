@@ -26,6 +26,10 @@ _core.init_isa_from_env()
 available_isas = _core.available_isas
 get_isa = _core.get_isa
 get_num_threads = _core.get_num_threads
+#: The largest count :func:`set_num_threads` accepts: 4 x the processors OpenMP may use, at
+#: least 64 (beyond a few threads per processor each one only adds waiting; unbounded,
+#: 100,000 threads overflowed libgomp's stack).
+max_num_threads = _core.max_num_threads
 
 
 def set_isa(name: str) -> None:
@@ -51,10 +55,14 @@ def set_num_threads(n: int) -> None:
     compared at equal threads, and ccinfer never calls BLAS from inside its own parallel
     region, so the two pools do not fight over the cores.
 
+    ``n`` is bounded by :func:`max_num_threads` (4 x the processors OpenMP may use, at least
+    64): every kernel splits its work evenly among the threads, so more threads than a few per
+    processor only add fork/join and time-slice waits, and an unbounded count crashed libgomp.
+
     Raises
     ------
     ValueError
-        If ``n < 1``.
+        If ``n`` is not an int in ``[1, max_num_threads()]`` (checked by the core's setter).
     """
     if isinstance(n, bool) or not isinstance(n, int):
         raise ValueError(f"set_num_threads: n must be an int >= 1, got {n!r}")
@@ -86,6 +94,7 @@ __all__ = [
     "get_num_threads",
     "kernels",
     "load",
+    "max_num_threads",
     "set_isa",
     "set_num_threads",
 ]

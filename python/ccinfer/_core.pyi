@@ -26,6 +26,7 @@ __all__: list[str] = [
     "get_num_threads",
     "init_isa_from_env",
     "kernels",
+    "max_num_threads",
     "set_isa",
     "set_num_threads",
     "tree_table_shape",
@@ -127,6 +128,12 @@ class GRUState:
         """
     @property
     def num_layers(self) -> int: ...
+    @property
+    def steps(self) -> int | numpy.typing.NDArray[numpy.int64]:
+        """
+        Steps applied since new_state() or reset(): an int for a one-stream state, an int64
+        array (batch,) for a batch state.
+        """
 
 class GRUStack:
     def __init__(
@@ -169,6 +176,14 @@ def build_info() -> dict: ...
 def get_isa() -> str: ...
 def get_num_threads() -> int: ...
 def init_isa_from_env() -> str: ...
+def max_num_threads() -> int: ...
+def _check_alloc(
+    what: str,
+    count_a: typing.SupportsIndex,
+    count_b: typing.SupportsIndex,
+    elem_size: typing.SupportsInt,
+) -> None: ...
+def _first_non_finite(x: typing.Any) -> int: ...
 def set_isa(name: str) -> None: ...
 def set_num_threads(n: typing.SupportsInt | typing.SupportsIndex) -> None: ...
 def tree_table_shape(

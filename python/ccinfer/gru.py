@@ -377,15 +377,31 @@ class GRUStack:
         return ndim == 2
 
     def _token_ids(self, x, fn: str) -> np.ndarray:
-        """int32 ids from any integer array, with the range checked (a float or bool array is
-        refused: it is almost certainly a mistake)."""
-        a = np.asarray(x)
+        """Token ids as the core takes them (README, "Token ids"): an int32 C-contiguous array
+        is used as is; any other integer array, or a list or tuple of ints, is range-checked
+        and converted to int32 (one copy of 4 bytes per id). Callers check the size of what
+        the call will return first, so a huge declared array (stride 0) is refused before it
+        is copied. A float or bool array is refused: it is almost certainly a mistake."""
+        a = x if isinstance(x, np.ndarray) else np.asarray(x)
         if a.dtype.kind not in "iu":
             raise ValueError(f"{fn}: token ids must be integers, got dtype {a.dtype}")
+        if a.dtype == np.int32 and a.flags.c_contiguous:
+            return a  # the core checks the range, and nothing is copied
         if a.size and (a.min() < 0 or a.max() >= self.input_size):
             bad = a[(a < 0) | (a >= self.input_size)].flat[0]
             raise ValueError(f"{fn}: token id {bad} is out of range [0, {self.input_size})")
         return np.ascontiguousarray(a, dtype=np.int32)
+
+    def _sequence_ids(self, sequence, fn: str) -> np.ndarray:
+        """One stream's token ids (T,) for run/generate, refused before any copy if the
+        (T, V_out) logits could not be held."""
+        if np.ndim(sequence) != 1:
+            raise ValueError(
+                f"{fn}: sequence must be a 1-D array of token ids, got shape {np.shape(sequence)}"
+            )
+        T = np.shape(sequence)[0]
+        _core._check_alloc(f"{fn}: logits of {T} steps", T, self.output_size, 4)
+        return self._token_ids(sequence, fn)
 
     def _token(self, x, fn: str) -> int:
         if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, np.integer, np.ndarray)):
@@ -398,8 +414,11 @@ class GRUStack:
         Parameters
         ----------
         x : int, array
-            Token input: an id (one stream) or an int array (n,) (a batch). Vector input: a
-            float32 array (d,) (one stream) or (n, d) (a batch).
+            Token input: an id (one stream) or ids (n,) (a batch): an int32 C-contiguous
+            array is used as is, other integer arrays and lists of ints are converted (see
+            the README, "Token ids"). Vector input: a float32 array (d,) (one stream) or
+            (n, d) (a batch), every value finite (a NaN or an infinity is a ValueError naming
+            the first one, checked before the state changes).
         state : GRUState or list of GRUState, optional
             The stream(s) to advance: a state from :meth:`new_state` (``batch`` must match
             n), or a list of n one-stream states (gathered into a batch and written back).
@@ -428,12 +447,18 @@ class GRUStack:
         fn = "GRUStack.step"
         batch = self._is_batch(x)
         if batch:
+            # The batch size is checked against the state(s) before any id is converted.
+            n = np.shape(x)[0]
+            if isinstance(state, (list, tuple)):
+                if len(state) != n:
+                    raise ValueError(f"{fn}: {len(state)} states for a batch of {n}")
+            elif state is None:
+                state = self._own_state(n)
+            elif isinstance(state, GRUState) and state.batch != n:
+                raise ValueError(f"{fn}: state holds {state.batch} stream(s), the input has {n}")
             X = self._token_ids(x, fn) if self._token_input else x
-            n = np.shape(X)[0]
             if isinstance(state, (list, tuple)):
                 return self._step_streams(X, list(state))
-            if state is None:
-                state = self._own_state(n)
             return self._core.step_batch(state, X)
         if state is None:
             state = self._own_state(1)
@@ -473,17 +498,18 @@ class GRUStack:
         return logits
 
     def run(self, sequence, state: GRUState | None = None) -> np.ndarray:
-        """Logits (T, V_out) for every step of one stream's sequence (ids (T,) or float32
-        vectors (T, d)), in one C++ call. ``state`` None: a fresh zero state (the model's own
-        state is not touched); pass a state to continue that stream (it is advanced)."""
+        """Logits (T, V_out) for every step of one stream's sequence (ids (T,) or finite
+        float32 vectors (T, d)), in one C++ call. ``state`` None: a fresh zero state (the
+        model's own state is not touched); pass a state to continue that stream (it is
+        advanced by T steps).
+
+        All or nothing: the ids (range), the vectors (finite) and the size of the result are
+        checked, and the state is held for the whole call, before the first step; a refused
+        call (ValueError, including a state in use by another thread) leaves the state as
+        it was, and no other call sees it part-way (``state.steps`` counts whole runs)."""
         fn = "GRUStack.run"
         if self._token_input:
-            if np.ndim(sequence) != 1:
-                raise ValueError(
-                    f"{fn}: sequence must be a 1-D array of token ids, got shape "
-                    f"{np.shape(sequence)}"
-                )
-            sequence = self._token_ids(sequence, fn)
+            sequence = self._sequence_ids(sequence, fn)
         state = self.new_state() if state is None else state
         return self._core.run(state, sequence)
 
@@ -493,17 +519,26 @@ class GRUStack:
         """Sample ``n`` tokens after ``prefix_ids`` (a token model whose outputs are its
         inputs). Each token is drawn from ``softmax(logits / temperature)`` with
         ``numpy.random.default_rng(seed)`` (reproducible for a given seed); temperature 0
-        takes the argmax. Returns int64 ids (n,). ``state``: as in :meth:`run`."""
+        takes the argmax. Returns int64 ids (n,). ``state``: as in :meth:`run`. ``n``,
+        ``temperature`` (a finite number >= 0) and the prefix are checked before anything is
+        allocated or stepped."""
         fn = "GRUStack.generate"
         if not self._token_input or self.output_size != self.input_size:
             raise ValueError(f"{fn}: needs token input and output_size == input_size")
-        prefix = self._token_ids(np.atleast_1d(prefix_ids), fn)
-        if prefix.ndim != 1 or prefix.size == 0:
-            raise ValueError(f"{fn}: prefix_ids must be a non-empty 1-D sequence of ids")
         if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 0:
             raise ValueError(f"{fn}: n must be an int >= 0, got {n!r}")
-        if not (np.isfinite(temperature) and temperature >= 0):
-            raise ValueError(f"{fn}: temperature must be finite and >= 0, got {temperature}")
+        _core._check_alloc(f"{fn}: {n} token ids", int(n), 1, 8)  # before anything is made
+        if (
+            isinstance(temperature, (bool, np.bool_))
+            or not isinstance(temperature, (int, float, np.integer, np.floating))
+            or not (np.isfinite(temperature) and temperature >= 0)
+        ):
+            raise ValueError(f"{fn}: temperature must be a finite number >= 0, got {temperature!r}")
+        if not isinstance(prefix_ids, (list, tuple, np.ndarray)):
+            prefix_ids = [prefix_ids]
+        prefix = self._sequence_ids(prefix_ids, fn)
+        if prefix.size == 0:
+            raise ValueError(f"{fn}: prefix_ids must be a non-empty 1-D sequence of ids")
         rng = np.random.default_rng(seed)
         state = self.new_state() if state is None else state
         logits = self._core.run(state, prefix)[-1]

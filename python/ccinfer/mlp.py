@@ -193,7 +193,8 @@ class CondMLP:
 
     # ---- inference --------------------------------------------------------------------------
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        """Logits for ``x`` of shape ``(in,)`` or ``(n, in)``, float32 C-contiguous."""
+        """Logits for ``x`` of shape ``(in,)`` or ``(n, in)``, float32 C-contiguous, every value
+        finite (a NaN or an infinity is a ValueError naming the first one: README)."""
         return self._core.forward(x)
 
     step = __call__

@@ -78,12 +78,13 @@ def panel_gemm(W, X, samples=None):
 def sign_estimate(A, B, bias, x, tau=0.0):
     """Rows predicted active by the low-rank sign estimator, ``A @ (B @ x) + bias > tau``:
     int32 row numbers, ascending, for one sample ``x`` (k,); the (n, m) bool mask for ``X``
-    (n, k). ``bias`` may be None (zero)."""
+    (n, k). ``bias`` may be None (zero). A NaN ``t`` counts as active (``~(t <= tau)``), as in
+    the kernels."""
     x64 = np.asarray(x, np.float64)
     t = (x64 @ B.T.astype(np.float64)) @ A.T.astype(np.float64)
     if bias is not None:
         t += bias
-    mask = t > tau
+    mask = ~(t <= tau)
     return np.flatnonzero(mask).astype(np.int32) if x64.ndim == 1 else mask
 
 

@@ -75,9 +75,14 @@ class Sequential:
         self.card: dict[str, str] = {}
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        """Output for ``x`` of shape ``(in,)`` or ``(n, in)``, float32 C-contiguous."""
-        for layer, relu in self._stages:
-            x = layer(x)
+        """Output for ``x`` of shape ``(in,)`` or ``(n, in)``, float32 C-contiguous, every
+        value finite: a bad input (a NaN or an infinity included) is a ValueError naming the
+        stage that refused it (stage 0 for the caller's own ``x``)."""
+        for i, (layer, relu) in enumerate(self._stages):
+            try:
+                x = layer(x)
+            except ValueError as e:
+                raise ValueError(f"Sequential: stage {i} ({_kind(layer)}): {e}") from e
             if relu:
                 np.maximum(x, 0, out=x)
         return x

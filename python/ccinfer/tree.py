@@ -178,8 +178,9 @@ class TreeGatedLinear:
 
     # ---- inference --------------------------------------------------------------------------
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        """``h`` for ``x`` of shape ``(p,)`` or ``(n, p)``, float32 C-contiguous (anything
-        else raises ``ValueError``; nothing is converted)."""
+        """``h`` for ``x`` of shape ``(p,)`` or ``(n, p)``, float32 C-contiguous and finite
+        (anything else, a NaN or an infinity included, raises ``ValueError``; nothing is
+        converted)."""
         return self._core.forward(x)
 
     def gates(self, X: np.ndarray) -> np.ndarray:

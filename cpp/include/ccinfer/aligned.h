@@ -3,10 +3,15 @@
 /// copied once at load into these so every row starts where the SIMD loads want it.
 
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
+#include <string>
 #include <memory>
 #include <new>
+
+#include "ccinfer/sizes.h"
 
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -26,8 +31,14 @@ class AlignedBuffer {
     static constexpr size_t kHugePage = size_t{2} << 20;
 
     AlignedBuffer() = default;
+    /// n elements; std::invalid_argument (naming the bytes) if n * sizeof(T) overflows or
+    /// exceeds the machine's physical memory (sizes.h), so a wrapped size never allocates.
     explicit AlignedBuffer(size_t n) : size_(n) {
         if (n == 0) return;
+        if (n > static_cast<size_t>(INT64_MAX))
+            throw std::invalid_argument("AlignedBuffer: " + std::to_string(n) +
+                                        " elements is beyond any size");
+        check_alloc("AlignedBuffer", static_cast<int64_t>(n), sizeof(T));
         const size_t align = n * sizeof(T) >= kHugePage ? kHugePage : kAlignment;
         const size_t bytes = (n * sizeof(T) + align - 1) / align * align;
         data_.reset(static_cast<T*>(std::aligned_alloc(align, bytes)));

@@ -23,6 +23,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -87,27 +88,54 @@ struct GruLayerStats {
 
 class GRUStack;
 
-/// The recurrent state of n independent streams: h of every layer, (n, h_l) row-major each.
-/// Tied to the model that made it (model_id); a step with a state from another model throws.
-/// A state may be used by one step at a time (a second concurrent step on it throws).
+/// The recurrent state of n independent streams: h of every layer, (n, h_l) row-major each,
+/// and the steps each stream has taken. Tied to the model that made it (model_id); a step
+/// with a state from another model throws.
+///
+/// Concurrency: a step (or run(), for its whole length), reset, set_h and copy_stream (its
+/// destination) hold the state exclusively; get_h, steps, clone and copy_stream (its
+/// source) share it. A call that finds the state held in a conflicting way throws
+/// std::invalid_argument before touching anything, so every read sees whole steps and no
+/// write is half applied.
 class GRUState {
   public:
     int64_t batch() const { return n_; }
     uint64_t model_id() const { return model_id_; }
     size_t num_layers() const { return h_.size(); }
     int64_t hidden(size_t layer) const { return widths_[layer]; }
+    /// Unlocked access, for the steps (which hold the state) and single-threaded callers.
     float* h(size_t layer) { return h_[layer].data(); }
     const float* h(size_t layer) const { return h_[layer].data(); }
-    /// Zeroes every layer's state.
+    /// Zeroes every layer's state and every stream's step count.
     void reset();
-    /// A copy (same model, same streams, same values).
+    /// A copy (same model, same streams, same values, same step counts).
     std::unique_ptr<GRUState> clone() const;
-    /// Copies stream `from` of src into stream `to` of this state. Throws std::invalid_argument
-    /// if src belongs to another model or an index is out of range.
+    /// Copies stream `from` of src (state and step count) into stream `to` of this state.
+    /// Throws std::invalid_argument if src belongs to another model or an index is out of
+    /// range.
     void copy_stream(const GRUState& src, int64_t from, int64_t to);
-    /// Marks the state in use by a step; false if another step holds it.
-    bool try_acquire() { return !busy_.exchange(true, std::memory_order_acquire); }
-    void release() { busy_.store(false, std::memory_order_release); }
+    /// Copies layer `layer`'s state, (batch, hidden) row-major, into out. layer < num_layers.
+    void get_h(size_t layer, float* out) const;
+    /// Sets layer `layer`'s state from h, (batch, hidden) row-major; std::invalid_argument if
+    /// h holds a NaN or an infinity (ccinfer/finite.h). The step counts are kept.
+    void set_h(size_t layer, const float* h);
+    /// Steps applied to each stream since new_state() or reset() (batch entries): a step or
+    /// batch step adds one to every stream it advanced; copy_stream copies the count.
+    std::vector<int64_t> steps() const;
+
+    /// Holds the state for a scope (see the class comment); throws std::invalid_argument
+    /// naming fn if it is held in a conflicting way.
+    class Lock {
+      public:
+        Lock(const char* fn, const GRUState& state, bool exclusive);
+        ~Lock();
+        Lock(const Lock&) = delete;
+        Lock& operator=(const Lock&) = delete;
+
+      private:
+        const GRUState& state_;
+        bool exclusive_;
+    };
 
   private:
     friend class GRUStack;
@@ -115,7 +143,9 @@ class GRUState {
     int64_t n_ = 0;
     std::vector<int64_t> widths_;
     std::vector<AlignedBuffer<float>> h_;
-    std::atomic<bool> busy_{false};
+    std::vector<int64_t> steps_;
+    /// -1: held exclusively; k >= 0: k shared holders.
+    mutable std::atomic<int> users_{0};
 };
 
 /// Scratch for one caller's steps (never shared by two concurrent steps), plus the stats of
@@ -170,6 +200,15 @@ class GRUStack {
     void step(int32_t token, GRUState& state, float* logits, GruWorkspace& ws) const;
     void step(const float* x, GRUState& state, float* logits, GruWorkspace& ws) const;
 
+    /// T steps of one stream (state.batch() == 1) in one call: tokens (T) or x (T, d)
+    /// row-major in, logits (T, v_out) out. All or nothing: every input is checked (token
+    /// range, finite values) and the state held for the whole call before the first step, so
+    /// a refused call (bad input, a state in use) leaves the state as it was, and no other
+    /// call sees or changes the state part-way.
+    void run(const int32_t* tokens, int64_t T, GRUState& state, float* logits,
+             GruWorkspace& ws) const;
+    void run(const float* x, int64_t T, GRUState& state, float* logits, GruWorkspace& ws) const;
+
     /// One step of n = state.batch() streams: tokens (n) or X (n, d) row-major, logits
     /// (n, v_out). Dense layers: the outer-product panel GEMM over every sample; block
     /// layers: the same per block over the samples whose gate is on; low-rank layers:
@@ -208,6 +247,8 @@ class GRUStack {
     };
 
     void check_step(const char* fn, GRUState& state, int64_t n, const GruWorkspace& ws) const;
+    /// Throws std::invalid_argument unless tokens[0:n] are in [0, input_size()).
+    void check_tokens(const char* fn, const int32_t* tokens, int64_t n, const char* what) const;
     void step_impl(int32_t token, const float* x, GRUState& state, float* logits,
                    GruWorkspace& ws) const;
     void step_batch_impl(const int32_t* tokens, const float* x, GRUState& state, float* logits,
@@ -234,6 +275,38 @@ class GRUStack {
     /// weights are the same.
     std::shared_ptr<detail::BatchPanels> panels_;
     const detail::BatchPanels& batch_panels() const;
+};
+
+/// Workspaces for the concurrent callers of one model, and the stats of every step they ran:
+/// what a server (the Python binding, a C API) keeps beside a GRUStack. Each call leases a
+/// workspace large enough for its batch (reusing a returned one, or making one) and gives it
+/// back, its stats merged into the total, when the lease ends. Thread-safe.
+class GruWorkspacePool {
+  public:
+    explicit GruWorkspacePool(const GRUStack& model);
+
+    class Lease {
+      public:
+        Lease(GruWorkspacePool& pool, int64_t batch);
+        ~Lease();
+        Lease(const Lease&) = delete;
+        Lease& operator=(const Lease&) = delete;
+        GruWorkspace& get() { return *ws_; }
+
+      private:
+        GruWorkspacePool& pool_;
+        std::unique_ptr<GruWorkspace> ws_;
+    };
+
+    /// The stats of every step of every returned lease since construction or reset_stats.
+    std::vector<GruLayerStats> stats() const;
+    void reset_stats();
+
+  private:
+    const GRUStack& model_;
+    mutable std::mutex mutex_;  ///< guards pool_ and total_
+    std::vector<std::unique_ptr<GruWorkspace>> pool_;
+    std::vector<GruLayerStats> total_;
 };
 
 }  // namespace ccinfer

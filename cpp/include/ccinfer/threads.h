@@ -9,9 +9,18 @@
 
 namespace ccinfer {
 
-/// Sets the thread count of ccinfer's kernels and of OpenBLAS. n >= 1, else
-/// std::invalid_argument.
-void set_num_threads(int n);
+/// Sets the thread count of ccinfer's kernels and of OpenBLAS. 1 <= n <= max_num_threads(),
+/// else std::invalid_argument (n is a 64-bit count so a huge request is refused, not
+/// truncated).
+void set_num_threads(int64_t n);
+
+/// The largest thread count set_num_threads accepts: 4 x the processors OpenMP may use
+/// (omp_get_num_procs), at least 64. Every kernel splits its work evenly among the threads, so
+/// beyond a few threads per processor each one only adds fork/join and time-slice waits;
+/// unbounded, a request for 40,000 threads failed thread creation in libgomp (exit 1) and
+/// 100,000 overflowed the stack of GOMP_parallel (SIGSEGV). The floor of 64 keeps
+/// oversubscription experiments possible on small machines.
+int max_num_threads();
 
 /// The thread count ccinfer's kernels use.
 int get_num_threads();

@@ -51,8 +51,8 @@ using PanelGemmF16Fn = void (*)(const uint16_t* panels, int64_t nrows, int64_t k
                                 const float* x, int64_t ldx, const int32_t* samples,
                                 int64_t nsamples, float* y, int64_t ldy, WeightStream stream);
 /// The sign estimator's fused step t = A u + bias over A in panels (sign_rows/sign_rows.h):
-/// the rows i < m with t_i > tau, ascending, into rows_out (returns their number), or the
-/// 0/1 mask of them.
+/// the rows i < m with t_i > tau (or t_i NaN: !(t_i <= tau)), ascending, into rows_out
+/// (returns their number), or the 0/1 mask of them.
 using SignRowsFn = int64_t (*)(const float* a_panels, const float* bias, int64_t m, int64_t r,
                                const float* u, float tau, int32_t* rows_out);
 using SignMaskFn = void (*)(const float* a_panels, const float* bias, int64_t m, int64_t r,

@@ -13,6 +13,8 @@
 #include "ccinfer/cond_gemv.h"
 #include "ccinfer/cond_gemv_batch.h"
 #include "ccinfer/dense.h"
+#include "ccinfer/finite.h"
+#include "ccinfer/sizes.h"
 #include "ccinfer/sparse_input_gemv.h"
 #include "ccinfer/threads.h"
 #include "../kernels/table.h"
@@ -149,6 +151,8 @@ MlpWorkspace CondMLP::make_workspace(int64_t batch) const {
     for (const Layer& layer : layers_)
         if (layer.estimator) max_rank = std::max(max_rank, layer.estimator->rank());
     ws.capacity = std::max<int64_t>(batch, 1);
+    check_alloc("CondMLP: a workspace for " + std::to_string(ws.capacity) + " samples",
+                width, ws.capacity, 3 * sizeof(float));
     ws.act[0] = AlignedBuffer<float>(width * ws.capacity);
     ws.act[1] = AlignedBuffer<float>(width * ws.capacity);
     ws.dense = AlignedBuffer<float>(width * ws.capacity);
@@ -256,6 +260,7 @@ class ThreadLimit {
 }  // namespace
 
 void CondMLP::forward(const float* x, float* y, MlpWorkspace& ws) const {
+    check_finite("CondMLP.forward", "x", x, in_features());
     const int all = omp_get_max_threads();
     const int nth = single_sample_threads_ > 0 ? std::min(single_sample_threads_, all) : all;
     if (nth > 1 && !ws.track_accuracy) {
@@ -363,6 +368,8 @@ void CondMLP::forward_parallel(const float* x, float* y, MlpWorkspace& ws, int n
 }
 
 void CondMLP::forward_batch(const float* x, int64_t n, float* y, MlpWorkspace& ws) const {
+    check_finite("CondMLP.forward", "x", x, checked_mul(n, in_features(), "CondMLP.forward"),
+                 in_features());
     if (n > ws.capacity)
         throw std::invalid_argument("CondMLP: workspace holds " + std::to_string(ws.capacity) +
                                     " samples, batch has " + std::to_string(n));

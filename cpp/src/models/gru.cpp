@@ -23,7 +23,9 @@
 #include <string>
 
 #include "../kernels/table.h"
+#include "ccinfer/finite.h"
 #include "ccinfer/half.h"
+#include "ccinfer/sizes.h"
 #include "ccinfer/threads.h"
 #include "gru_internal.h"
 #include "gru_panels.h"
@@ -46,7 +48,7 @@ void require(bool ok, const std::string& what) {
 // row g h + i.
 template <typename W>
 AlignedBuffer<W> interleave_rows(const W* src, int64_t G, int64_t h, int64_t k) {
-    AlignedBuffer<W> out(G * h * k);
+    AlignedBuffer<W> out(checked_mul(G * h, k, "GRUStack: a layer matrix"));
     for (int64_t i = 0; i < h; ++i)
         for (int64_t g = 0; g < G; ++g)
             std::memcpy(out.data() + (G * i + g) * k, src + (g * h + i) * k, sizeof(W) * k);
@@ -58,7 +60,7 @@ AlignedBuffer<W> interleave_rows(const W* src, int64_t G, int64_t h, int64_t k) 
 template <typename W>
 AlignedBuffer<float> lookup_table(const W* w_ih, const float* b_ih, int64_t G, int64_t h,
                                   int64_t V) {
-    AlignedBuffer<float> out(V * G * h);
+    AlignedBuffer<float> out(checked_mul(V, G * h, "GRUStack: the token lookup table"));
     for (int64_t t = 0; t < V; ++t)
         for (int64_t i = 0; i < h; ++i)
             for (int64_t g = 0; g < G; ++g)
@@ -87,32 +89,85 @@ GruKind parse_gru_kind(const std::string& name) {
                                 "', expected dense, lowrank or block");
 }
 
+GRUState::Lock::Lock(const char* fn, const GRUState& state, bool exclusive)
+    : state_(state), exclusive_(exclusive) {
+    if (exclusive) {
+        int idle = 0;  // only a state nobody holds can be taken exclusively
+        if (state_.users_.compare_exchange_strong(idle, -1, std::memory_order_acquire)) return;
+        throw std::invalid_argument(std::string(fn) +
+                                    ": state is in use by another call (a step, run, or a read "
+                                    "of it; one state per stream: make one per thread with "
+                                    "new_state())");
+    }
+    int users = state_.users_.load(std::memory_order_relaxed);
+    while (users >= 0)
+        if (state_.users_.compare_exchange_weak(users, users + 1, std::memory_order_acquire))
+            return;
+    throw std::invalid_argument(std::string(fn) + ": state is in use by a step");
+}
+
+GRUState::Lock::~Lock() {
+    if (exclusive_)
+        state_.users_.store(0, std::memory_order_release);
+    else
+        state_.users_.fetch_sub(1, std::memory_order_release);
+}
+
 void GRUState::reset() {
+    Lock lock("GRUState.reset", *this, true);
     for (size_t l = 0; l < h_.size(); ++l)
         std::fill_n(h_[l].data(), n_ * widths_[l], 0.0f);
+    std::fill(steps_.begin(), steps_.end(), 0);
 }
 
 std::unique_ptr<GRUState> GRUState::clone() const {
+    Lock lock("GRUState.copy", *this, false);
     auto s = std::make_unique<GRUState>();
     s->model_id_ = model_id_;
     s->n_ = n_;
     s->widths_ = widths_;
+    s->steps_ = steps_;
     for (size_t l = 0; l < h_.size(); ++l) s->h_.emplace_back(h_[l].data(), h_[l].size());
     return s;
 }
 
 void GRUState::copy_stream(const GRUState& src, int64_t from, int64_t to) {
+    const char* fn = "GRUState.copy_stream";
     if (src.model_id_ != model_id_)
-        throw std::invalid_argument("GRUState: the source state belongs to another model");
+        throw std::invalid_argument(std::string(fn) +
+                                    ": the source state belongs to another model");
     if (from < 0 || from >= src.n_ || to < 0 || to >= n_)
-        throw std::invalid_argument("GRUState: stream index out of range (source " +
+        throw std::invalid_argument(std::string(fn) + ": stream index out of range (source " +
                                     std::to_string(from) + " of " + std::to_string(src.n_) +
                                     ", destination " + std::to_string(to) + " of " +
                                     std::to_string(n_) + ")");
-    if (&src == this && from == to) return;
+    Lock lock(fn, *this, true);
+    if (&src == this) {
+        if (from == to) return;
+    }
+    // The source is read under its own shared hold (unless it is this state, held already).
+    std::unique_ptr<Lock> read = &src == this ? nullptr : std::make_unique<Lock>(fn, src, false);
     for (size_t l = 0; l < h_.size(); ++l)
         std::memcpy(h_[l].data() + to * widths_[l], src.h_[l].data() + from * widths_[l],
                     sizeof(float) * widths_[l]);
+    steps_[to] = src.steps_[from];
+}
+
+void GRUState::get_h(size_t layer, float* out) const {
+    Lock lock("GRUState.get_h", *this, false);
+    std::memcpy(out, h_[layer].data(), sizeof(float) * n_ * widths_[layer]);
+}
+
+void GRUState::set_h(size_t layer, const float* h) {
+    const char* fn = "GRUState.set_h";
+    check_finite(fn, "h", h, n_ * widths_[layer], widths_[layer]);
+    Lock lock(fn, *this, true);
+    std::memcpy(h_[layer].data(), h, sizeof(float) * n_ * widths_[layer]);
+}
+
+std::vector<int64_t> GRUState::steps() const {
+    Lock lock("GRUState.steps", *this, false);
+    return steps_;
 }
 
 GRUStack::GRUStack(const std::vector<GruLayerInit>& layers, bool token_input,
@@ -237,15 +292,24 @@ const detail::BatchPanels& GRUStack::batch_panels() const {
 }
 
 std::unique_ptr<GRUState> GRUStack::new_state(int64_t n) const {
-    require(n >= 1, "a state needs at least one stream, got " + std::to_string(n));
+    const char* fn = "GRUStack.new_state";
+    if (n < 1)
+        throw std::invalid_argument(std::string(fn) +
+                                    ": a state needs at least one stream, got " +
+                                    std::to_string(n));
+    int64_t hsum = 0;
+    for (const Layer& L : layers_) hsum += L.h;  // widths are bounded by the weights' sizes
+    check_alloc(std::string(fn) + ": a state of " + std::to_string(n) + " streams", n, hsum,
+                sizeof(float));
     auto s = std::make_unique<GRUState>();
     s->model_id_ = id_;
     s->n_ = n;
     for (const Layer& L : layers_) {
         s->widths_.push_back(L.h);
         s->h_.emplace_back(n * L.h);
+        std::fill_n(s->h_.back().data(), n * L.h, 0.0f);
     }
-    s->reset();
+    s->steps_.assign(n, 0);
     return s;
 }
 
@@ -258,6 +322,10 @@ GruWorkspace GRUStack::make_workspace(int64_t batch) const {
     int64_t hsum = 0;
     for (const Layer& L : layers_) hsum += L.h;
     const int64_t per = std::max<int64_t>(n, ws.threads);  // batch rows or per-thread slices
+    // Every product below is at most per * (2 width + 3 r_max + 3 h_max) elements of 4 bytes
+    // or fewer (and the thread counts are bounded by set_num_threads): one check for all.
+    check_alloc("GRUStack: a workspace for " + std::to_string(n) + " streams", per,
+                2 * width + 3 * r_max_ + 3 * h_max_, 2 * sizeof(float));
     ws.gx = AlignedBuffer<float>(n * width);
     ws.gh = AlignedBuffer<float>(n * width);
     ws.zlr = AlignedBuffer<float>(per * 2 * r_max_);
@@ -331,16 +399,25 @@ int64_t GRUStack::z_path(const Layer& L, int32_t token, const float* x, const fl
     return na;
 }
 
-void GRUStack::step(int32_t token, GRUState& state, float* logits, GruWorkspace& ws) const {
-    const char* fn = "GRUStack.step";
+void GRUStack::check_tokens(const char* fn, const int32_t* tokens, int64_t n,
+                            const char* what) const {
     if (!token_input_)
         throw std::invalid_argument(std::string(fn) + ": this model takes vectors of " +
                                     std::to_string(input_size()) + " floats, not token ids");
-    if (token < 0 || token >= input_size())
-        throw std::invalid_argument(std::string(fn) + ": token id " + std::to_string(token) +
-                                    " is out of range [0, " + std::to_string(input_size()) + ")");
+    for (int64_t t = 0; t < n; ++t)
+        if (tokens[t] < 0 || tokens[t] >= input_size())
+            throw std::invalid_argument(
+                std::string(fn) + ": token id " + std::to_string(tokens[t]) +
+                (n > 1 || what[0] != '\0' ? " (" + std::string(what) + " " + std::to_string(t) + ")"
+                                           : std::string()) +
+                " is out of range [0, " + std::to_string(input_size()) + ")");
+}
+
+void GRUStack::step(int32_t token, GRUState& state, float* logits, GruWorkspace& ws) const {
+    const char* fn = "GRUStack.step";
+    check_tokens(fn, &token, 1, "");
     check_step(fn, state, 1, ws);
-    detail::StateLease lease(fn, state);
+    GRUState::Lock lock(fn, state, true);
     step_impl(token, nullptr, state, logits, ws);
 }
 
@@ -348,9 +425,31 @@ void GRUStack::step(const float* x, GRUState& state, float* logits, GruWorkspace
     const char* fn = "GRUStack.step";
     if (token_input_)
         throw std::invalid_argument(std::string(fn) + ": this model takes token ids, not vectors");
+    check_finite(fn, "x", x, input_size());
     check_step(fn, state, 1, ws);
-    detail::StateLease lease(fn, state);
+    GRUState::Lock lock(fn, state, true);
     step_impl(0, x, state, logits, ws);
+}
+
+void GRUStack::run(const int32_t* tokens, int64_t T, GRUState& state, float* logits,
+                   GruWorkspace& ws) const {
+    const char* fn = "GRUStack.run";
+    check_tokens(fn, tokens, T, "step");
+    check_step(fn, state, 1, ws);
+    GRUState::Lock lock(fn, state, true);  // for every step: the run is one call
+    for (int64_t t = 0; t < T; ++t) step_impl(tokens[t], nullptr, state, logits + t * v_out_, ws);
+}
+
+void GRUStack::run(const float* x, int64_t T, GRUState& state, float* logits,
+                   GruWorkspace& ws) const {
+    const char* fn = "GRUStack.run";
+    if (token_input_)
+        throw std::invalid_argument(std::string(fn) + ": this model takes token ids, not vectors");
+    const int64_t d = input_size();
+    check_finite(fn, "sequence", x, checked_mul(T, d, fn), d);
+    check_step(fn, state, 1, ws);
+    GRUState::Lock lock(fn, state, true);
+    for (int64_t t = 0; t < T; ++t) step_impl(0, x + t * d, state, logits + t * v_out_, ws);
 }
 
 void GRUStack::step_impl(int32_t token, const float* x, GRUState& state, float* logits,
@@ -444,6 +543,7 @@ void GRUStack::step_impl(int32_t token, const float* x, GRUState& state, float* 
     for (size_t l = 0; l < nl; ++l)
         detail::count(ws.stats[l], layers_[l].kind, layers_[l].d, layers_[l].h, layers_[l].rank,
                       layers_[l].lookup, 1, active[l]);
+    state.steps_[0] += 1;
 }
 
 }  // namespace ccinfer

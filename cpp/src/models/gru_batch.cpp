@@ -22,8 +22,10 @@
 
 #include "ccinfer/block_gated_gemm.h"
 #include "ccinfer/cond_gemv_batch.h"
+#include "ccinfer/finite.h"
 #include "ccinfer/gru.h"
 #include "../kernels/table.h"
+#include "ccinfer/sizes.h"
 #include "ccinfer/threads.h"
 #include "gru_internal.h"
 #include "gru_panels.h"
@@ -144,14 +146,9 @@ void GRUStack::step_batch(const int32_t* tokens, GRUState& state, float* logits,
         throw std::invalid_argument(std::string(fn) + ": this model takes vectors of " +
                                     std::to_string(input_size()) + " floats, not token ids");
     const int64_t n = state.batch();
-    for (int64_t s = 0; s < n; ++s)
-        if (tokens[s] < 0 || tokens[s] >= input_size())
-            throw std::invalid_argument(std::string(fn) + ": token id " +
-                                        std::to_string(tokens[s]) + " (sample " +
-                                        std::to_string(s) + ") is out of range [0, " +
-                                        std::to_string(input_size()) + ")");
+    check_tokens(fn, tokens, n, "sample");
     check_step(fn, state, n, ws);
-    detail::StateLease lease(fn, state);
+    GRUState::Lock lock(fn, state, true);
     step_batch_impl(tokens, nullptr, state, logits, ws);
 }
 
@@ -160,8 +157,9 @@ void GRUStack::step_batch(const float* x, GRUState& state, float* logits,
     const char* fn = "GRUStack.step";
     if (token_input_)
         throw std::invalid_argument(std::string(fn) + ": this model takes token ids, not vectors");
+    check_finite(fn, "X", x, checked_mul(state.batch(), input_size(), fn), input_size());
     check_step(fn, state, state.batch(), ws);
-    detail::StateLease lease(fn, state);
+    GRUState::Lock lock(fn, state, true);
     step_batch_impl(nullptr, x, state, logits, ws);
 }
 
@@ -372,6 +370,7 @@ void GRUStack::step_batch_impl(const int32_t* tokens, const float* x, GRUState& 
             add_bias(logits + s0 * v_out_, s1 - s0, v_out_, b_out_.data());
         }
     }
+    for (int64_t s = 0; s < n; ++s) state.steps_[s] += 1;
 }
 
 }  // namespace ccinfer

@@ -102,21 +102,4 @@ inline void count(GruLayerStats& s, GruKind kind, int64_t d, int64_t h, int64_t 
               active * 2 * (in + h);
 }
 
-/// Holds a state for one step: a second concurrent step on the same state is refused.
-class StateLease {
-  public:
-    StateLease(const char* fn, GRUState& state) : state_(state) {
-        if (!state_.try_acquire())
-            throw std::invalid_argument(std::string(fn) +
-                                        ": state is in use by another step (one state per "
-                                        "stream; make one per thread with new_state())");
-    }
-    ~StateLease() { state_.release(); }
-    StateLease(const StateLease&) = delete;
-    StateLease& operator=(const StateLease&) = delete;
-
-  private:
-    GRUState& state_;
-};
-
 }  // namespace ccinfer::detail

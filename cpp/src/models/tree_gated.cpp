@@ -8,6 +8,8 @@
 #include <string>
 
 #include "../kernels/table.h"
+#include "ccinfer/finite.h"
+#include "ccinfer/sizes.h"
 #include "ccinfer/sparse_input_gemv.h"
 #include "ccinfer/threads.h"
 
@@ -188,6 +190,7 @@ int64_t TreeGatedLinear::prepare(const float* x, TreeScratch& s) const {
 }
 
 void TreeGatedLinear::gate_bits(const float* x, uint8_t* bits, TreeWorkspace& ws) const {
+    check_finite("TreeGatedLinear.gates", "x", x, p_);
     TreeScratch& s = ws.slots[0];
     const int64_t nnz = gates_ == TreeGates::kProjection
                             ? gather_nonzero(x, p_, s.nz_index.data(), s.nz_value.data())
@@ -197,6 +200,7 @@ void TreeGatedLinear::gate_bits(const float* x, uint8_t* bits, TreeWorkspace& ws
 }
 
 void TreeGatedLinear::forward(const float* x, float* y, TreeWorkspace& ws) const {
+    check_finite("TreeGatedLinear", "x", x, p_);
     TreeScratch& s = ws.slots[0];
     const int64_t nnz = prepare(x, s);
     const int64_t len = depth_ + 1;
@@ -224,6 +228,7 @@ void TreeGatedLinear::forward(const float* x, float* y, TreeWorkspace& ws) const
 
 void TreeGatedLinear::forward_batch(const float* x, int64_t n, float* y, TreeWorkspace& ws) const {
     if (n <= 0) return;
+    check_finite("TreeGatedLinear", "x", x, checked_mul(n, p_, "TreeGatedLinear"), p_);
     const int64_t len = depth_ + 1;
     const auto& table = kernels::active();
     // Work estimate from a dense input; the split only decides how many threads start.

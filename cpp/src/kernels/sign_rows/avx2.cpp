@@ -35,7 +35,7 @@ int64_t sign_rows(const float* a_panels, const float* bias, int64_t m, int64_t r
             const int64_t row0 = p0 + 8 * q;
             if (row0 >= m) break;
             const unsigned hit =
-                static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(t[q], tau_v, _CMP_GT_OQ)));
+                static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(t[q], tau_v, _CMP_NLE_UQ)));
             const int64_t lanes = m - row0 < 8 ? m - row0 : 8;
             for (int64_t l = 0; l < lanes; ++l) {
                 rows_out[count] = static_cast<int32_t>(row0 + l);
@@ -56,7 +56,7 @@ void sign_mask(const float* a_panels, const float* bias, int64_t m, int64_t r, c
             const int64_t row0 = p0 + 8 * q;
             if (row0 >= m) break;
             const unsigned hit =
-                static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(t[q], tau_v, _CMP_GT_OQ)));
+                static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(t[q], tau_v, _CMP_NLE_UQ)));
             const int64_t lanes = m - row0 < 8 ? m - row0 : 8;
             for (int64_t l = 0; l < lanes; ++l) mask[row0 + l] = (hit >> l) & 1u;
         }

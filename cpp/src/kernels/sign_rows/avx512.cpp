@@ -79,7 +79,7 @@ int64_t sign_rows(const float* a_panels, const float* bias, int64_t m, int64_t r
         for (int q = 0; q < covered / 16; ++q) {
             const int64_t row0 = p0 + 16 * q;
             const __mmask16 hit =
-                _mm512_mask_cmp_ps_mask(valid_lanes(m, row0), t[q], tau_v, _CMP_GT_OQ);
+                _mm512_mask_cmp_ps_mask(valid_lanes(m, row0), t[q], tau_v, _CMP_NLE_UQ);
             const __m512i rows = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(row0)), lane);
             const int found = __builtin_popcount(hit);
             _mm512_mask_storeu_epi32(rows_out + count, static_cast<__mmask16>((1u << found) - 1u),
@@ -101,7 +101,7 @@ void sign_mask(const float* a_panels, const float* bias, int64_t m, int64_t r, c
         for (int q = 0; q < covered / 16; ++q) {
             const int64_t row0 = p0 + 16 * q;
             const __mmask16 valid = valid_lanes(m, row0);
-            const __mmask16 hit = _mm512_cmp_ps_mask(t[q], tau_v, _CMP_GT_OQ);
+            const __mmask16 hit = _mm512_cmp_ps_mask(t[q], tau_v, _CMP_NLE_UQ);
             _mm_mask_storeu_epi8(mask + row0, valid, _mm_maskz_mov_epi8(hit, one));
         }
         p0 += covered;

@@ -1,6 +1,8 @@
 // t_i = bias_i + sum_j u_j * A[i, j] (j ascending, starting from bias_i); the rows with
 // t_i > tau, ascending, or the mask t > tau. The reference every SIMD variant is tested
-// against. A is in panels of kSignPanel rows (sign_rows.h).
+// against. Written !(t <= tau) (the SIMD variants: _CMP_NLE_UQ) so a NaN score counts as
+// active: an overflow inside a network then reaches the output as the dense layer would give
+// it, instead of silently dropping rows. A is in panels of kSignPanel rows (sign_rows.h).
 #include "sign_rows.h"
 
 namespace ccinfer::kernels::scalar {
@@ -26,14 +28,14 @@ int64_t sign_rows(const float* a_panels, const float* bias, int64_t m, int64_t r
                   float tau, int32_t* rows_out) {
     int64_t count = 0;
     scores(a_panels, bias, m, r, u, [&](int64_t i, float t) {
-        if (t > tau) rows_out[count++] = static_cast<int32_t>(i);
+        if (!(t <= tau)) rows_out[count++] = static_cast<int32_t>(i);
     });
     return count;
 }
 
 void sign_mask(const float* a_panels, const float* bias, int64_t m, int64_t r, const float* u,
                float tau, uint8_t* mask) {
-    scores(a_panels, bias, m, r, u, [&](int64_t i, float t) { mask[i] = t > tau; });
+    scores(a_panels, bias, m, r, u, [&](int64_t i, float t) { mask[i] = !(t <= tau); });
 }
 
 }  // namespace ccinfer::kernels::scalar
