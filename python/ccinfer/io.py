@@ -215,8 +215,7 @@ def config_object(
         problems = [f"missing {short_repr(missing)}"] if missing else []
         problems += [f"unknown keys {short_repr(unknown)}"] if unknown else []
         raise ValueError(
-            f"ccinfer.load: {what} must be an object with the keys {keys}: "
-            f"{', '.join(problems)}"
+            f"ccinfer.load: {what} must be an object with the keys {keys}: {', '.join(problems)}"
         )
     return value
 

@@ -4,13 +4,18 @@ be zero (Davis & Arel 2014; DESIGN.md section 1)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import _core
-from .convert import as_float32_matrix, linear_stack_from_numpy, linear_stack_from_torch
+from .convert import (
+    as_float32_matrix,
+    check_activation,
+    linear_stack_from_numpy,
+    linear_stack_from_torch,
+)
 from .io import (
     ModelFile,
     check_no_extra_tensors,
@@ -146,15 +151,41 @@ class CondMLP:
         return cls(weights, biases, [*estimators, None])
 
     @classmethod
-    def from_torch(cls, module, ranks=None, tau=0.0) -> CondMLP:
-        """From an ``nn.Sequential`` of ``Linear``/``ReLU`` (``Dropout`` skipped) or its
-        ``state_dict``; estimators as in :meth:`from_dense`."""
+    def from_torch(cls, module, ranks=None, tau=0.0, *, activation: str | None = None) -> CondMLP:
+        """From an ``nn.Sequential`` of ``Linear``/``ReLU`` (``Dropout``, ``Identity`` and a
+        leading ``Flatten`` skipped) or its ``state_dict``; estimators as in :meth:`from_dense`.
+
+        Parameters
+        ----------
+        module : torch.nn.Sequential or its state_dict
+            A module is checked layer by layer: any other layer (GELU, Tanh, Softmax,
+            normalisation, ...) is refused, naming it. A ``state_dict`` holds only the
+            ``Linear`` weights, so it needs ``activation``.
+        activation : {"relu"}
+            Required with a ``state_dict``: the caller states that every layer but the last is
+            followed by a ReLU and the last is linear (no softmax). Optional with a module
+            (checked against it).
+
+        Raises
+        ------
+        ValueError
+            For a layer a CondMLP does not compute, a ``state_dict`` without
+            ``activation="relu"``, or an object that is neither.
+        """
+        if isinstance(module, Mapping) or activation is not None:
+            check_activation("CondMLP.from_torch", activation)
         return cls.from_dense(*linear_stack_from_torch(module), ranks=ranks, tau=tau)
 
     @classmethod
-    def from_numpy(cls, params, ranks=None, tau=0.0) -> CondMLP:
+    def from_numpy(cls, params, ranks=None, tau=0.0, *, activation: str | None = None) -> CondMLP:
         """From ``(weight, bias)`` pairs or a ``layers.{i}.weight`` dict of arrays (what JAX,
-        Keras or any trainer can produce); estimators as in :meth:`from_dense`."""
+        Keras or any trainer can produce); estimators as in :meth:`from_dense`.
+
+        ``activation="relu"`` is required: arrays do not say which activation the network
+        computes, and a CondMLP computes ReLU between its layers and a linear last layer. A
+        network with another activation (tanh, GELU) or a softmax layer is not a CondMLP.
+        """
+        check_activation("CondMLP.from_numpy", activation)
         return cls.from_dense(*linear_stack_from_numpy(params), ranks=ranks, tau=tau)
 
     def calibrate(
