@@ -423,6 +423,7 @@ def child(seed: int, start: int, stop: int, progress: Path, workdir: Path) -> di
     import ccinfer
 
     seeds = [Seed(p) for p in SHIPPED + _extra_seeds(workdir)]
+    crash_at = int(os.environ.get("CCINFER_FUZZ_ABORT_AT", "-1"))
     counts: collections.Counter = collections.Counter()
     failures = []
     target = workdir / "case.safetensors"
@@ -431,6 +432,8 @@ def child(seed: int, start: int, stop: int, progress: Path, workdir: Path) -> di
             prog.seek(0)
             prog.write(f"{case:>20}\n")
             prog.flush()
+            if case == crash_at:  # the fuzzer's own test: a crash must be reported, not lost
+                os.abort()
             index, kind, rng = case_plan(seed, case, len(seeds))
             target.write_bytes(mutate(seeds[index], kind, rng))
             try:
