@@ -93,6 +93,13 @@ def _extra_seeds(directory: Path) -> list[Path]:
     half = ccinfer.load(ROOT / "models/text/char-unstructured-h256.safetensors")
     out.append(directory / "gru-float16.safetensors")
     half.save(out[-1], store_dtype=np.float16)
+    for (
+        path
+    ) in out:  # safetensors writes the metadata in hash order: sort it, for reproducible cases
+        raw = path.read_bytes()
+        (n,) = struct.unpack("<Q", raw[:8])
+        header = json.dumps(json.loads(raw[8 : 8 + n]), sort_keys=True, separators=(",", ":"))
+        path.write_bytes(b"".join(_pack(header, raw[8 + n :])))
     return out
 
 
@@ -104,7 +111,8 @@ class Seed:
         self.raw = path.read_bytes()
         (n,) = struct.unpack("<Q", self.raw[:8])
         self.header = json.loads(self.raw[8 : 8 + n])
-        self.data = self.raw[8 + n :]
+        self.view = memoryview(self.raw)
+        self.data = self.view[8 + n :]
         self.config = json.loads(self.header["__metadata__"]["config"])
         self.tensors = [k for k in self.header if k != "__metadata__"]
 
@@ -180,13 +188,13 @@ def _splice(text: str, raws: list[str], quoted: bool) -> str:
     return text
 
 
-def _pack(header_text: str, data: bytes) -> bytes:
+def _pack(header_text: str, data) -> list:
     body = header_text.encode("utf-8", "surrogatepass")
     body += b" " * (-len(body) % 8)
-    return struct.pack("<Q", len(body)) + body + data
+    return [struct.pack("<Q", len(body)), body, data]
 
 
-def _rebuild(seed: Seed, header: dict, config) -> bytes:
+def _rebuild(seed: Seed, header: dict, config) -> list:
     """Serialise a changed header and config (either may hold _Raw values)."""
     config_raws: list[str] = []
     header = dict(header)
@@ -205,16 +213,17 @@ def _copy(value):
     return json.loads(json.dumps(value))
 
 
-def mutate(seed: Seed, kind: str, rng: random.Random) -> bytes:
-    """The bytes of ``seed`` changed by one mutation of ``kind``."""
-    raw = seed.raw
+def mutate(seed: Seed, kind: str, rng: random.Random) -> list:
+    """The bytes of ``seed`` changed by one mutation of ``kind``, as a list of pieces to be
+    written one after the other (the seed's megabytes of tensor data are not copied)."""
+    raw, view = seed.raw, seed.view
     (n,) = struct.unpack("<Q", raw[:8])
     if kind == "header_bytes":
-        out = bytearray(raw)
+        out = bytearray(view[: 8 + n])
         for _ in range(rng.randint(1, 4)):
             i = rng.randrange(8, 8 + n)
             out[i] = rng.choice([rng.randrange(256), *b'{}[]",:0123456789-eE. \\'])
-        return bytes(out)
+        return [bytes(out), seed.data]
     if kind == "header_length":
         new = rng.choice(
             [
@@ -235,16 +244,21 @@ def mutate(seed: Seed, kind: str, rng: random.Random) -> bytes:
                 2**32 + n,
             ]
         )
-        return struct.pack("<Q", max(0, min(new, 2**64 - 1))) + raw[8:]
+        return [struct.pack("<Q", max(0, min(new, 2**64 - 1))), view[8:]]
     if kind == "truncate":
         cut = rng.choice([rng.randrange(0, 8 + n + 1), rng.randrange(0, len(raw)), len(raw) - 1])
-        return raw[:cut]
+        return [view[:cut]]
     if kind == "data_bytes":
-        out = bytearray(raw)
+        edits: dict[int, int] = {}
         for _ in range(rng.randint(1, 8)):
-            if len(out) > 8 + n:
-                out[rng.randrange(8 + n, len(out))] = rng.randrange(256)
-        return bytes(out)
+            if len(raw) > 8 + n:
+                value = rng.randrange(256)
+                edits[rng.randrange(8 + n, len(raw))] = value
+        pieces, at = [], 0
+        for pos in sorted(edits):
+            pieces += [view[at:pos], bytes([edits[pos]])]
+            at = pos + 1
+        return [*pieces, view[at:]]
     header, config = _copy(seed.header), _copy(seed.config)
     name = rng.choice(seed.tensors)
     entry = header[name]
@@ -435,7 +449,9 @@ def child(seed: int, start: int, stop: int, progress: Path, workdir: Path) -> di
             if case == crash_at:  # the fuzzer's own test: a crash must be reported, not lost
                 os.abort()
             index, kind, rng = case_plan(seed, case, len(seeds))
-            target.write_bytes(mutate(seeds[index], kind, rng))
+            with open(target, "wb") as f:
+                for piece in mutate(seeds[index], kind, rng):
+                    f.write(piece)
             try:
                 model = ccinfer.load(target)
             except ValueError:
