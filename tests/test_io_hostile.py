@@ -209,3 +209,15 @@ def test_reader_errors_name_the_file(tmp_path, rng):
     )
     err = _refused(path, r"TreeGated config 'path' must be one of \['shared', 'sliding'\]")
     assert str(err).startswith(f"ccinfer.load: {path}: TreeGated")
+
+
+def test_sequential_stage_errors_name_the_stage(tmp_path, rng):
+    model = ccinfer.Sequential([_mlp(rng), "relu", _tree_of_width(rng, 3)])
+    path = _rewrite(tmp_path / "s.safetensors", model, _config_edit('"tau": 0.5', '"tau": "high"'))
+    _refused(path, r"Sequential stage 1: TreeGated gates 'tau' must be a finite number")
+
+
+def _tree_of_width(rng, p: int) -> ccinfer.TreeGatedLinear:
+    return ccinfer.TreeGatedLinear(
+        rng.standard_normal((p, 3, 2), dtype=np.float32), gate_units=[1], tau=0.5
+    )

@@ -395,7 +395,13 @@ def load(path: str | os.PathLike):
         return _READERS[model_file.kind](model_file)
     except ValueError as e:
         # The readers check the config and tensors without knowing the file: name it here.
-        raise _fail(path, str(e).removeprefix("ccinfer.load: ")) from None
+        raise _fail(path, reason(e)) from None
+
+
+def reason(e: ValueError) -> str:
+    """A reader's error message without its ``ccinfer.load:`` prefix, to be wrapped with the
+    file or stage it concerns."""
+    return str(e).removeprefix("ccinfer.load: ")
 
 
 def require_tensor(model_file: ModelFile, name: str, shape: tuple[int, ...]) -> np.ndarray:

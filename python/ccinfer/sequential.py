@@ -17,6 +17,7 @@ from .io import (
     config_list,
     config_object,
     config_str,
+    reason,
     register_model,
     short_repr,
 )
@@ -144,7 +145,10 @@ class Sequential:
             own = {k[len(prefix) :]: t for k, t in mf.tensors.items() if k.startswith(prefix)}
             claimed.update(prefix + name for name in own)
             sub = ModelFile(kind, spec["config"], own)
-            layers.append(_STAGES[kind].from_model_file(sub))
+            try:
+                layers.append(_STAGES[kind].from_model_file(sub))
+            except ValueError as e:  # say which stage: two stages may be of the same kind
+                raise ValueError(f"ccinfer.load: {where}: {reason(e)}") from None
             if relu:
                 layers.append("relu")
         extra = sorted(set(mf.tensors) - claimed)
