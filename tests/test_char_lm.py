@@ -92,7 +92,20 @@ def test_load_export_file(tmp_path, rng):
     assert meta["config"] == config and meta["updates"] == "7"
     assert model.layers[0]["kind"] == "lowrank" and model.layers[0]["hidden"] == 8
     save_file(arrays, str(path), metadata={"config": "{not json"})
-    with pytest.raises(ValueError, match="bad 'config' metadata"):
+    with pytest.raises(ValueError, match="metadata 'config' is not valid JSON"):
+        load_char_lm_export(path)
+    deep = {
+        "config": json.dumps({**config, "gate": "x"})[:-1]
+        + ', "z": '
+        + "[" * 3000
+        + "]" * 3000
+        + "}"
+    }
+    save_file(arrays, str(path), metadata=deep)
+    with pytest.raises(ValueError, match="metadata 'config' nests 3001 levels deep"):
+        load_char_lm_export(path)
+    save_file(arrays, str(path), metadata={"config": json.dumps({**config, "gate": ["lowrank"]})})
+    with pytest.raises(ValueError, match=r"export config 'gate' must be one of"):
         load_char_lm_export(path)
     save_file(arrays, str(path))
     with pytest.raises(ValueError, match="not a character model export"):

@@ -57,7 +57,7 @@ def _rewrite_metadata(path, **changes):
         ({"config": "{not json"}, r"'config' is not valid JSON"),
         (
             {"config": json.dumps({"sizes": [6, 5, 4, 3], "estimators": [None, None]})},
-            r"'estimators' needs 3 entries",
+            r"'estimators' must be a list of 3 entries",
         ),
         (
             {"config": json.dumps({"sizes": [6, 5, 4, 9], "estimators": [None] * 3})},
@@ -69,7 +69,7 @@ def _rewrite_metadata(path, **changes):
                     {"sizes": [6, 5, 4, 3], "estimators": [{"rank": 9, "tau": 0}, None, None]}
                 )
             },
-            r"estimator 0 rank 9 is out of",
+            r"estimator 0 'rank' must be an integer in \[1, 5\], got 9",
         ),
         (
             {"config": json.dumps({"sizes": [6, 5, 4, 3], "estimators": [None] * 3})},
@@ -77,7 +77,7 @@ def _rewrite_metadata(path, **changes):
         ),
         (
             {"config": json.dumps({"sizes": [6, 1 << 40], "estimators": [None]})},
-            r"'sizes' must be a list",
+            r"'sizes'\[1\] must be an integer in \[1, 1048576\]",
         ),
     ],
 )
@@ -153,7 +153,7 @@ META = {
             {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 1 << 50]},
             r"data ends at byte .*truncated",
         ),
-        ({"dtype": "I64", "shape": [2], "data_offsets": [0, 16]}, r"dtype I64 is not supported"),
+        ({"dtype": "I64", "shape": [2], "data_offsets": [0, 16]}, r"dtype 'I64' is not supported"),
         ({"dtype": "F32", "shape": [-2, 2], "data_offsets": [0, 16]}, r"bad shape"),
         ({"dtype": "F32", "shape": [2, 2], "data_offsets": [8, 0]}, r"bad data_offsets"),
         ({"dtype": "F32", "shape": [2, 2]}, r"malformed header entry"),

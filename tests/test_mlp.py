@@ -138,10 +138,31 @@ def test_from_numpy_dict_and_pairs(rng):
         for kind, v in (("weight", w), ("bias", bb))
     }
     X = _sparse_integer_inputs(rng, 5, SIZES[0])
-    a = ccinfer.CondMLP.from_numpy(d)
-    c = ccinfer.CondMLP.from_numpy(list(zip(W, b, strict=True)))
+    a = ccinfer.CondMLP.from_numpy(d, activation="relu")
+    c = ccinfer.CondMLP.from_numpy(list(zip(W, b, strict=True)), activation="relu")
     np.testing.assert_array_equal(a(X), reference.cond_mlp(W, b, [None] * 4, X))
     np.testing.assert_array_equal(c(X), a(X))
+
+
+@pytest.mark.parametrize("activation", [None, "tanh", "gelu", "RELU", 1])
+def test_from_numpy_needs_the_activation_stated(rng, activation):
+    # The weights of a tanh network are accepted by shape alone; without the caller saying
+    # the network is ReLU, from_numpy would silently compute another function.
+    W, b, _ = _integer_model(rng)
+    pairs = list(zip(W, b, strict=True))
+    kwargs = {} if activation is None else {"activation": activation}
+    match = "pass activation='relu'" if activation is None else "activation must be one of"
+    with pytest.raises(ValueError, match=rf"CondMLP.from_numpy: .*{match}"):
+        ccinfer.CondMLP.from_numpy(pairs, **kwargs)
+
+
+def test_from_numpy_refuses_parameters_of_two_modules(rng):
+    # "encoder.0" and "decoder.0" share index 0: grouping by index alone merged them.
+    W, b, _ = _integer_model(rng)
+    d = {"encoder.0.weight": W[0], "encoder.0.bias": b[0]}
+    d |= {"decoder.0.weight": W[1], "decoder.0.bias": b[1]}
+    with pytest.raises(ValueError, match=r"several modules \['decoder', 'encoder'\]"):
+        ccinfer.CondMLP.from_numpy(d, activation="relu")
 
 
 @pytest.mark.parametrize(

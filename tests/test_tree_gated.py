@@ -310,7 +310,7 @@ def test_load_is_strict(tmp_path, rng):
     mf = layer.to_model_file()
     mf.config["gates"]["units"] = [1, 5]
     write_model_file(tmp_path / "a.safetensors", mf)
-    with pytest.raises(ValueError, match=r"out of range \[0, 5\)"):
+    with pytest.raises(ValueError, match=r"'units'\[1\] must be an integer in \[0, 4\], got 5"):
         ccinfer.load(tmp_path / "a.safetensors")
     mf = layer.to_model_file()
     mf.config["depth"] = 3
@@ -320,7 +320,7 @@ def test_load_is_strict(tmp_path, rng):
     mf = layer.to_model_file()
     mf.config["depth"] = 30
     write_model_file(tmp_path / "c.safetensors", mf)
-    with pytest.raises(ValueError, match="depth k must be in"):
+    with pytest.raises(ValueError, match=r"'depth' must be an integer in \[0, 24\], got 30"):
         ccinfer.load(tmp_path / "c.safetensors")
     mf = layer.to_model_file()
     mf.tensors["extra"] = np.zeros(1, np.float32)

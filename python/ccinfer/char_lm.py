@@ -10,7 +10,6 @@ keeps one z scale and shift per block. `GRUStack.from_char_lm` calls it on a liv
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -97,19 +96,29 @@ def load_char_lm_export(path: str | Path) -> tuple[GRUStack, dict]:
     metadata : dict
         The file's metadata, with ``config`` parsed from JSON.
     """
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
     from safetensors.numpy import load_file
 
-    with safe_open(str(path), "np") as f:
-        meta = dict(f.metadata() or {})
+    from .io import config_int, config_object, config_str, parse_json
+
+    try:
+        with safe_open(str(path), "np") as f:
+            meta = dict(f.metadata() or {})
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError) as exc:
+        raise ValueError(f"{path}: cannot read the export: {exc}") from None
     if "config" not in meta:
         raise ValueError(f"{path}: not a character model export (no 'config' metadata)")
-    try:
-        config = json.loads(meta["config"])
-        gate, num_layers = config["gate"], config["num_layers"]
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise ValueError(f"{path}: bad 'config' metadata: {exc}") from None
-    model = stack_from_export(load_file(str(path)), gate, num_layers)
+    # The same bounded parse and checks as a model file's config.
+    config = config_object(
+        parse_json(path, meta["config"], "metadata 'config'"),
+        "export config",
+        {"gate", "num_layers"},
+        None,
+    )
+    num_layers = config_int(config["num_layers"], "export config 'num_layers'", 1, 1024)
+    gate = config_str(config["gate"], "export config 'gate'", _GATES)
+    model = stack_from_export(tensors, gate, num_layers)
     return model, {**meta, "config": config}
 
 

@@ -72,18 +72,49 @@ def linear_stack_from_numpy(
     return weights, biases
 
 
+#: The hidden activations a stack of dense layers may have (a CondMLP's is ReLU).
+ACTIVATIONS = ("relu",)
+
+
+def check_activation(fn: str, activation) -> None:
+    """Weights alone do not say which activation sits between the layers (a GELU or tanh
+    network has the same arrays as a ReLU one), so a route without modules makes the caller
+    state it: anything but ``"relu"`` is refused instead of computing a different network."""
+    if activation is None:
+        raise ValueError(
+            f"{fn}: arrays do not say which activation the network uses; pass "
+            f"activation='relu' to state that every layer but the last is followed by a ReLU "
+            f"and the last is linear (logits, no softmax)"
+        )
+    if activation not in ACTIVATIONS:
+        raise ValueError(
+            f"{fn}: activation must be one of {list(ACTIVATIONS)} (a CondMLP computes ReLU "
+            f"layers), got {activation!r}"
+        )
+
+
 def _pairs_from_state_dict(state: Mapping[str, object]) -> list[tuple[object, object]]:
-    """Group ``<prefix><index>.weight`` / ``.bias`` keys by layer, in index order."""
+    """Group ``<prefix><index>.weight`` / ``.bias`` keys by layer, in index order. Every key
+    must share one prefix: two sub-networks with the same indices are refused, not merged."""
     layers: dict[int, dict[str, object]] = {}
+    prefixes = set()
     for key, value in state.items():
+        if not isinstance(key, str):
+            raise ValueError(f"state_dict keys must be strings, got {key!r}")
         stem, _, kind = key.rpartition(".")
-        index = stem.rpartition(".")[2] if "." in stem else stem
-        if kind not in ("weight", "bias") or not index.isdigit():
+        head, _, index = stem.rpartition(".")
+        if kind not in ("weight", "bias") or not (index.isascii() and index.isdigit()):
             raise ValueError(
                 f"unexpected parameter {key!r}: expected '<prefix><index>.weight' "
                 f"or '.bias' of dense layers"
             )
+        prefixes.add(head)
         layers.setdefault(int(index), {})[kind] = value
+    if len(prefixes) > 1:
+        raise ValueError(
+            f"parameters from several modules {sorted(prefixes)}: expected the layers of one "
+            f"nn.Sequential"
+        )
     pairs = []
     for index in sorted(layers):
         entry = layers[index]
@@ -95,35 +126,52 @@ def _pairs_from_state_dict(state: Mapping[str, object]) -> list[tuple[object, ob
 
 def linear_stack_from_torch(module) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Weights and biases of an ``nn.Sequential`` of ``Linear`` and ``ReLU`` (``Dropout`` and
-    ``Identity`` are skipped: they are the identity at inference), or of its ``state_dict``.
+    ``Identity`` are skipped: they are the identity at inference; a leading ``Flatten`` is
+    skipped too, since the engine's input is already ``(n, in)``).
 
-    Every ``Linear`` but the last must be followed by a ``ReLU``; anything else (another
-    activation, a normalisation layer) is refused rather than silently dropped.
+    Every ``Linear`` but the last must be followed by a ``ReLU`` and the last by nothing;
+    anything else (another activation, a softmax, a normalisation layer, a subclass of
+    ``Linear`` or ``ReLU`` that may compute something else) is refused, naming the module.
     """
     if isinstance(module, Mapping):
         return linear_stack_from_numpy(module)
-    from torch import nn
-
-    if not isinstance(module, nn.Sequential):
-        raise ValueError(f"expected nn.Sequential or a state_dict, got {type(module).__name__}")
+    try:
+        from torch import nn
+    except ImportError:
+        nn = None
+    if nn is None or not isinstance(module, nn.Module):
+        raise ValueError(
+            f"expected a torch.nn.Sequential (or its state_dict), got "
+            f"{type(module).__module__}.{type(module).__qualname__}"
+        )
+    if type(module) is not nn.Sequential:
+        raise ValueError(
+            f"expected nn.Sequential or a state_dict, got {type(module).__name__}: a "
+            f"module's forward() can compute anything, only nn.Sequential's order is known"
+        )
     kinds = []
     pairs = []
-    for child in module:
-        if isinstance(child, (nn.Dropout, nn.Identity)):
+    for name, child in module.named_children():
+        kind = type(child).__name__
+        if type(child) in (nn.Dropout, nn.Identity):
             continue
-        if isinstance(child, nn.Linear):
+        if type(child) is nn.Flatten and not pairs and (child.start_dim, child.end_dim) == (1, -1):
+            continue
+        if type(child) is nn.Linear:
             if child.bias is None:
-                raise ValueError("Linear layers without bias are not supported yet")
+                raise ValueError(
+                    f"module {name!r}: Linear layers without bias are not supported yet"
+                )
             pairs.append((child.weight, child.bias))
-            kinds.append("linear")
-        elif isinstance(child, nn.ReLU):
-            kinds.append("relu")
+            kinds.append("Linear")
+        elif type(child) is nn.ReLU:
+            kinds.append("ReLU")
         else:
             raise ValueError(
-                f"unsupported layer {type(child).__name__}: a CondMLP is Linear "
-                f"layers with ReLU between them"
+                f"unsupported layer {kind} (module {name!r}): a CondMLP is Linear layers "
+                f"with ReLU between them and a linear output (softmax is left to the caller)"
             )
-    expected = ["linear", "relu"] * (len(pairs) - 1) + ["linear"]
+    expected = ["Linear", "ReLU"] * (len(pairs) - 1) + ["Linear"]
     if kinds != expected:
         raise ValueError(
             f"expected Linear, ReLU, ..., Linear (no ReLU after the last), got {', '.join(kinds)}"

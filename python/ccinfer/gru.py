@@ -25,7 +25,16 @@ import numpy as np
 
 from . import _core
 from .convert import as_float32_matrix
-from .io import ModelFile, check_no_extra_tensors, register_model, require_tensor
+from .io import (
+    ModelFile,
+    check_no_extra_tensors,
+    config_int,
+    config_list,
+    config_object,
+    config_str,
+    register_model,
+    require_tensor,
+)
 
 KINDS = ("dense", "lowrank", "block")
 #: The arrays of each layer kind (models/FORMAT.md).
@@ -35,6 +44,7 @@ LAYER_ARRAYS = {
     "block": ("W_ih", "W_hh", "b_ih", "b_hh", "W_zl", "U_zl", "b_zl", "z_scale", "z_shift"),
 }
 _MAX_WIDTH = 1 << 20
+_MAX_LAYERS = 1024  # what a model file may declare
 
 GRUState = _core.GRUState
 #: Storage of the large matrices W_ih and W_hh (GRUStack ``weights``).
@@ -625,46 +635,25 @@ class GRUStack:
 
     @classmethod
     def from_model_file(cls, mf: ModelFile) -> GRUStack:
-        cfg = mf.config
-
-        def bad(what: str) -> ValueError:
-            return ValueError(f"ccinfer.load: GRUStack config {what}")
-
-        if cfg.get("input") not in ("tokens", "vector"):
-            raise bad(f"'input' must be 'tokens' or 'vector', got {cfg.get('input')!r}")
+        cfg = config_object(
+            mf.config, "GRUStack config", {"input", "input_size", "output_size", "layers"}
+        )
+        config_str(cfg["input"], "GRUStack config 'input'", ("tokens", "vector"))
         for key in ("input_size", "output_size"):
-            v = cfg.get(key)
-            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= _MAX_WIDTH:
-                raise bad(f"'{key}' must be an int in [1, 2^20], got {v!r}")
-        specs = cfg.get("layers")
-        if not isinstance(specs, list) or not specs:
-            raise bad(f"'layers' must be a non-empty list, got {specs!r}")
-        extra = sorted(set(cfg) - {"input", "input_size", "output_size", "layers"})
-        if extra:
-            raise bad(f"has unknown keys {extra}")
+            config_int(cfg[key], f"GRUStack config '{key}'", 1, _MAX_WIDTH)
+        specs = config_list(cfg["layers"], "GRUStack config 'layers'", 1, _MAX_LAYERS)
         used, layers, d = {}, [], cfg["input_size"]
         for i, spec in enumerate(specs):
-            if not isinstance(spec, dict) or spec.get("kind") not in KINDS:
-                raise bad(
-                    f"layer {i} must be {{'kind': one of {KINDS}, 'hidden': int, ...}}, "
-                    f"got {spec!r}"
-                )
-            kind, h = spec["kind"], spec.get("hidden")
+            where = f"GRUStack layer {i}"
+            kind = config_str(config_object(spec, where, {"kind"}, None)["kind"], where, KINDS)
             rkey = {"dense": None, "lowrank": "rank", "block": "gating"}[kind]
-            allowed = {"kind", "hidden"} | ({rkey} if rkey else set())
-            if set(spec) != allowed:
-                raise bad(
-                    f"layer {i} ({kind}) needs exactly the keys {sorted(allowed)}, got "
-                    f"{sorted(spec)}"
-                )
-            rank = spec.get(rkey) if rkey else None
-            for key, v in (("hidden", h), (rkey, rank)):
-                if key and (
-                    isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= _MAX_WIDTH
-                ):
-                    raise bad(f"layer {i} '{key}' must be an int in [1, 2^20], got {v!r}")
+            config_object(
+                spec, f"{where} ({kind})", {"kind", "hidden"} | ({rkey} if rkey else set())
+            )
+            h = config_int(spec["hidden"], f"{where} 'hidden'", 1, _MAX_WIDTH)
+            rank = config_int(spec[rkey], f"{where} '{rkey}'", 1, _MAX_WIDTH) if rkey else None
             if kind == "block" and h % rank:
-                raise bad(f"layer {i}: gating {rank} does not divide hidden {h}")
+                raise ValueError(f"ccinfer.load: {where}: gating {rank} does not divide hidden {h}")
             layer = {"kind": kind}
             for name, shape in layer_shapes(kind, d, h, rank).items():
                 key = f"layers.{i}.{name}"

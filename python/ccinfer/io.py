@@ -11,7 +11,10 @@ problem.
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
+import reprlib
 import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +26,14 @@ FORMAT_NAME = "ccinfer"
 FORMAT_VERSION = 1
 # A header is a few kB of JSON; anything near this is not a ccinfer model.
 MAX_HEADER_BYTES = 16 * 1024 * 1024
+# The deepest JSON a model file needs is about 6 levels (a Sequential config); the limit is
+# checked by a scan before parsing, so a hostile file cannot exhaust the parser's recursion.
+MAX_JSON_DEPTH = 32
+# JSON integers beyond int64 and non-finite floats are refused while parsing: no field of the
+# format can hold one, and refusing them here keeps huge numbers out of every later check.
+_INT_LIMIT = 2**63
+# More tensor dimensions than any model of the format has.
+_MAX_NDIM = 8
 # Tensors are promoted to float32 at load (float16 -> float32 is exact); nothing else is read.
 _DTYPES = {"F32": np.float32, "F16": np.float16}
 
@@ -57,6 +68,158 @@ def _fail(path, what: str) -> ValueError:
     return ValueError(f"ccinfer.load: {path}: {what}")
 
 
+_short = reprlib.Repr()
+_short.maxlevel, _short.maxstring, _short.maxother = 3, 60, 60
+
+
+def short_repr(value) -> str:
+    """A bounded repr of a value from a file, for error messages (a hostile value can be
+    megabytes long or deeply nested)."""
+    return _short.repr(value)
+
+
+class _Refused(ValueError):
+    """A JSON value the format cannot hold, found while parsing."""
+
+
+_BRACKET_STEP = np.zeros(256, np.int8)
+_BRACKET_STEP[[ord("["), ord("{")]] = 1
+_BRACKET_STEP[[ord("]"), ord("}")]] = -1
+
+
+def _json_depth(text: bytes) -> int:
+    """The deepest nesting of ``[`` and ``{`` in ``text`` outside strings, without recursion.
+
+    Strings are blanked first (they may hold brackets), then the depth is a running sum over
+    the bracket bytes. Malformed JSON gives some number; the parser refuses it afterwards.
+    """
+    body = re.sub(rb'"[^"\\]*(?:\\.[^"\\]*)*"', b'""', text, flags=re.DOTALL)
+    step = _BRACKET_STEP[np.frombuffer(body, np.uint8)]
+    return int(np.cumsum(step, dtype=np.int64).max(initial=0))
+
+
+def _parse_int(text: str) -> int:
+    if not text.isascii() or len(text) > 20 or not -_INT_LIMIT < int(text) < _INT_LIMIT:
+        raise _Refused(f"integer {text[:40]} is out of range (|n| < 2^63)")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Refused(f"number {text[:40]} is out of range of a float")
+    return value
+
+
+def _parse_constant(text: str):
+    raise _Refused(f"{text} is not a number the format allows")
+
+
+def _unique_keys(pairs: list) -> dict:
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise _Refused(f"key {short_repr(key)} appears twice in one object")
+        out[key] = value
+    return out
+
+
+def parse_json(path, text: str | bytes, what: str):
+    """Parse the JSON ``what`` of file ``path`` with every bound of the format: nesting depth
+    (checked before parsing), integers within int64, finite floats, no NaN/Infinity, no
+    duplicate keys. Anything else is a ValueError naming the file and the problem."""
+    if isinstance(text, bytes):
+        try:  # safetensors headers are UTF-8 (json.loads would also guess UTF-16 and -32)
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise _fail(path, f"{what} is not valid JSON (not UTF-8: {e})") from None
+    depth = _json_depth(text.encode("utf-8", "surrogatepass"))
+    if depth > MAX_JSON_DEPTH:
+        raise _fail(path, f"{what} nests {depth} levels deep (at most {MAX_JSON_DEPTH})")
+    try:
+        return json.loads(
+            text,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+            parse_constant=_parse_constant,
+            object_pairs_hook=_unique_keys,
+        )
+    except _Refused as e:
+        raise _fail(path, f"{what}: {e}") from None
+    except json.JSONDecodeError as e:
+        raise _fail(path, f"{what} is not valid JSON ({e})") from None
+
+
+# ---- config values ----------------------------------------------------------------------------
+# Every number and string a reader takes from a config goes through one of these, so a value
+# of the wrong type or range is the same ValueError everywhere (and never a TypeError or
+# OverflowError from deeper code). ``what`` names the field, e.g. "TreeGated config 'depth'".
+
+
+def _bad(what: str, expected: str, value) -> ValueError:
+    return ValueError(f"ccinfer.load: {what} must be {expected}, got {short_repr(value)}")
+
+
+def config_int(value, what: str, lo: int, hi: int) -> int:
+    """``value`` if it is a JSON integer (not a bool) in ``[lo, hi]``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise _bad(what, f"an integer in [{lo}, {hi}]", value)
+    return value
+
+
+def config_float(value, what: str) -> float:
+    """``value`` as a finite float, if it is a JSON number (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _bad(what, "a finite number", value)
+    try:
+        result = float(value)
+    except OverflowError:
+        result = math.inf
+    if not math.isfinite(result):
+        raise _bad(what, "a finite number", value)
+    return result
+
+
+def config_str(value, what: str, choices: tuple[str, ...]) -> str:
+    """``value`` if it is one of the strings ``choices``."""
+    if not isinstance(value, str) or value not in choices:
+        raise _bad(what, f"one of {list(choices)}", value)
+    return value
+
+
+def config_bool(value, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise _bad(what, "true or false", value)
+    return value
+
+
+def config_list(value, what: str, lo: int, hi: int) -> list:
+    """``value`` if it is a JSON list of ``lo`` to ``hi`` entries."""
+    if not isinstance(value, list) or not lo <= len(value) <= hi:
+        count = f"{lo}" if lo == hi else f"{lo} to {hi}"
+        raise _bad(what, f"a list of {count} entries", value)
+    return value
+
+
+def config_object(
+    value, what: str, required: set[str], optional: set[str] | None = frozenset()
+) -> dict:
+    """``value`` if it is a JSON object with every key of ``required`` and no key outside
+    ``required | optional`` (``optional=None``: any other keys)."""
+    if not isinstance(value, dict):
+        raise _bad(what, "a JSON object", value)
+    missing = sorted(required - set(value))
+    unknown = [] if optional is None else sorted(set(value) - required - optional)
+    if missing or unknown:
+        keys = sorted(required) + [f"{k}?" for k in sorted(optional or ())]
+        problems = [f"missing {short_repr(missing)}"] if missing else []
+        problems += [f"unknown keys {short_repr(unknown)}"] if unknown else []
+        raise ValueError(
+            f"ccinfer.load: {what} must be an object with the keys {keys}: {', '.join(problems)}"
+        )
+    return value
+
+
 def read_header(path: str | os.PathLike) -> tuple[dict, dict[str, dict]]:
     """Parse and check a safetensors header without reading tensor data.
 
@@ -82,13 +245,10 @@ def read_header(path: str | os.PathLike) -> tuple[dict, dict[str, dict]]:
             raw = f.read(header_len)
     except OSError as e:
         raise ValueError(f"ccinfer.load: cannot read {path}: {e.strerror}") from e
-    try:
-        header = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise _fail(path, f"header is not valid JSON ({e})") from e
+    header = parse_json(path, raw, "header")
     if not isinstance(header, dict):
         raise _fail(path, "header is not a JSON object")
-    metadata = header.pop("__metadata__", {}) or {}
+    metadata = header.pop("__metadata__", {})
     if not isinstance(metadata, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
     ):
@@ -99,36 +259,45 @@ def read_header(path: str | os.PathLike) -> tuple[dict, dict[str, dict]]:
     return metadata, header
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _check_entry(path, name: str, entry, data_bytes: int) -> None:
     if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
-        raise _fail(path, f"tensor {name!r}: malformed header entry {entry!r}")
+        raise _fail(path, f"tensor {short_repr(name)}: malformed header entry {short_repr(entry)}")
     dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
-    if dtype not in _DTYPES:
+    name = short_repr(name)
+    if not isinstance(dtype, str) or dtype not in _DTYPES:
         raise _fail(
             path,
-            f"tensor {name!r}: dtype {dtype} is not supported "
+            f"tensor {name}: dtype {short_repr(dtype)} is not supported "
             f"(expected one of {', '.join(_DTYPES)})",
         )
-    if not (isinstance(shape, list) and all(isinstance(d, int) and d >= 0 for d in shape)):
-        raise _fail(path, f"tensor {name!r}: bad shape {shape!r}")
+    if not (
+        isinstance(shape, list)
+        and len(shape) <= _MAX_NDIM
+        and all(_is_int(d) and d >= 0 for d in shape)
+    ):
+        raise _fail(path, f"tensor {name}: bad shape {short_repr(shape)}")
     if not (
         isinstance(offsets, list)
         and len(offsets) == 2
-        and all(isinstance(o, int) for o in offsets)
+        and all(_is_int(o) for o in offsets)
         and 0 <= offsets[0] <= offsets[1]
     ):
-        raise _fail(path, f"tensor {name!r}: bad data_offsets {offsets!r}")
-    nbytes = int(np.prod(shape, dtype=object)) * np.dtype(_DTYPES[dtype]).itemsize
+        raise _fail(path, f"tensor {name}: bad data_offsets {short_repr(offsets)}")
+    nbytes = math.prod(shape) * np.dtype(_DTYPES[dtype]).itemsize
     if offsets[1] > data_bytes:
         raise _fail(
             path,
-            f"tensor {name!r}: data ends at byte {offsets[1]} but the file holds "
+            f"tensor {name}: data ends at byte {offsets[1]} but the file holds "
             f"{data_bytes} bytes of data (truncated?)",
         )
     if offsets[1] - offsets[0] != nbytes:
         raise _fail(
             path,
-            f"tensor {name!r}: shape {shape} {dtype} needs {nbytes} bytes, "
+            f"tensor {name}: shape {shape} {dtype} needs {nbytes} bytes, "
             f"header gives {offsets[1] - offsets[0]}",
         )
 
@@ -146,32 +315,38 @@ def read_model_file(path: str | os.PathLike) -> ModelFile:
             f"not a ccinfer model (metadata 'format' is "
             f"{metadata.get('format')!r}, expected {FORMAT_NAME!r})",
         )
+    # ASCII digits only: str.isdigit() and int() also take full-width and other scripts' digits.
     version = metadata.get("format_version", "")
-    if not version.isdigit() or int(version) > FORMAT_VERSION or int(version) < 1:
+    if not (
+        version.isascii()
+        and version.isdigit()
+        and len(version) <= 9
+        and 1 <= int(version) <= FORMAT_VERSION
+    ):
         raise _fail(
             path,
-            f"format_version {version!r} is not supported (this ccinfer reads "
-            f"versions 1..{FORMAT_VERSION})",
+            f"format_version {short_repr(version)} is not supported (this ccinfer reads "
+            f"versions 1..{FORMAT_VERSION}, written in ASCII digits)",
         )
     kind = metadata.get("model", "")
     if kind not in _READERS:
-        raise _fail(path, f"unknown model kind {kind!r} (known: {', '.join(sorted(_READERS))})")
-    try:
-        config = json.loads(metadata.get("config", ""))
-    except json.JSONDecodeError as e:
-        raise _fail(path, f"metadata 'config' is not valid JSON ({e})") from e
+        raise _fail(
+            path,
+            f"unknown model kind {short_repr(kind)} (known: {', '.join(sorted(_READERS))})",
+        )
+    config = parse_json(path, metadata.get("config", ""), "metadata 'config'")
     if not isinstance(config, dict):
         raise _fail(path, "metadata 'config' must be a JSON object")
     try:
         raw = load_file(str(path))
     except (SafetensorError, OSError) as e:
-        raise _fail(path, f"cannot read tensors ({e})") from e
+        raise _fail(path, f"cannot read tensors ({short_repr(str(e))})") from e
     tensors, stored = {}, {}
     for name, value in raw.items():
         stored[name] = "F16" if value.dtype == np.float16 else "F32"
         value = np.ascontiguousarray(value, dtype=np.float32)
         if not np.isfinite(value).all():
-            raise _fail(path, f"tensor {name!r} contains NaN or Inf")
+            raise _fail(path, f"tensor {short_repr(name)} contains NaN or Inf")
         tensors[name] = value
     card = {k[5:]: v for k, v in metadata.items() if k.startswith("card.")}
     return ModelFile(kind=kind, config=config, tensors=tensors, card=card, stored=stored)
@@ -216,7 +391,17 @@ def load(path: str | os.PathLike):
         For a malformed, truncated or hostile file, naming the problem.
     """
     model_file = read_model_file(path)
-    return _READERS[model_file.kind](model_file)
+    try:
+        return _READERS[model_file.kind](model_file)
+    except ValueError as e:
+        # The readers check the config and tensors without knowing the file: name it here.
+        raise _fail(path, reason(e)) from None
+
+
+def reason(e: ValueError) -> str:
+    """A reader's error message without its ``ccinfer.load:`` prefix, to be wrapped with the
+    file or stage it concerns."""
+    return str(e).removeprefix("ccinfer.load: ")
 
 
 def require_tensor(model_file: ModelFile, name: str, shape: tuple[int, ...]) -> np.ndarray:
@@ -236,4 +421,6 @@ def check_no_extra_tensors(model_file: ModelFile, used: Mapping[str, object]) ->
     """Unknown tensors mean a file from another tool or version: refuse rather than ignore."""
     extra = sorted(set(model_file.tensors) - set(used))
     if extra:
-        raise ValueError(f"ccinfer.load: {model_file.kind} file has unexpected tensors {extra[:5]}")
+        raise ValueError(
+            f"ccinfer.load: {model_file.kind} file has unexpected tensors {short_repr(extra[:5])}"
+        )

@@ -4,16 +4,33 @@ be zero (Davis & Arel 2014; DESIGN.md section 1)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import _core
-from .convert import as_float32_matrix, linear_stack_from_numpy, linear_stack_from_torch
-from .io import ModelFile, check_no_extra_tensors, register_model, require_tensor
+from .convert import (
+    as_float32_matrix,
+    check_activation,
+    linear_stack_from_numpy,
+    linear_stack_from_torch,
+)
+from .io import (
+    ModelFile,
+    check_no_extra_tensors,
+    config_float,
+    config_int,
+    config_list,
+    config_object,
+    register_model,
+    require_tensor,
+)
 
 KERNELS = ("dense", "rows", "input_sparse", "rows_input_sparse")
+# What a model file may declare: widths up to 2^20 (as GRUStack), and a bounded layer count.
+MAX_WIDTH = 1 << 20
+MAX_LAYERS = 1024
 
 
 @dataclass(frozen=True)
@@ -134,15 +151,41 @@ class CondMLP:
         return cls(weights, biases, [*estimators, None])
 
     @classmethod
-    def from_torch(cls, module, ranks=None, tau=0.0) -> CondMLP:
-        """From an ``nn.Sequential`` of ``Linear``/``ReLU`` (``Dropout`` skipped) or its
-        ``state_dict``; estimators as in :meth:`from_dense`."""
+    def from_torch(cls, module, ranks=None, tau=0.0, *, activation: str | None = None) -> CondMLP:
+        """From an ``nn.Sequential`` of ``Linear``/``ReLU`` (``Dropout``, ``Identity`` and a
+        leading ``Flatten`` skipped) or its ``state_dict``; estimators as in :meth:`from_dense`.
+
+        Parameters
+        ----------
+        module : torch.nn.Sequential or its state_dict
+            A module is checked layer by layer: any other layer (GELU, Tanh, Softmax,
+            normalisation, ...) is refused, naming it. A ``state_dict`` holds only the
+            ``Linear`` weights, so it needs ``activation``.
+        activation : {"relu"}
+            Required with a ``state_dict``: the caller states that every layer but the last is
+            followed by a ReLU and the last is linear (no softmax). Optional with a module
+            (checked against it).
+
+        Raises
+        ------
+        ValueError
+            For a layer a CondMLP does not compute, a ``state_dict`` without
+            ``activation="relu"``, or an object that is neither.
+        """
+        if isinstance(module, Mapping) or activation is not None:
+            check_activation("CondMLP.from_torch", activation)
         return cls.from_dense(*linear_stack_from_torch(module), ranks=ranks, tau=tau)
 
     @classmethod
-    def from_numpy(cls, params, ranks=None, tau=0.0) -> CondMLP:
+    def from_numpy(cls, params, ranks=None, tau=0.0, *, activation: str | None = None) -> CondMLP:
         """From ``(weight, bias)`` pairs or a ``layers.{i}.weight`` dict of arrays (what JAX,
-        Keras or any trainer can produce); estimators as in :meth:`from_dense`."""
+        Keras or any trainer can produce); estimators as in :meth:`from_dense`.
+
+        ``activation="relu"`` is required: arrays do not say which activation the network
+        computes, and a CondMLP computes ReLU between its layers and a linear last layer. A
+        network with another activation (tanh, GELU) or a softmax layer is not a CondMLP.
+        """
+        check_activation("CondMLP.from_numpy", activation)
         return cls.from_dense(*linear_stack_from_numpy(params), ranks=ranks, tau=tau)
 
     def calibrate(
@@ -346,22 +389,17 @@ class CondMLP:
 
     @classmethod
     def from_model_file(cls, mf: ModelFile) -> CondMLP:
-        sizes = mf.config.get("sizes")
-        if (
-            not isinstance(sizes, list)
-            or len(sizes) < 2
-            or not all(isinstance(s, int) and 1 <= s <= 1 << 20 for s in sizes)
-        ):
-            raise ValueError(
-                f"ccinfer.load: CondMLP config 'sizes' must be a list of at least "
-                f"two widths in [1, 2^20], got {sizes!r}"
-            )
+        cfg = config_object(mf.config, "CondMLP config", {"sizes"}, {"estimators"})
+        sizes = config_list(cfg["sizes"], "CondMLP config 'sizes'", 2, MAX_LAYERS + 1)
+        for i, s in enumerate(sizes):
+            config_int(s, f"CondMLP config 'sizes'[{i}]", 1, MAX_WIDTH)
         n_layers = len(sizes) - 1
-        specs = mf.config.get("estimators", [None] * n_layers)
-        if not isinstance(specs, list) or len(specs) != n_layers:
-            raise ValueError(
-                f"ccinfer.load: CondMLP config 'estimators' needs {n_layers} entries, got {specs!r}"
-            )
+        specs = config_list(
+            cfg.get("estimators", [None] * n_layers),
+            "CondMLP config 'estimators'",
+            n_layers,
+            n_layers,
+        )
         weights, biases, estimators, used = [], [], [], {}
         for i in range(n_layers):
             m, k = sizes[i + 1], sizes[i]
@@ -373,22 +411,14 @@ class CondMLP:
             if spec is None:
                 estimators.append(None)
                 continue
-            if (
-                not isinstance(spec, dict)
-                or not isinstance(spec.get("rank"), int)
-                or not isinstance(spec.get("tau", 0.0), (int, float))
-            ):
-                raise ValueError(
-                    f"ccinfer.load: estimator {i} must be {{'rank': int, 'tau': "
-                    f"float}}, got {spec!r}"
-                )
-            r = spec["rank"]
-            if not 1 <= r <= min(m, k):
-                raise ValueError(f"ccinfer.load: estimator {i} rank {r} is out of [1, {min(m, k)}]")
+            where = f"CondMLP estimator {i}"
+            spec = config_object(spec, where, {"rank"}, {"tau"})
+            r = config_int(spec["rank"], f"{where} 'rank'", 1, min(m, k))
+            tau = config_float(spec.get("tau", 0.0), f"{where} 'tau'")
             A = require_tensor(mf, f"layers.{i}.estimator.A", (m, r))
             B = require_tensor(mf, f"layers.{i}.estimator.B", (r, k))
             used[f"layers.{i}.estimator.A"], used[f"layers.{i}.estimator.B"] = A, B
-            estimators.append(Estimator(A, B, float(spec.get("tau", 0.0))))
+            estimators.append(Estimator(A, B, tau))
         check_no_extra_tensors(mf, used)
         model = cls(weights, biases, estimators)
         model.card = mf.card

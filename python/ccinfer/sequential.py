@@ -11,12 +11,22 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .io import ModelFile, register_model
+from .io import (
+    ModelFile,
+    config_bool,
+    config_list,
+    config_object,
+    config_str,
+    reason,
+    register_model,
+    short_repr,
+)
 from .mlp import CondMLP
 from .tree import TreeGatedLinear
 
 # The stage kinds a Sequential file may hold, and their readers (no nesting).
 _STAGES = {"CondMLP": CondMLP, "TreeGated": TreeGatedLinear}
+MAX_STAGES = 1024
 
 
 def _kind(layer) -> str:
@@ -126,35 +136,31 @@ class Sequential:
 
     @classmethod
     def from_model_file(cls, mf: ModelFile) -> Sequential:
-        stages = mf.config.get("stages")
-        if set(mf.config) != {"stages"} or not isinstance(stages, list) or not stages:
-            raise ValueError(
-                "ccinfer.load: Sequential config must be {'stages': [...]} with at least one stage"
-            )
+        cfg = config_object(mf.config, "Sequential config", {"stages"})
+        stages = config_list(cfg["stages"], "Sequential config 'stages'", 1, MAX_STAGES)
         layers: list = []
         claimed: set[str] = set()
         for i, spec in enumerate(stages):
-            if (
-                not isinstance(spec, dict)
-                or set(spec) != {"kind", "config", "relu"}
-                or spec["kind"] not in _STAGES
-                or not isinstance(spec["config"], dict)
-                or not isinstance(spec["relu"], bool)
-            ):
-                raise ValueError(
-                    f"ccinfer.load: Sequential stage {i} must be {{'kind': one of "
-                    f"{sorted(_STAGES)}, 'config': {{...}}, 'relu': bool}}, got {spec!r}"
-                )
+            where = f"Sequential stage {i}"
+            spec = config_object(spec, where, {"kind", "config", "relu"})
+            kind = config_str(spec["kind"], f"{where} 'kind'", tuple(_STAGES))
+            config_object(spec["config"], f"{where} 'config'", set(), None)
+            relu = config_bool(spec["relu"], f"{where} 'relu'")
             prefix = f"stages.{i}."
             own = {k[len(prefix) :]: t for k, t in mf.tensors.items() if k.startswith(prefix)}
             claimed.update(prefix + name for name in own)
-            sub = ModelFile(spec["kind"], spec["config"], own)
-            layers.append(_STAGES[spec["kind"]].from_model_file(sub))
-            if spec["relu"]:
+            sub = ModelFile(kind, spec["config"], own)
+            try:
+                layers.append(_STAGES[kind].from_model_file(sub))
+            except ValueError as e:  # say which stage: two stages may be of the same kind
+                raise ValueError(f"ccinfer.load: {where}: {reason(e)}") from None
+            if relu:
                 layers.append("relu")
         extra = sorted(set(mf.tensors) - claimed)
         if extra:
-            raise ValueError(f"ccinfer.load: Sequential file has unexpected tensors {extra[:5]}")
+            raise ValueError(
+                f"ccinfer.load: Sequential file has unexpected tensors {short_repr(extra[:5])}"
+            )
         model = cls(layers)
         model.card = mf.card
         return model

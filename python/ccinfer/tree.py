@@ -13,12 +13,26 @@ import numpy as np
 
 from . import _core
 from .convert import as_float32_matrix
-from .io import ModelFile, check_no_extra_tensors, register_model, require_tensor
+from .io import (
+    ModelFile,
+    check_no_extra_tensors,
+    config_float,
+    config_int,
+    config_list,
+    config_object,
+    config_str,
+    register_model,
+    require_tensor,
+)
 
 PATHS = ("shared", "sliding")
 ACTIVATIONS = ("identity", "relu")
 MAX_DEPTH: int = _core.TREE_MAX_DEPTH
 MAX_TABLE_BYTES: int = _core.TREE_MAX_TABLE_BYTES
+# Bounds of a model file's config: a table of at most MAX_TABLE_BYTES has fewer features than
+# this, and the engine takes at most 2^16 gating bits.
+MAX_FEATURES = MAX_TABLE_BYTES // 4
+MAX_BITS = 1 << 16
 
 
 def depth_of(nodes: int) -> int:
@@ -282,29 +296,17 @@ class TreeGatedLinear:
 
     @classmethod
     def from_model_file(cls, mf: ModelFile) -> TreeGatedLinear:
-        cfg = mf.config
-        expected = {"in_features", "out_features", "depth", "path", "activation", "gates"}
-        if set(cfg) != expected:
-            raise ValueError(
-                f"ccinfer.load: TreeGated config needs exactly the keys {sorted(expected)}, "
-                f"got {sorted(cfg)}"
-            )
-        p, q, depth = cfg["in_features"], cfg["out_features"], cfg["depth"]
-        for name, value, low in (
-            ("in_features", p, 1),
-            ("out_features", q, 1),
-            ("depth", depth, 0),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(
-                    f"ccinfer.load: TreeGated {name} must be an int >= {low}, got {value!r}"
-                )
+        cfg = config_object(
+            mf.config,
+            "TreeGated config",
+            {"in_features", "out_features", "depth", "path", "activation", "gates"},
+        )
+        p = config_int(cfg["in_features"], "TreeGated config 'in_features'", 1, MAX_FEATURES)
+        q = config_int(cfg["out_features"], "TreeGated config 'out_features'", 1, MAX_FEATURES)
+        depth = config_int(cfg["depth"], "TreeGated config 'depth'", 0, MAX_DEPTH)
         shape = table_shape(p, q, depth)
-        if cfg["path"] not in PATHS or cfg["activation"] not in ACTIVATIONS:
-            raise ValueError(
-                f"ccinfer.load: TreeGated path must be one of {PATHS} and activation one of "
-                f"{ACTIVATIONS}, got {cfg['path']!r}, {cfg['activation']!r}"
-            )
+        path = config_str(cfg["path"], "TreeGated config 'path'", PATHS)
+        activation = config_str(cfg["activation"], "TreeGated config 'activation'", ACTIVATIONS)
         used = {
             "table": require_tensor(mf, "table", shape),
             "bias": require_tensor(mf, "bias", (q,)),
@@ -313,44 +315,24 @@ class TreeGatedLinear:
         if gates is None:
             if depth > 0:
                 raise ValueError(f"ccinfer.load: TreeGated depth {depth} needs 'gates'")
-        elif not isinstance(gates, dict) or gates.get("source") not in ("threshold", "projection"):
-            raise ValueError(
-                f"ccinfer.load: TreeGated 'gates' must be null or an object with source "
-                f"'threshold' or 'projection', got {gates!r}"
-            )
-        elif gates["source"] == "threshold":
-            units, tau = gates.get("units"), gates.get("tau")
-            if (
-                set(gates) != {"source", "units", "tau"}
-                or not isinstance(units, list)
-                or not all(isinstance(u, int) and not isinstance(u, bool) for u in units)
-                or isinstance(tau, bool)
-                or not isinstance(tau, (int, float))
-            ):
-                raise ValueError(
-                    f"ccinfer.load: threshold gates need {{'source', 'units': [int, ...], "
-                    f"'tau': float}}, got {gates!r}"
-                )
-            kwargs = {"gate_units": np.asarray(units, np.int64), "tau": float(tau)}
         else:
-            nbits = gates.get("bits")
-            if (
-                set(gates) != {"source", "bits"}
-                or isinstance(nbits, bool)
-                or not isinstance(nbits, int)
-                or nbits < 1
-            ):
-                raise ValueError(
-                    f"ccinfer.load: projection gates need {{'source', 'bits': int >= 1}}, "
-                    f"got {gates!r}"
-                )
-            used["gates.weight"] = require_tensor(mf, "gates.weight", (nbits, p))
-            used["gates.bias"] = require_tensor(mf, "gates.bias", (nbits,))
-            kwargs = {"gate_weight": used["gates.weight"], "gate_bias": used["gates.bias"]}
+            source = config_object(gates, "TreeGated 'gates'", {"source"}, None)["source"]
+            source = config_str(source, "TreeGated gates 'source'", ("threshold", "projection"))
+            if source == "threshold":
+                config_object(gates, "TreeGated threshold gates", {"source", "units", "tau"})
+                units = config_list(gates["units"], "TreeGated gates 'units'", 1, MAX_BITS)
+                for i, u in enumerate(units):
+                    config_int(u, f"TreeGated gates 'units'[{i}]", 0, p - 1)
+                tau = config_float(gates["tau"], "TreeGated gates 'tau'")
+                kwargs = {"gate_units": np.asarray(units, np.int64), "tau": tau}
+            else:
+                config_object(gates, "TreeGated projection gates", {"source", "bits"})
+                nbits = config_int(gates["bits"], "TreeGated gates 'bits'", 1, MAX_BITS)
+                used["gates.weight"] = require_tensor(mf, "gates.weight", (nbits, p))
+                used["gates.bias"] = require_tensor(mf, "gates.bias", (nbits,))
+                kwargs = {"gate_weight": used["gates.weight"], "gate_bias": used["gates.bias"]}
         check_no_extra_tensors(mf, used)
-        layer = cls(
-            used["table"], used["bias"], path=cfg["path"], activation=cfg["activation"], **kwargs
-        )
+        layer = cls(used["table"], used["bias"], path=path, activation=activation, **kwargs)
         layer.card = mf.card
         return layer
 
