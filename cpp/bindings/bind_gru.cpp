@@ -74,7 +74,7 @@ const uint16_t* half_tensor(const char* fn, const py::dict& arrays, const char* 
     if (!arrays.contains(name)) fail(fn, std::string("missing array ") + name);
     const py::object obj = arrays[name];
     if (!py::isinstance<py::array>(obj) ||
-        !py::reinterpret_borrow<py::array>(obj).dtype().is(py::dtype("float16")))
+        !has_dtype(py::reinterpret_borrow<py::array>(obj), py::dtype("float16")))
         return nullptr;
     py::array a = checked_array<uint16_t>(fn, name, obj.attr("view")("uint16"), shape);
     keep.push_back(a);
@@ -137,6 +137,38 @@ std::unique_ptr<PyGRUStack> make_stack(const py::list& layers, bool token_input,
     }
     p->total.assign(p->model->num_layers(), GruLayerStats{});
     return p;
+}
+
+constexpr int kStatePickleVersion = 1;
+
+/// A detached GRUState from its pickled (version, batch, [h of each layer]), every part checked
+/// before the state is allocated.
+std::unique_ptr<GRUState> restore_state(const py::tuple& t) {
+    const char* fn = "GRUState.__setstate__";
+    if (t.size() != 3 || !py::isinstance<py::int_>(t[0]) || !py::isinstance<py::int_>(t[1]) ||
+        !py::isinstance<py::list>(t[2]))
+        fail(fn, "expected (version, batch, [h per layer]), got " + describe(t));
+    if (t[0].cast<int64_t>() != kStatePickleVersion)
+        fail(fn, "pickle version " + std::to_string(t[0].cast<int64_t>()) +
+                     " is not supported (this ccinfer reads version " +
+                     std::to_string(kStatePickleVersion) + ")");
+    const int64_t n = t[1].cast<int64_t>();
+    const auto layers = t[2].cast<py::list>();
+    if (n < 1 || layers.empty())
+        fail(fn, "a state needs batch >= 1 and at least one layer, got batch " +
+                     std::to_string(n) + " and " + std::to_string(layers.size()) + " layers");
+    std::vector<py::array> arrays;
+    std::vector<int64_t> widths;
+    for (size_t l = 0; l < layers.size(); ++l) {
+        const std::string name = "h[" + std::to_string(l) + "]";
+        arrays.push_back(checked_array<float>(fn, name.c_str(), layers[l], {n, kAnyDim}));
+        widths.push_back(arrays.back().shape(1));
+        if (widths.back() < 1) fail(fn, name + " has no units");
+    }
+    auto state = GRUState::detached(n, widths);
+    for (size_t l = 0; l < arrays.size(); ++l)
+        std::memcpy(state->h(l), arrays[l].data(), sizeof(float) * n * widths[l]);
+    return state;
 }
 
 GRUState& checked_state(const char* fn, const py::handle& obj) {
@@ -222,7 +254,8 @@ void bind_gru(py::module_& m) {
     py::class_<GRUState, std::unique_ptr<GRUState>>(
         m, "GRUState",
         "The recurrent state of one or more streams of one GRUStack (make it with "
-        "GRUStack.new_state). Opaque: read or set it with get_h/set_h.")
+        "GRUStack.new_state). Opaque: read or set it with get_h/set_h. Pickles as its arrays; "
+        "the unpickled state is bound by the first model of its layer widths that steps it.")
         .def_property_readonly("batch", &GRUState::batch, "streams held")
         .def_property_readonly("num_layers", &GRUState::num_layers)
         .def("reset", [](GRUState& s) {
@@ -264,7 +297,23 @@ void bind_gru(py::module_& m) {
                 s.release();
             },
             py::arg("src"), py::arg("src_index"), py::arg("index"),
-            "Copy stream src_index of src into stream index of this state.");
+            "Copy stream src_index of src into stream index of this state.")
+        // copy and deepcopy stay bound to the state's model; a pickle carries only the
+        // arrays, and the restored state is bound by the first model that fits it.
+        .def("__copy__", [](const GRUState& s) { return s.clone(); })
+        .def("__deepcopy__", [](const GRUState& s, const py::object&) { return s.clone(); })
+        .def(py::pickle(
+            [](const GRUState& s) {
+                py::list h;
+                for (size_t l = 0; l < s.num_layers(); ++l) {
+                    py::array_t<float> a({s.batch(), s.hidden(l)});
+                    std::memcpy(a.mutable_data(), s.h(l),
+                                sizeof(float) * s.batch() * s.hidden(l));
+                    h.append(a);
+                }
+                return py::make_tuple(kStatePickleVersion, s.batch(), h);
+            },
+            [](const py::tuple& t) { return restore_state(t); }));
 
     py::class_<PyGRUStack>(m, "GRUStack")
         .def(py::init(&make_stack), py::arg("layers"), py::arg("token_input"),

@@ -10,10 +10,10 @@ namespace ccinfer::bindings {
 inline py::array checked_mask(const char* func, const char* name, const py::handle& obj,
                               std::initializer_list<int64_t> shape) {
     if (py::isinstance<py::array>(obj) &&
-        py::reinterpret_borrow<py::array>(obj).dtype().is(py::dtype::of<bool>()))
+        has_dtype(py::reinterpret_borrow<py::array>(obj), py::dtype::of<bool>()))
         return checked_array<bool>(func, name, obj, shape);
     if (py::isinstance<py::array>(obj) &&
-        !py::reinterpret_borrow<py::array>(obj).dtype().is(py::dtype::of<uint8_t>())) {
+        !has_dtype(py::reinterpret_borrow<py::array>(obj), py::dtype::of<uint8_t>())) {
         py::array a = py::reinterpret_borrow<py::array>(obj);
         std::string want;
         for (int64_t d : shape)

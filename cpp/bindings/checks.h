@@ -39,6 +39,13 @@ void check_no_alias(const char* func, const py::array& out,
                     std::initializer_list<const py::array*> inputs);
 
 
+/// Whether a has exactly this dtype (byte order included). Identity is the fast path; an equal
+/// dtype object that is not numpy's singleton (every unpickled array has one, e.g. an array
+/// sent to a worker process) is the same dtype.
+inline bool has_dtype(const py::array& a, const py::dtype& want) {
+    return a.dtype().is(want) || a.dtype().equal(want);
+}
+
 template <typename T>
 inline const char* dtype_name();
 template <>
@@ -62,7 +69,7 @@ py::array checked_array(const char* func, const char* name, const py::handle& ob
         fail(func, std::string(name) + " must be a numpy.ndarray, " +
                        expected_str(dtype_name<T>(), shape) + ", got " + describe(obj));
     py::array a = py::reinterpret_borrow<py::array>(obj);
-    bool ok = a.dtype().is(py::dtype::of<T>()) && a.ndim() == static_cast<py::ssize_t>(shape.size());
+    bool ok = has_dtype(a, py::dtype::of<T>()) && a.ndim() == static_cast<py::ssize_t>(shape.size());
     if (ok) {
         int i = 0;
         for (int64_t d : shape) ok = ok && (d == kAnyDim || a.shape(i) == d), ++i;

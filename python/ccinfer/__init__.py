@@ -12,8 +12,8 @@ from __future__ import annotations
 import scipy_openblas64 as _scipy_openblas64  # noqa: F401
 
 from . import _core, kernels
-from .gru import GRUStack
-from .io import load
+from ._load import Model, load
+from .gru import GRUState, GRUStack
 from .mlp import CondMLP
 from .sequential import Sequential
 from .tree import TreeGatedLinear
@@ -25,7 +25,7 @@ _core.init_isa_from_env()
 
 available_isas = _core.available_isas
 get_isa = _core.get_isa
-get_num_threads = _core.get_num_threads
+get_num_threads = _core.get_num_threads  # ccinfer's OpenMP threads (threadpoolctl sets them)
 
 
 def set_isa(name: str) -> None:
@@ -78,6 +78,8 @@ def build_info() -> dict:
 __all__ = [
     "CondMLP",
     "GRUStack",
+    "GRUState",
+    "Model",
     "Sequential",
     "TreeGatedLinear",
     "available_isas",

@@ -89,9 +89,14 @@ class GRUStack;
 
 /// The recurrent state of n independent streams: h of every layer, (n, h_l) row-major each.
 /// Tied to the model that made it (model_id); a step with a state from another model throws.
+/// A detached state (model_id 0: restored from its arrays, e.g. unpickled in another process)
+/// is bound by the first model whose layer widths it has to step it.
 /// A state may be used by one step at a time (a second concurrent step on it throws).
 class GRUState {
   public:
+    /// A zero state of n >= 1 streams with these layer widths, bound to no model yet. Throws
+    /// std::invalid_argument for n < 1, no layers or a width < 1.
+    static std::unique_ptr<GRUState> detached(int64_t n, const std::vector<int64_t>& widths);
     int64_t batch() const { return n_; }
     uint64_t model_id() const { return model_id_; }
     size_t num_layers() const { return h_.size(); }
@@ -103,7 +108,8 @@ class GRUState {
     /// A copy (same model, same streams, same values).
     std::unique_ptr<GRUState> clone() const;
     /// Copies stream `from` of src into stream `to` of this state. Throws std::invalid_argument
-    /// if src belongs to another model or an index is out of range.
+    /// if src belongs to another model (a detached side needs equal widths) or an index is out
+    /// of range.
     void copy_stream(const GRUState& src, int64_t from, int64_t to);
     /// Marks the state in use by a step; false if another step holds it.
     bool try_acquire() { return !busy_.exchange(true, std::memory_order_acquire); }
@@ -111,7 +117,7 @@ class GRUState {
 
   private:
     friend class GRUStack;
-    uint64_t model_id_ = 0;
+    std::atomic<uint64_t> model_id_{0};  ///< 0: detached (see detached())
     int64_t n_ = 0;
     std::vector<int64_t> widths_;
     std::vector<AlignedBuffer<float>> h_;

@@ -92,9 +92,23 @@ void GRUState::reset() {
         std::fill_n(h_[l].data(), n_ * widths_[l], 0.0f);
 }
 
+std::unique_ptr<GRUState> GRUState::detached(int64_t n, const std::vector<int64_t>& widths) {
+    if (n < 1 || widths.empty())
+        throw std::invalid_argument("GRUState: a state needs at least one stream and one layer");
+    auto s = std::make_unique<GRUState>();
+    s->n_ = n;
+    for (int64_t w : widths) {
+        if (w < 1) throw std::invalid_argument("GRUState: layer widths must be >= 1");
+        s->widths_.push_back(w);
+        s->h_.emplace_back(n * w);
+    }
+    s->reset();
+    return s;
+}
+
 std::unique_ptr<GRUState> GRUState::clone() const {
     auto s = std::make_unique<GRUState>();
-    s->model_id_ = model_id_;
+    s->model_id_ = model_id_.load();
     s->n_ = n_;
     s->widths_ = widths_;
     for (size_t l = 0; l < h_.size(); ++l) s->h_.emplace_back(h_[l].data(), h_[l].size());
@@ -102,7 +116,9 @@ std::unique_ptr<GRUState> GRUState::clone() const {
 }
 
 void GRUState::copy_stream(const GRUState& src, int64_t from, int64_t to) {
-    if (src.model_id_ != model_id_)
+    // A detached side has no model to compare; equal widths make the copy well defined.
+    const bool detached = src.model_id_ == 0 || model_id_ == 0;
+    if (detached ? src.widths_ != widths_ : src.model_id_ != model_id_)
         throw std::invalid_argument("GRUState: the source state belongs to another model");
     if (from < 0 || from >= src.n_ || to < 0 || to >= n_)
         throw std::invalid_argument("GRUState: stream index out of range (source " +
@@ -284,17 +300,32 @@ int64_t GRUStack::dense_macs() const {
 void GRUStack::check_step(const char* fn, GRUState& state, int64_t n,
                           const GruWorkspace& ws) const {
     const std::string f(fn);
-    if (state.model_id_ != id_)
+    const uint64_t owner = state.model_id_.load();
+    if (owner == 0) {
+        bool fits = state.widths_.size() == layers_.size();
+        for (size_t l = 0; fits && l < layers_.size(); ++l) fits = state.widths_[l] == layers_[l].h;
+        if (!fits)
+            throw std::invalid_argument(f + ": the restored state's layer widths do not match "
+                                            "this model's");
+    } else if (owner != id_) {
         throw std::invalid_argument(f + ": state belongs to another model (made by model #" +
-                                    std::to_string(state.model_id_) + ", this is model #" +
+                                    std::to_string(owner) + ", this is model #" +
                                     std::to_string(id_) + ")");
+    }
     if (state.n_ != n)
         throw std::invalid_argument(f + ": state holds " + std::to_string(state.n_) +
                                     " stream(s), the input has " + std::to_string(n));
     if (ws.capacity < n || ws.stats.size() != layers_.size())
         throw std::invalid_argument(f + ": workspace holds " + std::to_string(ws.capacity) +
                                     " stream(s), needs " + std::to_string(n));
+    // A detached state (restored from its arrays) joins the first model it fits; atomically,
+    // so two models stepping it at once cannot both claim it.
+    uint64_t expected = 0;
+    if (owner == 0 && !state.model_id_.compare_exchange_strong(expected, id_) && expected != id_)
+        throw std::invalid_argument(f + ": the restored state was just bound to model #" +
+                                    std::to_string(expected));
 }
+
 
 int64_t GRUStack::z_path(const Layer& L, int32_t token, const float* x, const float* h,
                          float* zlr, float* z, int32_t* units, int32_t* nz) const {
