@@ -69,7 +69,8 @@ py::array checked_array(const char* func, const char* name, const py::handle& ob
         fail(func, std::string(name) + " must be a numpy.ndarray, " +
                        expected_str(dtype_name<T>(), shape) + ", got " + describe(obj));
     py::array a = py::reinterpret_borrow<py::array>(obj);
-    bool ok = has_dtype(a, py::dtype::of<T>()) && a.ndim() == static_cast<py::ssize_t>(shape.size());
+    bool ok = has_dtype(a, py::dtype::of<T>()) &&
+              a.ndim() == static_cast<py::ssize_t>(shape.size());
     if (ok) {
         int i = 0;
         for (int64_t d : shape) ok = ok && (d == kAnyDim || a.shape(i) == d), ++i;

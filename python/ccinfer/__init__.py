@@ -13,7 +13,7 @@ import scipy_openblas64 as _scipy_openblas64  # noqa: F401
 
 from . import _core, kernels
 from ._load import Model, load
-from .gru import GRUState, GRUStack
+from .gru import GRUStack, GRUState
 from .mlp import CondMLP
 from .sequential import Sequential
 from .tree import TreeGatedLinear

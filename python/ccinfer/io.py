@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 import os
 import struct
-from io import BytesIO
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
