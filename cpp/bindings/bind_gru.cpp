@@ -141,6 +141,17 @@ std::unique_ptr<PyGRUStack> make_stack(const py::list& layers, bool token_input,
 
 constexpr int kStatePickleVersion = 1;
 
+/// The pickled form of a state: (version, batch, [h of each layer, (batch, hidden) float32]).
+py::tuple state_tuple(const GRUState& s) {
+    py::list h;
+    for (size_t l = 0; l < s.num_layers(); ++l) {
+        py::array_t<float> a({s.batch(), s.hidden(l)});
+        std::memcpy(a.mutable_data(), s.h(l), sizeof(float) * s.batch() * s.hidden(l));
+        h.append(a);
+    }
+    return py::make_tuple(kStatePickleVersion, s.batch(), h);
+}
+
 /// A detached GRUState from its pickled (version, batch, [h of each layer]), every part checked
 /// before the state is allocated.
 std::unique_ptr<GRUState> restore_state(const py::tuple& t) {
@@ -298,22 +309,14 @@ void bind_gru(py::module_& m) {
             },
             py::arg("src"), py::arg("src_index"), py::arg("index"),
             "Copy stream src_index of src into stream index of this state.")
-        // copy and deepcopy stay bound to the state's model; a pickle carries only the
-        // arrays, and the restored state is bound by the first model that fits it.
+        // copy.copy stays bound to the state's model, like copy(). A pickle carries only the
+        // arrays, and deepcopy is the same round trip (so deepcopy((model, state)) gives a
+        // pair that works together): the new state is bound by the first model that fits it.
         .def("__copy__", [](const GRUState& s) { return s.clone(); })
-        .def("__deepcopy__", [](const GRUState& s, const py::object&) { return s.clone(); })
-        .def(py::pickle(
-            [](const GRUState& s) {
-                py::list h;
-                for (size_t l = 0; l < s.num_layers(); ++l) {
-                    py::array_t<float> a({s.batch(), s.hidden(l)});
-                    std::memcpy(a.mutable_data(), s.h(l),
-                                sizeof(float) * s.batch() * s.hidden(l));
-                    h.append(a);
-                }
-                return py::make_tuple(kStatePickleVersion, s.batch(), h);
-            },
-            [](const py::tuple& t) { return restore_state(t); }));
+        .def("__deepcopy__",
+             [](const GRUState& s, const py::object&) { return restore_state(state_tuple(s)); })
+        .def(py::pickle([](const GRUState& s) { return state_tuple(s); },
+                        [](const py::tuple& t) { return restore_state(t); }));
 
     py::class_<PyGRUStack>(m, "GRUStack")
         .def(py::init(&make_stack), py::arg("layers"), py::arg("token_input"),

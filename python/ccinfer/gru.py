@@ -582,14 +582,16 @@ class GRUStack(ModelBase):
         return ModelFile("GRUStack", config, tensors, dict(card if card is not None else self.card))
 
     def _runtime(self) -> dict[str, Any]:
-        return {"state": self._state}  # the model's own stream (pickled as its arrays)
+        # The model's own stream, as its arrays (h per layer).
+        s = self._state
+        return {"state": None if s is None else [s.get_h(i) for i in range(s.num_layers)]}
 
     def _set_runtime(self, runtime: dict[str, Any]) -> None:
-        restored = runtime["state"]
-        if restored is not None:
-            self._state = self._core.new_state(restored.batch)
-            for i in range(restored.batch):
-                self._state.copy_stream(restored, i, i)
+        h = runtime["state"]
+        if h is not None:
+            self._state = self._core.new_state(h[0].shape[0])
+            for i, a in enumerate(h):
+                self._state.set_h(i, a)
 
     @classmethod
     def from_model_file(cls, mf: ModelFile) -> GRUStack:
