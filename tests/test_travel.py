@@ -354,3 +354,20 @@ def test_load_with_kind(tmp_path):
         ccinfer.load(path, kind=ccinfer.CondMLP)
     with pytest.raises(ValueError, match="holds a GRUStack, not a Sequential"):
         ccinfer.Sequential.load(path)
+
+
+def test_unpickled_arrays_are_accepted():
+    """An array that went through pickle (a task's input on a worker) has a dtype object that is
+    not numpy's singleton; it is the same dtype and must not be refused."""
+    rng = np.random.default_rng(7)
+    X = roundtrip(rng.standard_normal((4, 20)).astype(np.float32))
+    assert X.dtype is not np.dtype(np.float32)
+    model = small_mlp()
+    np.testing.assert_array_equal(model(X), model(np.array(X, copy=True, dtype=np.float32)))
+    W = roundtrip(rng.standard_normal((6, 20)).astype(np.float32))
+    mask = roundtrip(rng.random((4, 6)) < 0.5)
+    Y = ccinfer.kernels.cond_gemv_batch(W, X, mask)
+    np.testing.assert_allclose(Y[mask], (X @ W.T)[mask], rtol=1e-5)
+    # Still refused: another byte order is another dtype.
+    with pytest.raises(ValueError, match="must be float32"):
+        model(X.astype(">f4"))
