@@ -4,7 +4,8 @@ the names of its sizes.
 A model pickles as the bytes of its model file (models/FORMAT.md: safetensors, no code) plus
 the few settings a file does not hold (``_runtime``), so ``multiprocessing``,
 ``concurrent.futures``, Dask and Ray can ship it and ``copy.deepcopy`` makes an independent
-copy. Unpickling runs the same checks as ``ccinfer.load``.
+copy. Unpickling runs the same checks as ``ccinfer.load``. Statistics (``stats``) are counts
+of one object's calls and start again from zero in the copy.
 """
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ class ModelBase:
     ) -> None:
         """Write the model (models/FORMAT.md). ``card``: free-form strings kept in the file
         (default :attr:`card`). ``store_dtype`` float16 halves the file (rounding the weights
-        once); None keeps each tensor's dtype (a float16 GRUStack stays float16)."""
+        once); None keeps each tensor in the dtype the model holds it in (a GRUStack with
+        ``weights="float16"`` then loads as it was saved)."""
         write_model_file(path, self.to_model_file(self.card if card is None else card), store_dtype)
 
     def to_bytes(self, card: dict[str, str] | None = None) -> bytes:
