@@ -30,7 +30,8 @@ def mypy(script: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
         + (f"mypy_path = {package_parent}\n" if package_parent.name != "site-packages" else "")
         + "[mypy-ccinfer.*]\nfollow_imports = silent\n"
     )
-    cmd = [sys.executable, "-m", "mypy", "--config-file", str(config), "--no-incremental"]
+    cmd = [sys.executable, "-m", "mypy", "--config-file", str(config)]
+    cmd += ["--no-incremental", "--cache-dir", str(tmp_path / "cache")]  # nothing in the repo
     return subprocess.run(
         [*cmd, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=600
     )
