@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "ccinfer/finite.h"
 #include "ccinfer/gru_gates.h"
 #include "ccinfer/gru.h"
 #include "ccinfer/sizes.h"
@@ -114,6 +115,67 @@ std::unique_ptr<PyGRUStack> make_stack(const py::list& layers, bool token_input,
     return p;
 }
 
+constexpr int kStatePickleVersion = 1;
+
+/// The pickled form of a state: (version, batch, [h of each layer, (batch, hidden) float32]).
+py::tuple state_tuple(const GRUState& s) {
+    GRUState::Lock lock("GRUState.__getstate__", s, false);
+    py::list h;
+    for (size_t l = 0; l < s.num_layers(); ++l) {
+        py::array_t<float> a({s.batch(), s.hidden(l)});
+        std::memcpy(a.mutable_data(), s.h(l), sizeof(float) * s.batch() * s.hidden(l));
+        h.append(a);
+    }
+    py::list steps;
+    for (int64_t k : s.steps()) steps.append(k);
+    return py::make_tuple(kStatePickleVersion, s.batch(), h, steps);
+}
+
+/// A detached GRUState from its pickled (version, batch, [h of each layer], [steps of each
+/// stream]), every part checked
+/// before the state is allocated.
+std::unique_ptr<GRUState> restore_state(const py::tuple& t) {
+    const char* fn = "GRUState.__setstate__";
+    // The version first: a pickle from another version may have another layout.
+    if (t.size() >= 1 && py::isinstance<py::int_>(t[0]) &&
+        checked_int(fn, "version", t[0]) != kStatePickleVersion)
+        fail(fn, "pickle version " + std::to_string(checked_int(fn, "version", t[0])) +
+                     " is not supported (this ccinfer reads version " +
+                     std::to_string(kStatePickleVersion) + ")");
+    if (t.size() != 4 || !py::isinstance<py::int_>(t[0]) || !py::isinstance<py::int_>(t[1]) ||
+        !py::isinstance<py::list>(t[2]) || !py::isinstance<py::list>(t[3]))
+        fail(fn, "expected (version, batch, [h per layer], [steps per stream]), got " +
+                     describe(t));
+    const int64_t n = checked_int(fn, "batch", t[1]);
+    const auto layers = t[2].cast<py::list>();
+    if (n < 1 || layers.empty())
+        fail(fn, "a state needs batch >= 1 and at least one layer, got batch " +
+                     std::to_string(n) + " and " + std::to_string(layers.size()) + " layers");
+    std::vector<py::array> arrays;
+    std::vector<int64_t> widths;
+    for (size_t l = 0; l < layers.size(); ++l) {
+        const std::string name = "h[" + std::to_string(l) + "]";
+        arrays.push_back(checked_array<float>(fn, name.c_str(), layers[l], {n, kAnyDim}));
+        widths.push_back(arrays.back().shape(1));
+        if (widths.back() < 1) fail(fn, name + " has no units");
+        check_finite(fn, name.c_str(), static_cast<const float*>(arrays.back().data()),
+                     arrays.back().size(), widths.back());
+    }
+    const auto counts = t[3].cast<py::list>();
+    if (static_cast<int64_t>(counts.size()) != n)
+        fail(fn, "expected a step count per stream (" + std::to_string(n) + "), got " +
+                     std::to_string(counts.size()));
+    std::vector<int64_t> steps;
+    for (const auto& c : counts) {
+        steps.push_back(checked_int(fn, "steps", c));
+        if (steps.back() < 0) fail(fn, "a step count must be >= 0");
+    }
+    auto state = GRUState::detached(n, widths, std::move(steps));
+    for (size_t l = 0; l < arrays.size(); ++l)
+        std::memcpy(state->h(l), arrays[l].data(), sizeof(float) * n * widths[l]);
+    return state;
+}
+
 GRUState& checked_state(const char* fn, const py::handle& obj) {
     if (!py::isinstance<GRUState>(obj))
         fail(fn, "state must be a GRUState from new_state(), got " + describe(obj));
@@ -199,7 +261,9 @@ void bind_gru(py::module_& m) {
         "The recurrent state of one or more streams of one GRUStack (make it with "
         "GRUStack.new_state). Opaque: read or set it with get_h/set_h. A step (or a whole "
         "run) holds it; get_h, steps, copy, set_h, reset and copy_stream during one raise "
-        "ValueError instead of seeing or changing part of a step.")
+        "ValueError instead of seeing or changing part of a step. Pickles as its arrays and "
+        "step counts; the unpickled state is bound by the first model of its layer widths "
+        "that steps it.")
         .def_property_readonly("batch", &GRUState::batch, "streams held")
         .def_property_readonly("num_layers", &GRUState::num_layers)
         .def_property_readonly(
@@ -245,7 +309,15 @@ void bind_gru(py::module_& m) {
             },
             py::arg("src"), py::arg("src_index"), py::arg("index"),
             "Copy stream src_index of src (its state and step count) into stream index of "
-            "this state.");
+            "this state.")
+        // copy.copy stays bound to the state's model, like copy(). A pickle carries only the
+        // arrays, and deepcopy is the same round trip (so deepcopy((model, state)) gives a
+        // pair that works together): the new state is bound by the first model that fits it.
+        .def("__copy__", [](const GRUState& s) { return s.clone(); })
+        .def("__deepcopy__",
+             [](const GRUState& s, const py::object&) { return restore_state(state_tuple(s)); })
+        .def(py::pickle([](const GRUState& s) { return state_tuple(s); },
+                        [](const py::tuple& t) { return restore_state(t); }));
 
     py::class_<PyGRUStack>(m, "GRUStack")
         .def(py::init(&make_stack), py::arg("layers"), py::arg("token_input"),

@@ -12,8 +12,8 @@ from __future__ import annotations
 import scipy_openblas64 as _scipy_openblas64  # noqa: F401
 
 from . import _core, kernels
-from .gru import GRUStack
-from .io import load
+from ._load import Model, load
+from .gru import GRUStack, GRUState
 from .mlp import CondMLP
 from .sequential import Sequential
 from .tree import TreeGatedLinear
@@ -25,7 +25,7 @@ _core.init_isa_from_env()
 
 available_isas = _core.available_isas
 get_isa = _core.get_isa
-get_num_threads = _core.get_num_threads
+get_num_threads = _core.get_num_threads  # ccinfer's OpenMP threads (threadpoolctl sets them)
 #: The largest count :func:`set_num_threads` accepts: 4 x the processors OpenMP may use, at
 #: least 64 (beyond a few threads per processor each one only adds waiting; unbounded,
 #: 100,000 threads overflowed libgomp's stack).
@@ -86,6 +86,8 @@ def build_info() -> dict:
 __all__ = [
     "CondMLP",
     "GRUStack",
+    "GRUState",
+    "Model",
     "Sequential",
     "TreeGatedLinear",
     "available_isas",

@@ -1,7 +1,7 @@
 """ccinfer's compiled core (private: use the ccinfer package).
 
 Generated with pybind11-stubgen from the built module, then reviewed. The submodule
-``kernels`` is typed in ``kernels.py``, which re-exports it.
+``kernels`` is typed in ``kernels.pyi`` (``kernels.py`` re-exports it).
 """
 
 from __future__ import annotations
@@ -98,8 +98,15 @@ class TreeGatedLinear:
 class GRUState:
     """
     The recurrent state of one or more streams of one GRUStack (make it with
-    GRUStack.new_state). Opaque: read or set it with get_h/set_h.
+    GRUStack.new_state). Opaque: read or set it with get_h/set_h. Pickles as its arrays; the
+    unpickled state is bound by the first model of its layer widths that steps it.
     """
+    def __copy__(self) -> GRUState: ...
+    def __deepcopy__(self, memo: typing.Any) -> GRUState: ...
+    def __getstate__(self) -> tuple[int, int, list[numpy.typing.NDArray[numpy.float32]]]: ...
+    def __setstate__(
+        self, state: tuple[int, int, list[numpy.typing.NDArray[numpy.float32]]]
+    ) -> None: ...
     def copy(self) -> GRUState:
         """
         An independent copy.

@@ -18,12 +18,13 @@ Note the two conventions for z: PyTorch's z keeps the *old* state, the condition
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from . import _core
+from ._base import ModelBase
 from .convert import as_float32_matrix
 from .io import (
     ModelFile,
@@ -123,7 +124,7 @@ def _check_layer(i: int, layer: Mapping, d: int, weights: str = "float32") -> di
     return {"kind": kind, "hidden": h, "rank": rank, "arrays": arrays}
 
 
-class GRUStack:
+class GRUStack(ModelBase):
     """A stack of GRU layers with a linear output (logits), token or vector input.
 
     Parameters
@@ -347,14 +348,15 @@ class GRUStack:
             f"{c['kind']}({c['hidden']}" + (f", {c['rank']})" if c["rank"] else ")")
             for c in self._layers
         )
-        storage = "" if self._weights == "float32" else f", weights={self._weights}"
-        return f"GRUStack({inp} -> {body} -> {self.output_size}{storage})"
+        return f"GRUStack({inp} -> {body} -> {self.output_size}, weights={self._weights})"
 
     # ---- states -----------------------------------------------------------------------------
     def new_state(self, batch: int | None = None) -> GRUState:
         """A zero state: one stream (``batch=None``) or ``batch`` streams for batch steps.
         Opaque; ``get_h(layer)`` / ``set_h(layer, h)`` read and write it, ``copy()`` forks
-        it, ``copy_stream(src, i, j)`` moves one stream between states."""
+        it, ``copy_stream(src, i, j)`` moves one stream between states. It pickles as its
+        arrays (no model inside): unpickled, in this process or another, it is bound to the
+        first model with its layer widths that steps it, and continues bit for bit."""
         n = 1 if batch is None else batch
         if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"GRUStack.new_state: batch must be an int >= 1, got {batch!r}")
@@ -624,14 +626,17 @@ class GRUStack:
         }
         return ModelFile("GRUStack", config, tensors, dict(card if card is not None else self.card))
 
-    def save(
-        self, path: str | os.PathLike, card: dict | None = None, store_dtype=np.float32
-    ) -> None:
-        """Write the model (models/FORMAT.md, kind ``GRUStack``). ``card``: free-form strings
-        kept in the file (default: :attr:`card`)."""
-        from .io import write_model_file
+    def _runtime(self) -> dict[str, Any]:
+        # The model's own stream, as its arrays (h per layer).
+        s = self._state
+        return {"state": None if s is None else [s.get_h(i) for i in range(s.num_layers)]}
 
-        write_model_file(path, self.to_model_file(card), store_dtype)
+    def _set_runtime(self, runtime: dict[str, Any]) -> None:
+        h = runtime["state"]
+        if h is not None:
+            self._state = self._core.new_state(h[0].shape[0])
+            for i, a in enumerate(h):
+                self._state.set_h(i, a)
 
     @classmethod
     def from_model_file(cls, mf: ModelFile) -> GRUStack:

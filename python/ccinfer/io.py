@@ -18,6 +18,7 @@ import reprlib
 import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
@@ -220,18 +221,20 @@ def config_object(
     return value
 
 
-def read_header(path: str | os.PathLike) -> tuple[dict, dict[str, dict]]:
-    """Parse and check a safetensors header without reading tensor data.
+def read_header(path: str | os.PathLike | bytes) -> tuple[dict, dict[str, dict]]:
+    """Parse and check a safetensors header without reading tensor data. ``path`` may also be
+    the bytes of a model file (``to_bytes()``; named ``<bytes>`` in messages).
 
     Returns
     -------
     metadata : dict of str to str
     entries : dict of tensor name to {"dtype", "shape", "data_offsets"}
     """
-    path = Path(path)
+    blob = bytes(path) if isinstance(path, (bytes, bytearray, memoryview)) else None
+    path = "<bytes>" if blob is not None else Path(path)
     try:
-        size = path.stat().st_size
-        with open(path, "rb") as f:
+        size = len(blob) if blob is not None else path.stat().st_size
+        with BytesIO(blob) if blob is not None else open(path, "rb") as f:
             prefix = f.read(8)
             if len(prefix) < 8:
                 raise _fail(path, f"file is {size} bytes, too short for a safetensors header")
@@ -302,13 +305,14 @@ def _check_entry(path, name: str, entry, data_bytes: int) -> None:
         )
 
 
-def read_model_file(path: str | os.PathLike) -> ModelFile:
-    """Read and check a ccinfer model file (see models/FORMAT.md)."""
+def read_model_file(path: str | os.PathLike | bytes) -> ModelFile:
+    """Read and check a ccinfer model file (see models/FORMAT.md), or its bytes."""
     from safetensors import SafetensorError
-    from safetensors.numpy import load_file
+    from safetensors.numpy import load, load_file
 
-    path = Path(path)
-    metadata, _ = read_header(path)
+    blob = bytes(path) if isinstance(path, (bytes, bytearray, memoryview)) else None
+    metadata, _ = read_header(blob if blob is not None else path)
+    path = "<bytes>" if blob is not None else Path(path)
     if metadata.get("format") != FORMAT_NAME:
         raise _fail(
             path,
@@ -338,7 +342,7 @@ def read_model_file(path: str | os.PathLike) -> ModelFile:
     if not isinstance(config, dict):
         raise _fail(path, "metadata 'config' must be a JSON object")
     try:
-        raw = load_file(str(path))
+        raw = load(blob) if blob is not None else load_file(str(path))
     except (SafetensorError, OSError) as e:
         raise _fail(path, f"cannot read tensors ({short_repr(str(e))})") from e
     tensors, stored = {}, {}
@@ -352,14 +356,13 @@ def read_model_file(path: str | os.PathLike) -> ModelFile:
     return ModelFile(kind=kind, config=config, tensors=tensors, card=card, stored=stored)
 
 
-def write_model_file(
-    path: str | os.PathLike, model_file: ModelFile, store_dtype: type = np.float32
-) -> None:
-    """Write a model file. ``store_dtype`` float16 halves the size (rounding the weights once;
-    the loaded model then computes in float32 on exactly the rounded values)."""
-    from safetensors.numpy import save_file
-
-    if store_dtype not in (np.float32, np.float16):
+def _serialized(
+    model_file: ModelFile, store_dtype: type | None
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """The tensors and metadata of a model file. ``store_dtype`` None keeps each tensor's own
+    dtype (float16 stays float16, anything else float32): what pickling needs to restore a
+    float16 GRUStack exactly."""
+    if store_dtype not in (np.float32, np.float16, None):
         raise ValueError(f"save: store_dtype must be float32 or float16, got {store_dtype}")
     metadata = {
         "format": FORMAT_NAME,
@@ -369,9 +372,32 @@ def write_model_file(
     }
     metadata.update({f"card.{k}": str(v) for k, v in model_file.card.items()})
     tensors = {
-        name: np.ascontiguousarray(t, dtype=store_dtype) for name, t in model_file.tensors.items()
+        name: np.ascontiguousarray(
+            t, dtype=store_dtype or (np.float16 if t.dtype == np.float16 else np.float32)
+        )
+        for name, t in model_file.tensors.items()
     }
+    return tensors, metadata
+
+
+def write_model_file(
+    path: str | os.PathLike, model_file: ModelFile, store_dtype: type | None = np.float32
+) -> None:
+    """Write a model file. ``store_dtype`` float16 halves the size (rounding the weights once;
+    the loaded model then computes in float32 on exactly the rounded values); None keeps each
+    tensor's dtype."""
+    from safetensors.numpy import save_file
+
+    tensors, metadata = _serialized(model_file, store_dtype)
     save_file(tensors, str(path), metadata=metadata)
+
+
+def model_file_bytes(model_file: ModelFile, store_dtype: type | None = None) -> bytes:
+    """The bytes :func:`write_model_file` would write (``read_model_file`` reads them back)."""
+    from safetensors.numpy import save
+
+    tensors, metadata = _serialized(model_file, store_dtype)
+    return save(tensors, metadata=metadata)
 
 
 _READERS: dict[str, Callable[[ModelFile], object]] = {}
@@ -382,8 +408,9 @@ def register_model(kind: str, reader: Callable[[ModelFile], object]) -> None:
     _READERS[kind] = reader
 
 
-def load(path: str | os.PathLike):
-    """Load any ccinfer model file and return the model object of the right class.
+def load(path: str | os.PathLike | bytes):
+    """Load any ccinfer model file (or its bytes) and return the model object of the right
+    class.
 
     Raises
     ------

@@ -3,13 +3,14 @@ be zero (Davis & Arel 2014; DESIGN.md section 1)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from . import _core
+from ._base import ModelBase
 from .convert import (
     as_float32_matrix,
     check_activation,
@@ -23,6 +24,7 @@ from .io import (
     config_int,
     config_list,
     config_object,
+    config_str,
     register_model,
     require_tensor,
 )
@@ -66,7 +68,7 @@ def truncated_svd(W: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
-class CondMLP:
+class CondMLP(ModelBase):
     """A stack of dense ReLU layers; hidden layers may carry sign estimators, the last layer is
     linear (logits). One call runs the whole network in C++.
 
@@ -111,6 +113,7 @@ class CondMLP:
             checked.append(est)
         self._weights, self._biases, self._estimators = weights, biases, checked
         self.card: dict[str, str] = {}  # free-form strings saved with the model
+        self._plan_chosen = False  # by autotune or by hand: then saved with the model
         self._core = _core.CondMLP(
             weights,
             biases,
@@ -232,6 +235,7 @@ class CondMLP:
             self._weights, self._biases, [None if e is None else Estimator(*e) for e in estimators]
         )
         self._estimators, self._core = rebuilt._estimators, rebuilt._core
+        self._plan_chosen = False
         return report
 
     # ---- inference --------------------------------------------------------------------------
@@ -248,7 +252,31 @@ class CondMLP:
 
     @property
     def sizes(self) -> list[int]:
+        """The input width, then the width of every layer."""
         return [self._weights[0].shape[1], *(W.shape[0] for W in self._weights)]
+
+    @property
+    def input_size(self) -> int:
+        return int(self._weights[0].shape[1])
+
+    @property
+    def output_size(self) -> int:
+        return int(self._weights[-1].shape[0])
+
+    # The names of TreeGatedLinear and Sequential (and nn.Linear), for the same sizes.
+    in_features = input_size
+    out_features = output_size
+
+    def __repr__(self) -> str:
+        layers = " -> ".join(
+            f"{W.shape[0]}" + (f"[rank {e.rank}]" if e is not None else "")
+            for W, e in zip(self._weights, self._estimators, strict=True)
+        )
+        tuned = " (chosen)" if self._plan_chosen else ""
+        return (
+            f"CondMLP({self.input_size} -> {layers}, weights=float32, "
+            f"plan=[{', '.join(self.plan)}]{tuned})"
+        )
 
     @property
     def estimators(self) -> list[Estimator | None]:
@@ -282,6 +310,7 @@ class CondMLP:
     @plan.setter
     def plan(self, kernels: Sequence[str]) -> None:
         self._core.plan = list(kernels)
+        self._plan_chosen = True
 
     @property
     def single_sample_threads(self) -> int:
@@ -292,14 +321,18 @@ class CondMLP:
     @single_sample_threads.setter
     def single_sample_threads(self, n: int) -> None:
         self._core.single_sample_threads = int(n)
+        self._plan_chosen = True
 
     def autotune(self, X: np.ndarray, repeats: int = 5) -> dict[str, list]:
         """Choose each layer's kernel by measurement on samples ``X`` (n, in), single-sample
         path: layer by layer, whole forward passes with each kernel that can run the layer
         (the others on their best so far). Returns the plan and, per layer and kernel, the
         microseconds per sample of the whole forward pass. Finally times the whole pass on one
-        thread against all threads and keeps the faster (``single_sample_threads``)."""
+        thread against all threads and keeps the faster (``single_sample_threads``). The
+        choice is saved with the model (:meth:`save`, pickling), so a service that loads the
+        file does not tune again."""
         seconds = self._core.autotune(X, repeats)
+        self._plan_chosen = True
         return {
             "plan": self.plan,
             "single_sample_threads": self.single_sample_threads,
@@ -371,25 +404,35 @@ class CondMLP:
             if est is not None:
                 tensors[f"layers.{i}.estimator.A"] = est.A
                 tensors[f"layers.{i}.estimator.B"] = est.B
-        config = {
+        config: dict[str, Any] = {
             "sizes": self.sizes,
             "estimators": [
                 None if e is None else {"rank": e.rank, "tau": e.tau} for e in self._estimators
             ],
         }
+        if self._plan_chosen:
+            config["plan"] = self.plan
+            config["single_sample_threads"] = self.single_sample_threads
         return ModelFile("CondMLP", config, tensors, dict(card or {}))
 
-    def save(
-        self, path: str | os.PathLike, card: dict | None = None, store_dtype=np.float32
-    ) -> None:
-        """Write the model (models/FORMAT.md). ``card``: free-form strings kept in the file."""
-        from .io import write_model_file
+    def _runtime(self) -> dict[str, Any]:
+        return {
+            "estimators_enabled": self.estimators_enabled,
+            "track_accuracy": self.track_accuracy,
+        }
 
-        write_model_file(path, self.to_model_file(card), store_dtype)
+    def _set_runtime(self, runtime: dict[str, Any]) -> None:
+        self.estimators_enabled = runtime["estimators_enabled"]
+        self.track_accuracy = runtime["track_accuracy"]
 
     @classmethod
     def from_model_file(cls, mf: ModelFile) -> CondMLP:
-        cfg = config_object(mf.config, "CondMLP config", {"sizes"}, {"estimators"})
+        cfg = config_object(
+            mf.config,
+            "CondMLP config",
+            {"sizes"},
+            {"estimators", "plan", "single_sample_threads"},
+        )
         sizes = config_list(cfg["sizes"], "CondMLP config 'sizes'", 2, MAX_LAYERS + 1)
         for i, s in enumerate(sizes):
             config_int(s, f"CondMLP config 'sizes'[{i}]", 1, MAX_WIDTH)
@@ -422,7 +465,27 @@ class CondMLP:
         check_no_extra_tensors(mf, used)
         model = cls(weights, biases, estimators)
         model.card = mf.card
+        _apply_plan(model, mf.config, n_layers)
         return model
+
+
+def _apply_plan(model: CondMLP, config: dict, n_layers: int) -> None:
+    """Install the plan saved with the model (absent in files written before plans were
+    saved, or by a model whose plan was never chosen: the default plan is kept)."""
+    if "plan" not in config and "single_sample_threads" not in config:
+        return
+    where = "CondMLP config"
+    plan = config_list(config.get("plan"), f"{where} 'plan'", n_layers, n_layers)
+    for i, kernel in enumerate(plan):
+        config_str(kernel, f"{where} 'plan'[{i}]", KERNELS)
+    threads = config_int(
+        config.get("single_sample_threads"), f"{where} 'single_sample_threads'", 0, 1 << 16
+    )
+    try:
+        model.plan = plan
+        model.single_sample_threads = threads
+    except ValueError as e:
+        raise ValueError(f"ccinfer.load: {where} 'plan' {plan} cannot run: {e}") from e
 
 
 register_model("CondMLP", CondMLP.from_model_file)

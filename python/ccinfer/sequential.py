@@ -6,11 +6,12 @@ Each stage runs whole in C++ (one call per stage); a ReLU between stages is appl
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
+from ._base import ModelBase
 from .io import (
     ModelFile,
     config_bool,
@@ -40,12 +41,10 @@ def _kind(layer) -> str:
 
 
 def _widths(layer) -> tuple[int, int]:
-    if isinstance(layer, CondMLP):
-        return layer.sizes[0], layer.sizes[-1]
-    return layer.in_features, layer.out_features
+    return layer.input_size, layer.output_size
 
 
-class Sequential:
+class Sequential(ModelBase):
     """Stages in order; the string ``"relu"`` after a stage applies ``max(., 0)`` to its output.
 
     Parameters
@@ -110,12 +109,20 @@ class Sequential:
         return out
 
     @property
-    def in_features(self) -> int:
+    def input_size(self) -> int:
         return _widths(self._stages[0][0])[0]
 
     @property
-    def out_features(self) -> int:
+    def output_size(self) -> int:
         return _widths(self._stages[-1][0])[1]
+
+    # nn.Linear's names for the same sizes.
+    in_features = input_size
+    out_features = output_size
+
+    def __repr__(self) -> str:
+        stages = ",\n".join(f"  {layer!r}" for layer in self.layers)
+        return f"Sequential(\n{stages}\n)"
 
     # ---- files ------------------------------------------------------------------------------
     def to_model_file(self, card: dict | None = None) -> ModelFile:
@@ -126,13 +133,12 @@ class Sequential:
             tensors.update({f"stages.{i}.{name}": t for name, t in mf.tensors.items()})
         return ModelFile("Sequential", {"stages": stages}, tensors, dict(card or {}))
 
-    def save(
-        self, path: str | os.PathLike, card: dict | None = None, store_dtype=np.float32
-    ) -> None:
-        """Write the model (models/FORMAT.md, kind ``Sequential``)."""
-        from .io import write_model_file
+    def _runtime(self) -> dict[str, Any]:
+        return {"stages": [layer._runtime() for layer, _ in self._stages]}
 
-        write_model_file(path, self.to_model_file(card), store_dtype)
+    def _set_runtime(self, runtime: dict[str, Any]) -> None:
+        for (layer, _), own in zip(self._stages, runtime["stages"], strict=True):
+            layer._set_runtime(own)
 
     @classmethod
     def from_model_file(cls, mf: ModelFile) -> Sequential:

@@ -7,11 +7,10 @@ non-zero input: exponential capacity for linear compute.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from . import _core
+from ._base import ModelBase
 from .convert import as_float32_matrix
 from .io import (
     ModelFile,
@@ -69,7 +68,7 @@ def _as_units(gate_units, p: int) -> np.ndarray:
     return np.ascontiguousarray(units, dtype=np.int32)
 
 
-class TreeGatedLinear:
+class TreeGatedLinear(ModelBase):
     """``h = phi(bias + sum_j x_j * sum_{l=0..k} T[j, v_l(j)])`` over the non-zero ``x_j``.
 
     Gating bits ``g`` come from the input: a threshold on chosen units (``g_i = x[units_i] >
@@ -202,12 +201,26 @@ class TreeGatedLinear:
         return self._core.gates(X)
 
     @property
-    def in_features(self) -> int:
-        return self._table.shape[0]
+    def input_size(self) -> int:
+        return int(self._table.shape[0])
 
     @property
-    def out_features(self) -> int:
-        return self._table.shape[2]
+    def output_size(self) -> int:
+        return int(self._table.shape[2])
+
+    # nn.Linear's names for the same sizes.
+    in_features = input_size
+    out_features = output_size
+
+    def __repr__(self) -> str:
+        gates = self.gate_source
+        if gates != "none":
+            gates += f"({self.num_bits} bits)"
+        return (
+            f"TreeGatedLinear({self.input_size} -> {self.output_size}, depth={self.depth}, "
+            f"path={self._path}, gates={gates}, activation={self._activation}, "
+            f"weights=float32)"
+        )
 
     @property
     def depth(self) -> int:
@@ -285,14 +298,6 @@ class TreeGatedLinear:
             "gates": gates,
         }
         return ModelFile("TreeGated", config, tensors, dict(card or {}))
-
-    def save(
-        self, path: str | os.PathLike, card: dict | None = None, store_dtype=np.float32
-    ) -> None:
-        """Write the layer (models/FORMAT.md, kind ``TreeGated``)."""
-        from .io import write_model_file
-
-        write_model_file(path, self.to_model_file(card), store_dtype)
 
     @classmethod
     def from_model_file(cls, mf: ModelFile) -> TreeGatedLinear:

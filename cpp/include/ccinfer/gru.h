@@ -90,7 +90,9 @@ class GRUStack;
 
 /// The recurrent state of n independent streams: h of every layer, (n, h_l) row-major each,
 /// and the steps each stream has taken. Tied to the model that made it (model_id); a step
-/// with a state from another model throws.
+/// with a state from another model throws. A detached state (model_id 0: restored from its
+/// arrays, e.g. unpickled in another process) is bound by the first model whose layer widths
+/// it has to step it.
 ///
 /// Concurrency: a step (or run(), for its whole length), reset, set_h and copy_stream (its
 /// destination) hold the state exclusively; get_h, steps, clone and copy_stream (its
@@ -99,6 +101,11 @@ class GRUStack;
 /// write is half applied.
 class GRUState {
   public:
+    /// A zero state of n >= 1 streams with these layer widths, bound to no model yet, whose
+    /// streams have taken `steps` steps (n counts; empty: none). Throws std::invalid_argument
+    /// for n < 1, no layers, a width < 1 or a steps vector of another length.
+    static std::unique_ptr<GRUState> detached(int64_t n, const std::vector<int64_t>& widths,
+                                              std::vector<int64_t> steps = {});
     int64_t batch() const { return n_; }
     uint64_t model_id() const { return model_id_; }
     size_t num_layers() const { return h_.size(); }
@@ -111,7 +118,7 @@ class GRUState {
     /// A copy (same model, same streams, same values, same step counts).
     std::unique_ptr<GRUState> clone() const;
     /// Copies stream `from` of src (state and step count) into stream `to` of this state.
-    /// Throws std::invalid_argument if src belongs to another model or an index is out of
+    /// Throws std::invalid_argument if src belongs to another model (a detached side needs equal widths) or an index is out of
     /// range.
     void copy_stream(const GRUState& src, int64_t from, int64_t to);
     /// Copies layer `layer`'s state, (batch, hidden) row-major, into out. layer < num_layers.
@@ -139,7 +146,7 @@ class GRUState {
 
   private:
     friend class GRUStack;
-    uint64_t model_id_ = 0;
+    std::atomic<uint64_t> model_id_{0};  ///< 0: detached (see detached())
     int64_t n_ = 0;
     std::vector<int64_t> widths_;
     std::vector<AlignedBuffer<float>> h_;

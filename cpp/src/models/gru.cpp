@@ -120,10 +120,28 @@ void GRUState::reset() {
     std::fill(steps_.begin(), steps_.end(), 0);
 }
 
+std::unique_ptr<GRUState> GRUState::detached(int64_t n, const std::vector<int64_t>& widths,
+                                             std::vector<int64_t> steps) {
+    if (n < 1 || widths.empty())
+        throw std::invalid_argument("GRUState: a state needs at least one stream and one layer");
+    if (!steps.empty() && static_cast<int64_t>(steps.size()) != n)
+        throw std::invalid_argument("GRUState: one step count per stream");
+    auto s = std::make_unique<GRUState>();
+    s->n_ = n;
+    for (int64_t w : widths) {
+        if (w < 1) throw std::invalid_argument("GRUState: layer widths must be >= 1");
+        s->widths_.push_back(w);
+        s->h_.emplace_back(checked_mul(n, w, "GRUState"));
+    }
+    s->reset();
+    s->steps_ = steps.empty() ? std::vector<int64_t>(n, 0) : std::move(steps);
+    return s;
+}
+
 std::unique_ptr<GRUState> GRUState::clone() const {
     Lock lock("GRUState.copy", *this, false);
     auto s = std::make_unique<GRUState>();
-    s->model_id_ = model_id_;
+    s->model_id_ = model_id_.load();
     s->n_ = n_;
     s->widths_ = widths_;
     s->steps_ = steps_;
@@ -133,7 +151,9 @@ std::unique_ptr<GRUState> GRUState::clone() const {
 
 void GRUState::copy_stream(const GRUState& src, int64_t from, int64_t to) {
     const char* fn = "GRUState.copy_stream";
-    if (src.model_id_ != model_id_)
+    // A detached side has no model to compare; equal widths make the copy well defined.
+    const bool detached = src.model_id_ == 0 || model_id_ == 0;
+    if (detached ? src.widths_ != widths_ : src.model_id_ != model_id_)
         throw std::invalid_argument(std::string(fn) +
                                     ": the source state belongs to another model");
     if (from < 0 || from >= src.n_ || to < 0 || to >= n_)
@@ -352,17 +372,32 @@ int64_t GRUStack::dense_macs() const {
 void GRUStack::check_step(const char* fn, GRUState& state, int64_t n,
                           const GruWorkspace& ws) const {
     const std::string f(fn);
-    if (state.model_id_ != id_)
+    const uint64_t owner = state.model_id_.load();
+    if (owner == 0) {
+        bool fits = state.widths_.size() == layers_.size();
+        for (size_t l = 0; fits && l < layers_.size(); ++l) fits = state.widths_[l] == layers_[l].h;
+        if (!fits)
+            throw std::invalid_argument(f + ": the restored state's layer widths do not match "
+                                            "this model's");
+    } else if (owner != id_) {
         throw std::invalid_argument(f + ": state belongs to another model (made by model #" +
-                                    std::to_string(state.model_id_) + ", this is model #" +
+                                    std::to_string(owner) + ", this is model #" +
                                     std::to_string(id_) + ")");
+    }
     if (state.n_ != n)
         throw std::invalid_argument(f + ": state holds " + std::to_string(state.n_) +
                                     " stream(s), the input has " + std::to_string(n));
     if (ws.capacity < n || ws.stats.size() != layers_.size())
         throw std::invalid_argument(f + ": workspace holds " + std::to_string(ws.capacity) +
                                     " stream(s), needs " + std::to_string(n));
+    // A detached state (restored from its arrays) joins the first model it fits; atomically,
+    // so two models stepping it at once cannot both claim it.
+    uint64_t expected = 0;
+    if (owner == 0 && !state.model_id_.compare_exchange_strong(expected, id_) && expected != id_)
+        throw std::invalid_argument(f + ": the restored state was just bound to model #" +
+                                    std::to_string(expected));
 }
+
 
 int64_t GRUStack::z_path(const Layer& L, int32_t token, const float* x, const float* h,
                          float* zlr, float* z, int32_t* units, int32_t* nz) const {
