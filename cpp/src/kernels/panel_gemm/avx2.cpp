@@ -48,7 +48,8 @@ void tile(const W* panel, int64_t k, const float* x, int64_t ldx, const int32_t*
 
 template <typename W>
 void panel_gemm_impl(const W* panels, int64_t nrows, int64_t k, const float* x, int64_t ldx,
-                     const int32_t* samples, int64_t nsamples, float* y, int64_t ldy) {
+                     const int32_t* samples, int64_t nsamples, float* y, int64_t ldy,
+                     WeightStream /*stream: no prefetch here*/) {
     static_assert(kMs == 6, "by_size lists tile for the sizes 1 to kMs");
     using Tile = void (*)(const W*, int64_t, const float*, int64_t, const int32_t*, float*,
                           int64_t, int64_t);
@@ -70,16 +71,7 @@ void panel_gemm_impl(const W* panels, int64_t nrows, int64_t k, const float* x, 
 
 }  // namespace
 
-void panel_gemm(const float* panels, int64_t nrows, int64_t k, const float* x, int64_t ldx,
-                const int32_t* samples, int64_t nsamples, float* y, int64_t ldy,
-                WeightStream /*stream: no prefetch here*/) {
-    panel_gemm_impl(panels, nrows, k, x, ldx, samples, nsamples, y, ldy);
-}
-
-void panel_gemm_f16(const uint16_t* panels, int64_t nrows, int64_t k, const float* x,
-                    int64_t ldx, const int32_t* samples, int64_t nsamples, float* y, int64_t ldy,
-                    WeightStream /*stream: no prefetch here*/) {
-    panel_gemm_impl(panels, nrows, k, x, ldx, samples, nsamples, y, ldy);
-}
+const PanelGemmFn panel_gemm = panel_gemm_impl<float>;
+const PanelGemmF16Fn panel_gemm_f16 = panel_gemm_impl<uint16_t>;
 
 }  // namespace ccinfer::kernels::avx2

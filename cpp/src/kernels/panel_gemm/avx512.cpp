@@ -91,16 +91,7 @@ void panel_gemm_impl(const W* panels, int64_t nrows, int64_t k, const float* x, 
 
 }  // namespace
 
-void panel_gemm(const float* panels, int64_t nrows, int64_t k, const float* x, int64_t ldx,
-                const int32_t* samples, int64_t nsamples, float* y, int64_t ldy,
-                WeightStream stream) {
-    panel_gemm_impl(panels, nrows, k, x, ldx, samples, nsamples, y, ldy, stream);
-}
-
-void panel_gemm_f16(const uint16_t* panels, int64_t nrows, int64_t k, const float* x,
-                    int64_t ldx, const int32_t* samples, int64_t nsamples, float* y, int64_t ldy,
-                    WeightStream stream) {
-    panel_gemm_impl(panels, nrows, k, x, ldx, samples, nsamples, y, ldy, stream);
-}
+const PanelGemmFn panel_gemm = panel_gemm_impl<float>;
+const PanelGemmF16Fn panel_gemm_f16 = panel_gemm_impl<uint16_t>;
 
 }  // namespace ccinfer::kernels::avx512

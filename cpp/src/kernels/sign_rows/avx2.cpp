@@ -22,10 +22,8 @@ inline void panel_scores(const float* panel, const float* bias, int64_t r, const
     }
 }
 
-}  // namespace
-
-int64_t sign_rows(const float* a_panels, const float* bias, int64_t m, int64_t r, const float* u,
-                  float tau, int32_t* rows_out) {
+int64_t sign_rows_impl(const float* a_panels, const float* bias, int64_t m, int64_t r,
+                       const float* u, float tau, int32_t* rows_out) {
     const __m256 tau_v = _mm256_set1_ps(tau);
     int64_t count = 0;
     for (int64_t p0 = 0; p0 < m; p0 += kSignPanel) {
@@ -46,8 +44,8 @@ int64_t sign_rows(const float* a_panels, const float* bias, int64_t m, int64_t r
     return count;
 }
 
-void sign_mask(const float* a_panels, const float* bias, int64_t m, int64_t r, const float* u,
-               float tau, uint8_t* mask) {
+void sign_mask_impl(const float* a_panels, const float* bias, int64_t m, int64_t r, const float* u,
+                    float tau, uint8_t* mask) {
     const __m256 tau_v = _mm256_set1_ps(tau);
     for (int64_t p0 = 0; p0 < m; p0 += kSignPanel) {
         __m256 t[kRegs];
@@ -62,5 +60,10 @@ void sign_mask(const float* a_panels, const float* bias, int64_t m, int64_t r, c
         }
     }
 }
+
+}  // namespace
+
+const SignRowsFn sign_rows = sign_rows_impl;
+const SignMaskFn sign_mask = sign_mask_impl;
 
 }  // namespace ccinfer::kernels::avx2

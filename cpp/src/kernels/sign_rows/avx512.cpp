@@ -66,10 +66,8 @@ inline __mmask16 valid_lanes(int64_t m, int64_t row0) {
     return static_cast<__mmask16>((1u << left) - 1u);
 }
 
-}  // namespace
-
-int64_t sign_rows(const float* a_panels, const float* bias, int64_t m, int64_t r, const float* u,
-                  float tau, int32_t* rows_out) {
+int64_t sign_rows_impl(const float* a_panels, const float* bias, int64_t m, int64_t r,
+                       const float* u, float tau, int32_t* rows_out) {
     const __m512 tau_v = _mm512_set1_ps(tau);
     const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     int64_t count = 0;
@@ -91,8 +89,8 @@ int64_t sign_rows(const float* a_panels, const float* bias, int64_t m, int64_t r
     return count;
 }
 
-void sign_mask(const float* a_panels, const float* bias, int64_t m, int64_t r, const float* u,
-               float tau, uint8_t* mask) {
+void sign_mask_impl(const float* a_panels, const float* bias, int64_t m, int64_t r, const float* u,
+                    float tau, uint8_t* mask) {
     const __m512 tau_v = _mm512_set1_ps(tau);
     const __m128i one = _mm_set1_epi8(1);
     for (int64_t p0 = 0; p0 < m;) {
@@ -107,5 +105,10 @@ void sign_mask(const float* a_panels, const float* bias, int64_t m, int64_t r, c
         p0 += covered;
     }
 }
+
+}  // namespace
+
+const SignRowsFn sign_rows = sign_rows_impl;
+const SignMaskFn sign_mask = sign_mask_impl;
 
 }  // namespace ccinfer::kernels::avx512

@@ -10,9 +10,3 @@ namespace ccinfer::kernels {
 constexpr int64_t kSignPanel = 64;
 
 }  // namespace ccinfer::kernels
-
-CCINFER_DECLARE_FOR_ALL_ISAS(int64_t sign_rows(const float* a_panels, const float* bias, int64_t m,
-                                               int64_t r, const float* u, float tau,
-                                               int32_t* rows_out))
-CCINFER_DECLARE_FOR_ALL_ISAS(void sign_mask(const float* a_panels, const float* bias, int64_t m,
-                                            int64_t r, const float* u, float tau, uint8_t* mask))
