@@ -59,6 +59,9 @@ struct Avx2 {
     static void prefetch(const void* p) {
         _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0);
     }
+    static void prefetch_l2(const void* p) {
+        _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T1);
+    }
 };
 
 }  // namespace ccinfer::kernels::simd

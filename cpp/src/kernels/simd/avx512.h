@@ -47,6 +47,9 @@ struct Avx512 {
     static void prefetch(const void* p) {
         _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0);
     }
+    static void prefetch_l2(const void* p) {
+        _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T1);
+    }
 };
 
 }  // namespace ccinfer::kernels::simd

@@ -7,7 +7,7 @@
 //   load(mask, p), store(mask, p)  partial loads (other lanes zero, no memory touched) / stores
 //   fma, add, mul, max             lane-wise; fma rounds once
 //   reduce                         the sum of the lanes in the layer's fixed order
-//   prefetch                       a hint into L1 (no-op here)
+//   prefetch, prefetch_l2          a hint into L1 / L2 (no-ops here)
 // Its fma is std::fma, one rounding like a SIMD lane: the SIMD kernels' scalar tails use it so
 // that a tail element rounds as the vector lanes do. (The scalar reference kernels multiply
 // and add separately: they are written out in the scalar.cpp files, not over this layer.)
@@ -46,6 +46,7 @@ struct Scalar {
     static float reduce(V v) { return v; }
 
     static void prefetch(const void*) {}
+    static void prefetch_l2(const void*) {}
 };
 
 }  // namespace ccinfer::kernels::simd
