@@ -39,22 +39,22 @@ inline void dot_rows(const Wt* const* wr, const char* const* pf, int64_t k, cons
             for (int a = 0; a < kAcc; ++a)
                 acc[r][a] = S::fma(S::load(wr[r] + j + a * W), xv[a], acc[r][a]);
     }
-    V sum[R];
+    // Each row finished in registers (unrolled: a loop over rows here kept its sums on the
+    // stack, 3-4% slower on AVX2): the accumulators added, the whole vector left (fewer than
+    // kAcc), the tail.
+    const bool masked_tail = kTail == DotTail::kMasked && kw < k;
+    const typename S::Mask tail = S::first(k - kw);
+    if (kPrefetch && masked_tail)
+        for (int r = 0; r < R; ++r) S::prefetch(pf[r] + sizeof(Wt) * kw);
+    const V xt = masked_tail ? S::load(tail, x + kw) : S::zero();
+#pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
-        sum[r] = acc[r][0];
-        for (int a = 1; a < kAcc; ++a) sum[r] = S::add(sum[r], acc[r][a]);
-        for (int64_t j = kb; j < kw; j += W)
-            sum[r] = S::fma(S::load(wr[r] + j), S::load(x + j), sum[r]);
-    }
-    if (kTail == DotTail::kMasked && kw < k) {
-        const typename S::Mask tail = S::first(k - kw);
-        if (kPrefetch)
-            for (int r = 0; r < R; ++r) S::prefetch(pf[r] + sizeof(Wt) * kw);
-        const V xv = S::load(tail, x + kw);
-        for (int r = 0; r < R; ++r) sum[r] = S::fma(S::load(tail, wr[r] + kw), xv, sum[r]);
-    }
-    for (int r = 0; r < R; ++r) {
-        s[r] = S::reduce(sum[r]);
+        V sum = acc[r][0];
+        for (int a = 1; a < kAcc; ++a) sum = S::add(sum, acc[r][a]);
+        for (int64_t j = kb, a = 0; a + 1 < kAcc; j += W, ++a)
+            if (j < kw) sum = S::fma(S::load(wr[r] + j), S::load(x + j), sum);
+        if (masked_tail) sum = S::fma(S::load(tail, wr[r] + kw), xt, sum);
+        s[r] = S::reduce(sum);
         if (kTail == DotTail::kScalar) s[r] = dot_tail(wr[r], x, kw, k, s[r]);
     }
 }
