@@ -3,7 +3,7 @@
 ///
 /// Kernels here are single-threaded primitives over a slice of the work; the operations in
 /// cpp/src/ops/ validate arguments once, split the work across threads and call them. Kernels
-/// do not allocate, do not throw and check only with debug assertions (STYLE.md).
+/// do not allocate, do not throw and check only with debug assertions (docs/kernels.md).
 ///
 /// Adding a kernel: its pointer type here, one line in kernel_list.h, and a folder
 /// kernels/<op>/ with the body written once over the vector layer (<op>.h) and scalar.cpp /
