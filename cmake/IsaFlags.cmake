@@ -1,7 +1,7 @@
-# Per-file ISA flags: a kernel file named avx2.cpp or avx512.cpp (one file per ISA, STYLE.md)
-# gets the flags of its ISA and nothing else does, so the baseline path never runs an
-# instruction the CPU may lack. CCINFER_NATIVE adds -march=native everywhere (local
-# experiments only: the binary then runs only on this CPU).
+# Per-file ISA flags: a kernel folder's avx2.cpp or avx512.cpp (where the folder's body is
+# instantiated over simd/<isa>.h, docs/kernels.md) gets the flags of its ISA and nothing else
+# does, so the baseline path never runs an instruction the CPU may lack. CCINFER_NATIVE adds
+# -march=native everywhere (local experiments only: the binary then runs only on this CPU).
 
 set(CCINFER_AVX2_FLAGS -mavx2 -mfma -mf16c)
 # -Wno-maybe-uninitialized: gcc 12 false positive inside _mm512_reduce_add_ps.

@@ -3,16 +3,17 @@
 ///
 /// Kernels here are single-threaded primitives over a slice of the work; the operations in
 /// cpp/src/ops/ validate arguments once, split the work across threads and call them. Kernels
-/// do not allocate, do not throw and check only with debug assertions (STYLE.md).
+/// do not allocate, do not throw and check only with debug assertions (docs/kernels.md).
 ///
-/// Adding a kernel: a folder kernels/<op>/ with <op>.h (declarations for every ISA through
-/// CCINFER_DECLARE_FOR_ALL_ISAS) and scalar.cpp / avx2.cpp / avx512.cpp, a pointer here and
-/// three lines in table.cpp.
+/// Adding a kernel: its pointer type here, one line in kernel_list.h, and a folder
+/// kernels/<op>/ with the body written once over the vector layer (<op>.h) and scalar.cpp /
+/// avx2.cpp / avx512.cpp defining it per ISA (docs/kernels.md).
 
 #include <cstdint>
 
 #include "ccinfer/cpu.h"
 #include "ccinfer/weight_stream.h"
+#include "kernel_list.h"
 
 namespace ccinfer::kernels {
 
@@ -105,23 +106,9 @@ using TanhGateArrayFn = void (*)(const float* x, int64_t n, float* y);
 
 struct KernelTable {
     Isa isa;
-    GemvRowsFn gemv_rows;
-    BlockGemmFn block_gemm;
-    SignRowsFn sign_rows;
-    SignMaskFn sign_mask;
-    GemvSamplesFn gemv_samples;
-    SparseInputColsFn sparse_input_cols;
-    SparseInputRowsFn sparse_input_rows;
-    TreeAxpyFn tree_axpy;
-    GemvRowsF16Fn gemv_rows_f16;
-    BlockGemmF16Fn block_gemm_f16;
-    GemvSamplesF16Fn gemv_samples_f16;
-    GruCondUnitsFn gru_cond_units;
-    GruDenseUnitsFn gru_dense_units;
-    ClipTanhFn clip_tanh;
-    TanhGateArrayFn tanh_gate_array;
-    PanelGemmFn panel_gemm;
-    PanelGemmF16Fn panel_gemm_f16;
+#define CCINFER_TABLE_FIELD(name, Fn) Fn name;
+    CCINFER_KERNEL_LIST(CCINFER_TABLE_FIELD)
+#undef CCINFER_TABLE_FIELD
 };
 
 /// The kernel of a table for float32 or binary16 weights, so a routine written once as a
@@ -153,14 +140,14 @@ const KernelTable& table_for(Isa isa);
 
 }  // namespace ccinfer::kernels
 
-/// Declares `decl` inside ccinfer::kernels::scalar, ::avx2 and ::avx512.
-#define CCINFER_DECLARE_FOR_ALL_ISAS(decl)   \
-    namespace ccinfer::kernels::scalar {     \
-    decl;                                    \
-    }                                        \
-    namespace ccinfer::kernels::avx2 {       \
-    decl;                                    \
-    }                                        \
-    namespace ccinfer::kernels::avx512 {     \
-    decl;                                    \
+// Every kernel of every compiled ISA, as a constant pointer: ccinfer::kernels::<isa>::<name>,
+// defined (constant-initialised, so usable from any static initialiser) in the <isa>.cpp of
+// the kernel's folder.
+#define CCINFER_DECLARE_KERNEL(name, Fn) extern const Fn name;
+#define CCINFER_DECLARE_ISA(ns, isa)                   \
+    namespace ccinfer::kernels::ns {                   \
+    CCINFER_KERNEL_LIST(CCINFER_DECLARE_KERNEL)        \
     }
+CCINFER_KERNEL_ISAS(CCINFER_DECLARE_ISA)
+#undef CCINFER_DECLARE_ISA
+#undef CCINFER_DECLARE_KERNEL

@@ -26,15 +26,7 @@ void block_gemm_impl(const W* w, int64_t ldw, int64_t nrows, int64_t k, const fl
 
 }  // namespace
 
-void block_gemm(const float* w, int64_t ldw, int64_t nrows, int64_t k, const float* x, int64_t ldx,
-                const int32_t* samples, int64_t nsamples, float* y, int64_t ldy) {
-    block_gemm_impl(w, ldw, nrows, k, x, ldx, samples, nsamples, y, ldy);
-}
-
-void block_gemm_f16(const uint16_t* w, int64_t ldw, int64_t nrows, int64_t k, const float* x,
-                    int64_t ldx, const int32_t* samples, int64_t nsamples, float* y,
-                    int64_t ldy) {
-    block_gemm_impl(w, ldw, nrows, k, x, ldx, samples, nsamples, y, ldy);
-}
+const BlockGemmFn block_gemm = block_gemm_impl<float>;
+const BlockGemmF16Fn block_gemm_f16 = block_gemm_impl<uint16_t>;
 
 }  // namespace ccinfer::kernels::scalar

@@ -20,14 +20,7 @@ void gemv_rows_impl(const W* w, int64_t ldw, int64_t k, const float* x, const in
 
 }  // namespace
 
-void gemv_rows(const float* w, int64_t ldw, int64_t k, const float* x, const int32_t* rows,
-               int64_t nrows, const float* bias, float* out) {
-    gemv_rows_impl(w, ldw, k, x, rows, nrows, bias, out);
-}
-
-void gemv_rows_f16(const uint16_t* w, int64_t ldw, int64_t k, const float* x,
-                   const int32_t* rows, int64_t nrows, const float* bias, float* out) {
-    gemv_rows_impl(w, ldw, k, x, rows, nrows, bias, out);
-}
+const GemvRowsFn gemv_rows = gemv_rows_impl<float>;
+const GemvRowsF16Fn gemv_rows_f16 = gemv_rows_impl<uint16_t>;
 
 }  // namespace ccinfer::kernels::scalar

@@ -22,16 +22,7 @@ void gemv_samples_impl(const W* wrow, int64_t k, const float* x, int64_t ldx,
 
 }  // namespace
 
-void gemv_samples(const float* wrow, int64_t k, const float* x, int64_t ldx,
-                  const int32_t* samples, int64_t nsamples, const float* bias, float* out,
-                  int64_t ldo) {
-    gemv_samples_impl(wrow, k, x, ldx, samples, nsamples, bias, out, ldo);
-}
-
-void gemv_samples_f16(const uint16_t* wrow, int64_t k, const float* x, int64_t ldx,
-                      const int32_t* samples, int64_t nsamples, const float* bias, float* out,
-                      int64_t ldo) {
-    gemv_samples_impl(wrow, k, x, ldx, samples, nsamples, bias, out, ldo);
-}
+const GemvSamplesFn gemv_samples = gemv_samples_impl<float>;
+const GemvSamplesF16Fn gemv_samples_f16 = gemv_samples_impl<uint16_t>;
 
 }  // namespace ccinfer::kernels::scalar

@@ -101,10 +101,9 @@ inline __m256 cond_unit(__m256 xr, __m256 xn, __m256 yr, __m256 yn, __m256 z, __
     return _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(splat(1.0f), z), h), _mm256_mul_ps(z, n));
 }
 
-}  // namespace
-
-void gru_cond_units(const float* gx, const float* bx, const float* gh, const float* bh,
-                    const float* z, const float* h, const int32_t* units, int64_t n, float* hn) {
+void gru_cond_units_impl(const float* gx, const float* bx, const float* gh, const float* bh,
+                         const float* z, const float* h, const int32_t* units, int64_t n,
+                         float* hn) {
     int64_t a = 0;
     if (units) {
         for (; a + 8 <= n; a += 8) {
@@ -131,8 +130,8 @@ void gru_cond_units(const float* gx, const float* bx, const float* gh, const flo
                            bh ? bh + 2 * a : nullptr, z + a, h + a, nullptr, n - a, hn + a);
 }
 
-void gru_dense_units(const float* gx, const float* bx, const float* gh, const float* bh,
-                     const float* h, int64_t n, float* hn) {
+void gru_dense_units_impl(const float* gx, const float* bx, const float* gh, const float* bh,
+                          const float* h, int64_t n, float* hn) {
     const __m256i step = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -151,7 +150,7 @@ void gru_dense_units(const float* gx, const float* bx, const float* gh, const fl
                             bh ? bh + 3 * i : nullptr, h + i, n - i, hn + i);
 }
 
-int64_t clip_tanh(float* z, int64_t n, int32_t* units) {
+int64_t clip_tanh_impl(float* z, int64_t n, int32_t* units) {
     int64_t count = 0, i = 0;
     for (; i + 8 <= n; i += 8) {
         const __m256 u = _mm256_loadu_ps(z + i);
@@ -170,10 +169,17 @@ int64_t clip_tanh(float* z, int64_t n, int32_t* units) {
     return count + rest;
 }
 
-void tanh_gate_array(const float* x, int64_t n, float* y) {
+void tanh_gate_array_impl(const float* x, int64_t n, float* y) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, tanh_gate(_mm256_loadu_ps(x + i)));
     scalar::tanh_gate_array(x + i, n - i, y + i);
 }
+
+}  // namespace
+
+const GruCondUnitsFn gru_cond_units = gru_cond_units_impl;
+const GruDenseUnitsFn gru_dense_units = gru_dense_units_impl;
+const ClipTanhFn clip_tanh = clip_tanh_impl;
+const TanhGateArrayFn tanh_gate_array = tanh_gate_array_impl;
 
 }  // namespace ccinfer::kernels::avx2

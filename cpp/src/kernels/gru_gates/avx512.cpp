@@ -124,10 +124,9 @@ inline __m512 cond_unit(__m512 xr, __m512 xn, __m512 yr, __m512 yn, __m512 z, __
     return _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(splat(1.0f), z), h), _mm512_mul_ps(z, n));
 }
 
-}  // namespace
-
-void gru_cond_units(const float* gx, const float* bx, const float* gh, const float* bh,
-                    const float* z, const float* h, const int32_t* units, int64_t n, float* hn) {
+void gru_cond_units_impl(const float* gx, const float* bx, const float* gh, const float* bh,
+                         const float* z, const float* h, const int32_t* units, int64_t n,
+                         float* hn) {
     int64_t a = 0;
     if (units) {
         for (; a + 16 <= n; a += 16) {
@@ -152,8 +151,8 @@ void gru_cond_units(const float* gx, const float* bx, const float* gh, const flo
                            bh ? bh + 2 * a : nullptr, z + a, h + a, nullptr, n - a, hn + a);
 }
 
-void gru_dense_units(const float* gx, const float* bx, const float* gh, const float* bh,
-                     const float* h, int64_t n, float* hn) {
+void gru_dense_units_impl(const float* gx, const float* bx, const float* gh, const float* bh,
+                          const float* h, int64_t n, float* hn) {
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
         __m512 xr, xz, xn, yr, yz, yn;
@@ -170,7 +169,7 @@ void gru_dense_units(const float* gx, const float* bx, const float* gh, const fl
                             bh ? bh + 3 * i : nullptr, h + i, n - i, hn + i);
 }
 
-int64_t clip_tanh(float* z, int64_t n, int32_t* units) {
+int64_t clip_tanh_impl(float* z, int64_t n, int32_t* units) {
     int64_t count = 0, i = 0;
     for (; i + 16 <= n; i += 16) {
         const __m512 u = _mm512_loadu_ps(z + i);
@@ -189,10 +188,17 @@ int64_t clip_tanh(float* z, int64_t n, int32_t* units) {
     return count + rest;
 }
 
-void tanh_gate_array(const float* x, int64_t n, float* y) {
+void tanh_gate_array_impl(const float* x, int64_t n, float* y) {
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, tanh_gate(_mm512_loadu_ps(x + i)));
     scalar::tanh_gate_array(x + i, n - i, y + i);
 }
+
+}  // namespace
+
+const GruCondUnitsFn gru_cond_units = gru_cond_units_impl;
+const GruDenseUnitsFn gru_dense_units = gru_dense_units_impl;
+const ClipTanhFn clip_tanh = clip_tanh_impl;
+const TanhGateArrayFn tanh_gate_array = tanh_gate_array_impl;
 
 }  // namespace ccinfer::kernels::avx512

@@ -11,10 +11,9 @@ inline void unit_inputs(const float* g, const float* b, int64_t i, float* out) {
     for (int k = 0; k < G; ++k) out[k] = b ? g[G * i + k] + b[G * i + k] : g[G * i + k];
 }
 
-}  // namespace
-
-void gru_cond_units(const float* gx, const float* bx, const float* gh, const float* bh,
-                    const float* z, const float* h, const int32_t* units, int64_t n, float* hn) {
+void gru_cond_units_impl(const float* gx, const float* bx, const float* gh, const float* bh,
+                         const float* z, const float* h, const int32_t* units, int64_t n,
+                         float* hn) {
     for (int64_t a = 0; a < n; ++a) {
         const int64_t i = units ? units[a] : a;
         float x[2], y[2];
@@ -24,8 +23,8 @@ void gru_cond_units(const float* gx, const float* bx, const float* gh, const flo
     }
 }
 
-void gru_dense_units(const float* gx, const float* bx, const float* gh, const float* bh,
-                     const float* h, int64_t n, float* hn) {
+void gru_dense_units_impl(const float* gx, const float* bx, const float* gh, const float* bh,
+                          const float* h, int64_t n, float* hn) {
     for (int64_t i = 0; i < n; ++i) {
         float x[3], y[3];
         unit_inputs<3>(gx, bx, i, x);
@@ -34,7 +33,7 @@ void gru_dense_units(const float* gx, const float* bx, const float* gh, const fl
     }
 }
 
-int64_t clip_tanh(float* z, int64_t n, int32_t* units) {
+int64_t clip_tanh_impl(float* z, int64_t n, int32_t* units) {
     int64_t count = 0;
     for (int64_t i = 0; i < n; ++i) {
         const bool on = z[i] > 0.0f;  // false for NaN
@@ -45,8 +44,15 @@ int64_t clip_tanh(float* z, int64_t n, int32_t* units) {
     return count;
 }
 
-void tanh_gate_array(const float* x, int64_t n, float* y) {
+void tanh_gate_array_impl(const float* x, int64_t n, float* y) {
     for (int64_t i = 0; i < n; ++i) y[i] = tanh_gate(x[i]);
 }
+
+}  // namespace
+
+const GruCondUnitsFn gru_cond_units = gru_cond_units_impl;
+const GruDenseUnitsFn gru_dense_units = gru_dense_units_impl;
+const ClipTanhFn clip_tanh = clip_tanh_impl;
+const TanhGateArrayFn tanh_gate_array = tanh_gate_array_impl;
 
 }  // namespace ccinfer::kernels::scalar

@@ -11,7 +11,8 @@ namespace {
 
 template <typename W>
 void panel_gemm_impl(const W* panels, int64_t nrows, int64_t k, const float* x, int64_t ldx,
-                     const int32_t* samples, int64_t nsamples, float* y, int64_t ldy) {
+                     const int32_t* samples, int64_t nsamples, float* y, int64_t ldy,
+                     WeightStream /*stream: no prefetch here*/) {
     for (int64_t p0 = 0; p0 < nrows; p0 += kPanelRows) {
         const W* panel = panels + p0 * k;
         const int64_t rows = std::min(kPanelRows, nrows - p0);
@@ -29,16 +30,7 @@ void panel_gemm_impl(const W* panels, int64_t nrows, int64_t k, const float* x, 
 
 }  // namespace
 
-void panel_gemm(const float* panels, int64_t nrows, int64_t k, const float* x, int64_t ldx,
-                const int32_t* samples, int64_t nsamples, float* y, int64_t ldy,
-                WeightStream /*stream: no prefetch here*/) {
-    panel_gemm_impl(panels, nrows, k, x, ldx, samples, nsamples, y, ldy);
-}
-
-void panel_gemm_f16(const uint16_t* panels, int64_t nrows, int64_t k, const float* x,
-                    int64_t ldx, const int32_t* samples, int64_t nsamples, float* y, int64_t ldy,
-                    WeightStream /*stream: no prefetch here*/) {
-    panel_gemm_impl(panels, nrows, k, x, ldx, samples, nsamples, y, ldy);
-}
+const PanelGemmFn panel_gemm = panel_gemm_impl<float>;
+const PanelGemmF16Fn panel_gemm_f16 = panel_gemm_impl<uint16_t>;
 
 }  // namespace ccinfer::kernels::scalar

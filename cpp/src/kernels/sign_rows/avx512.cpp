@@ -10,66 +10,29 @@
 // -Wno-maybe-uninitialized in cmake/IsaFlags.cmake).
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
+#include "../simd/avx512.h"
 #include "sign_rows.h"
 
 namespace ccinfer::kernels::avx512 {
 namespace {
 
-constexpr int kRegs = kSignPanel / 16;
-
-// The 64 scores of one panel.
-inline void panel_scores(const float* panel, const float* bias, int64_t r, const float* u,
-                         __m512 t[kRegs]) {
-    for (int q = 0; q < kRegs; ++q) t[q] = _mm512_loadu_ps(bias + 16 * q);
-    for (int64_t j = 0; j < r; ++j) {
-        const __m512 uj = _mm512_set1_ps(u[j]);
-        const float* aj = panel + j * kSignPanel;
-        for (int q = 0; q < kRegs; ++q)
-            t[q] = _mm512_fmadd_ps(uj, _mm512_loadu_ps(aj + 16 * q), t[q]);
-    }
-}
-
-// The scores of two consecutive panels at once: 8 independent FMA chains instead of 4 keep
-// both FMA pipes busy (same arithmetic per row as panel_scores).
-inline void panel_pair_scores(const float* panel, const float* bias, int64_t r, const float* u,
-                              __m512 t[2 * kRegs]) {
-    const float* next = panel + r * kSignPanel;
-    for (int q = 0; q < 2 * kRegs; ++q) t[q] = _mm512_loadu_ps(bias + 16 * q);
-    for (int64_t j = 0; j < r; ++j) {
-        const __m512 uj = _mm512_set1_ps(u[j]);
-        const float* aj = panel + j * kSignPanel;
-        const float* bj = next + j * kSignPanel;
-        for (int q = 0; q < kRegs; ++q) {
-            t[q] = _mm512_fmadd_ps(uj, _mm512_loadu_ps(aj + 16 * q), t[q]);
-            t[kRegs + q] = _mm512_fmadd_ps(uj, _mm512_loadu_ps(bj + 16 * q), t[kRegs + q]);
-        }
-    }
-}
+using S = simd::Avx512;
+constexpr int kRegs = kSignPanel / S::kWidth;
 
 // Scores of the panels from row p0 on: two panels if both are needed, else one. Returns the
 // rows covered.
 inline int64_t scores_from(const float* a_panels, const float* bias, int64_t m, int64_t r,
                            const float* u, int64_t p0, __m512 t[2 * kRegs]) {
     if (p0 + kSignPanel < m) {
-        panel_pair_scores(a_panels + p0 * r, bias + p0, r, u, t);
+        sign_panel_scores<S, 2>(a_panels + p0 * r, bias + p0, r, u, t);
         return 2 * kSignPanel;
     }
-    panel_scores(a_panels + p0 * r, bias + p0, r, u, t);
+    sign_panel_scores<S, 1>(a_panels + p0 * r, bias + p0, r, u, t);
     return kSignPanel;
 }
 
-// Lanes of register q of the panel at p0 that are real rows (< m).
-inline __mmask16 valid_lanes(int64_t m, int64_t row0) {
-    const int64_t left = m - row0;
-    if (left >= 16) return 0xFFFF;
-    if (left <= 0) return 0;
-    return static_cast<__mmask16>((1u << left) - 1u);
-}
-
-}  // namespace
-
-int64_t sign_rows(const float* a_panels, const float* bias, int64_t m, int64_t r, const float* u,
-                  float tau, int32_t* rows_out) {
+int64_t sign_rows_impl(const float* a_panels, const float* bias, int64_t m, int64_t r,
+                       const float* u, float tau, int32_t* rows_out) {
     const __m512 tau_v = _mm512_set1_ps(tau);
     const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     int64_t count = 0;
@@ -79,7 +42,7 @@ int64_t sign_rows(const float* a_panels, const float* bias, int64_t m, int64_t r
         for (int q = 0; q < covered / 16; ++q) {
             const int64_t row0 = p0 + 16 * q;
             const __mmask16 hit =
-                _mm512_mask_cmp_ps_mask(valid_lanes(m, row0), t[q], tau_v, _CMP_NLE_UQ);
+                _mm512_mask_cmp_ps_mask(S::first(m - row0), t[q], tau_v, _CMP_NLE_UQ);
             const __m512i rows = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(row0)), lane);
             const int found = __builtin_popcount(hit);
             _mm512_mask_storeu_epi32(rows_out + count, static_cast<__mmask16>((1u << found) - 1u),
@@ -91,8 +54,8 @@ int64_t sign_rows(const float* a_panels, const float* bias, int64_t m, int64_t r
     return count;
 }
 
-void sign_mask(const float* a_panels, const float* bias, int64_t m, int64_t r, const float* u,
-               float tau, uint8_t* mask) {
+void sign_mask_impl(const float* a_panels, const float* bias, int64_t m, int64_t r, const float* u,
+                    float tau, uint8_t* mask) {
     const __m512 tau_v = _mm512_set1_ps(tau);
     const __m128i one = _mm_set1_epi8(1);
     for (int64_t p0 = 0; p0 < m;) {
@@ -100,12 +63,17 @@ void sign_mask(const float* a_panels, const float* bias, int64_t m, int64_t r, c
         const int64_t covered = scores_from(a_panels, bias, m, r, u, p0, t);
         for (int q = 0; q < covered / 16; ++q) {
             const int64_t row0 = p0 + 16 * q;
-            const __mmask16 valid = valid_lanes(m, row0);
+            const __mmask16 valid = S::first(m - row0);
             const __mmask16 hit = _mm512_cmp_ps_mask(t[q], tau_v, _CMP_NLE_UQ);
             _mm_mask_storeu_epi8(mask + row0, valid, _mm_maskz_mov_epi8(hit, one));
         }
         p0 += covered;
     }
 }
+
+}  // namespace
+
+const SignRowsFn sign_rows = sign_rows_impl;
+const SignMaskFn sign_mask = sign_mask_impl;
 
 }  // namespace ccinfer::kernels::avx512

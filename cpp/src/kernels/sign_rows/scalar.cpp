@@ -22,10 +22,8 @@ inline void scores(const float* a_panels, const float* bias, int64_t m, int64_t 
     }
 }
 
-}  // namespace
-
-int64_t sign_rows(const float* a_panels, const float* bias, int64_t m, int64_t r, const float* u,
-                  float tau, int32_t* rows_out) {
+int64_t sign_rows_impl(const float* a_panels, const float* bias, int64_t m, int64_t r,
+                       const float* u, float tau, int32_t* rows_out) {
     int64_t count = 0;
     scores(a_panels, bias, m, r, u, [&](int64_t i, float t) {
         if (!(t <= tau)) rows_out[count++] = static_cast<int32_t>(i);
@@ -33,9 +31,14 @@ int64_t sign_rows(const float* a_panels, const float* bias, int64_t m, int64_t r
     return count;
 }
 
-void sign_mask(const float* a_panels, const float* bias, int64_t m, int64_t r, const float* u,
-               float tau, uint8_t* mask) {
+void sign_mask_impl(const float* a_panels, const float* bias, int64_t m, int64_t r, const float* u,
+                    float tau, uint8_t* mask) {
     scores(a_panels, bias, m, r, u, [&](int64_t i, float t) { mask[i] = !(t <= tau); });
 }
+
+}  // namespace
+
+const SignRowsFn sign_rows = sign_rows_impl;
+const SignMaskFn sign_mask = sign_mask_impl;
 
 }  // namespace ccinfer::kernels::scalar

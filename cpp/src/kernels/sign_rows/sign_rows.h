@@ -11,8 +11,26 @@ constexpr int64_t kSignPanel = 64;
 
 }  // namespace ccinfer::kernels
 
-CCINFER_DECLARE_FOR_ALL_ISAS(int64_t sign_rows(const float* a_panels, const float* bias, int64_t m,
-                                               int64_t r, const float* u, float tau,
-                                               int32_t* rows_out))
-CCINFER_DECLARE_FOR_ALL_ISAS(void sign_mask(const float* a_panels, const float* bias, int64_t m,
-                                            int64_t r, const float* u, float tau, uint8_t* mask))
+namespace ccinfer::kernels {
+
+/// The scores t = bias + A u of P consecutive panels (P * kSignPanel rows) from `panel`, over
+/// a vector layer S: t[p * R + q] holds rows p * kSignPanel + q * kWidth on, R = kSignPanel /
+/// kWidth registers a panel, each started from the bias and advanced by one fused
+/// multiply-add per step j (the same chain for a row on every ISA). Two panels at once give
+/// 2 R independent FMA chains (AVX-512: 8 instead of 4 keep both FMA pipes busy).
+template <class S, int P>
+inline void sign_panel_scores(const float* panel, const float* bias, int64_t r, const float* u,
+                              typename S::V* t) {
+    constexpr int kRegs = static_cast<int>(kSignPanel / S::kWidth);
+    for (int q = 0; q < P * kRegs; ++q) t[q] = S::load(bias + S::kWidth * q);
+    for (int64_t j = 0; j < r; ++j) {
+        const typename S::V uj = S::set1(u[j]);
+        for (int q = 0; q < kRegs; ++q)
+            for (int p = 0; p < P; ++p) {
+                const float* a = panel + (p * r + j) * kSignPanel + S::kWidth * q;
+                t[p * kRegs + q] = S::fma(uj, S::load(a), t[p * kRegs + q]);
+            }
+    }
+}
+
+}  // namespace ccinfer::kernels

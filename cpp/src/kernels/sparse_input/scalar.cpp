@@ -3,8 +3,9 @@
 #include "sparse_input.h"
 
 namespace ccinfer::kernels::scalar {
+namespace {
 
-void sparse_input_cols(const float* wt, int64_t ldwt, const int32_t* nz_index,
+void cols_reference(const float* wt, int64_t ldwt, const int32_t* nz_index,
                        const float* nz_value, int64_t nnz, int64_t c0, int64_t c1,
                        const float* bias, float* out) {
     for (int64_t c = c0; c < c1; ++c) out[c] = bias ? bias[c] : 0.0f;
@@ -15,7 +16,7 @@ void sparse_input_cols(const float* wt, int64_t ldwt, const int32_t* nz_index,
     }
 }
 
-void sparse_input_rows(const float* wt, int64_t ldwt, int64_t m, const int32_t* nz_index,
+void rows_reference(const float* wt, int64_t ldwt, int64_t m, const int32_t* nz_index,
                        const float* nz_value, int64_t nnz, const int32_t* rows, int64_t nrows,
                        const float* bias, float* out) {
     for (int64_t i = 0; i < nrows; ++i) {
@@ -25,5 +26,10 @@ void sparse_input_rows(const float* wt, int64_t ldwt, int64_t m, const int32_t* 
         out[c] = acc;
     }
 }
+
+}  // namespace
+
+const SparseInputColsFn sparse_input_cols = cols_reference;
+const SparseInputRowsFn sparse_input_rows = rows_reference;
 
 }  // namespace ccinfer::kernels::scalar

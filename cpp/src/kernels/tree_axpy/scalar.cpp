@@ -5,8 +5,9 @@
 #include "tree_axpy.h"
 
 namespace ccinfer::kernels::scalar {
+namespace {
 
-void tree_axpy(const float* table, int64_t ldt, const int32_t* node_rows, int64_t path_len,
+void reference(const float* table, int64_t ldt, const int32_t* node_rows, int64_t path_len,
                const float* nz_value, int64_t nnz, int64_t c0, int64_t c1, const float* bias,
                bool relu, float* out) {
     for (int64_t c = c0; c < c1; ++c) out[c] = bias ? bias[c] : 0.0f;
@@ -23,5 +24,9 @@ void tree_axpy(const float* table, int64_t ldt, const int32_t* node_rows, int64_
     if (relu)
         for (int64_t c = c0; c < c1; ++c) out[c] = out[c] > 0.0f ? out[c] : 0.0f;
 }
+
+}  // namespace
+
+const TreeAxpyFn tree_axpy = reference;
 
 }  // namespace ccinfer::kernels::scalar
