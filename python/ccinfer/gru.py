@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from . import _core
+from .char_export import layers_from_export
 from .convert import as_float32_matrix
 from .io import ModelFile, check_no_extra_tensors, register_model, require_tensor
 
@@ -281,11 +282,12 @@ class GRUStack:
     def from_char_lm(cls, model) -> GRUStack:
         """From the training reference's `ccinfer.train.gru.CharLM` (any gate kind): the
         arrays of ``model.export_numpy()``, batch norm folded with its running statistics, so
-        the engine computes what the module computes in eval mode (`ccinfer.char_lm`)."""
-        from .char_lm import stack_from_export
-
+        the engine computes what the module computes in eval mode (`ccinfer.char_export`)."""
         config = model.config()
-        return stack_from_export(model.export_numpy(), config["gate"], config["num_layers"])
+        layers, output = layers_from_export(
+            model.export_numpy(), config["gate"], config["num_layers"]
+        )
+        return cls.from_numpy(layers, output, token_input=True)
 
     # ---- description ------------------------------------------------------------------------
     @property

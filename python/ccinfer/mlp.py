@@ -11,6 +11,7 @@ import numpy as np
 
 from . import _core
 from .convert import as_float32_matrix, linear_stack_from_numpy, linear_stack_from_torch
+from .estimator import truncated_svd
 from .io import ModelFile, check_no_extra_tensors, register_model, require_tensor
 
 KERNELS = ("dense", "rows", "input_sparse", "rows_input_sparse")
@@ -35,18 +36,6 @@ def _pairs(weights, biases) -> tuple[list[np.ndarray], list[np.ndarray]]:
     if len(weights) != len(biases):
         raise ValueError(f"CondMLP: {len(weights)} weights but {len(biases)} biases")
     return linear_stack_from_numpy(list(zip(weights, biases, strict=True)))
-
-
-def truncated_svd(W: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray]:
-    """``A = U_r S_r`` (m, r) and ``B = V_r^T`` (r, k): the best rank-``r`` factors of ``W`` in
-    Frobenius norm, computed in float64 and returned as float32."""
-    if not 1 <= rank <= min(W.shape):
-        raise ValueError(f"rank must be in [1, {min(W.shape)}] for a {W.shape} layer, got {rank}")
-    U, S, Vt = np.linalg.svd(W.astype(np.float64), full_matrices=False)
-    return (
-        (U[:, :rank] * S[:rank]).astype(np.float32),
-        np.ascontiguousarray(Vt[:rank], dtype=np.float32),
-    )
 
 
 class CondMLP:
