@@ -1,4 +1,4 @@
-"""Shared helpers for the pytest-benchmark suites (DESIGN.md section 4, "Measuring honestly").
+"""Shared helpers for the pytest-benchmark suites (docs/design.md section 4, "Measuring honestly").
 
 - Masks rotate: every conditional case draws its row set from a pool of >= 64 distinct masks,
   one per call, so the rows a call reads are not the ones the previous call left in cache.
@@ -7,13 +7,13 @@
 - ``record`` writes what a reader needs into ``extra_info``: useful and dense-equivalent
   FLOPs, bytes of weights read, density, ISA, threads, the cache regime, the role of the case
   and, where the issue sets one, the target speed-up. ``bench/summarize.py`` turns the JSON
-  into the markdown tables of ``bench/KERNELS.md``.
+  into the markdown tables of ``docs/performance/kernels.md``.
 
 Run one suite at a time on a quiet machine, for example::
 
     python -m pytest bench/test_bench_cond_gemv.py --benchmark-only \\
         --benchmark-json=bench/results/cond_gemv.json
-    python bench/summarize.py bench/results/cond_gemv.json > bench/KERNELS.md
+    python bench/summarize.py bench/results/cond_gemv.json > docs/performance/kernels.md
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from .machine import pytest_benchmark_update_machine_info  # noqa: F401
 from .paired import _capture_for_pairing, pytest_addoption, pytest_sessionfinish  # noqa: F401
 
 LLC_BYTES = 32 << 20  # last-level cache of the 2-core Zen 4 these numbers come from
-POOL_SIZE = 64  # masks per density: at least 64 (DESIGN.md section 4)
+POOL_SIZE = 64  # masks per density: at least 64 (docs/design.md section 4)
 
 
 def cache_regime(weight_bytes: int) -> str:

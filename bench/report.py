@@ -391,7 +391,7 @@ def report(data: dict, out_dir: Path) -> str:
         '"Back to back": each case\'s rounds in a row (pytest-benchmark), the cases of a group '
         'in the same run. "Per round pair": the conditional case re-timed interleaved with '
         "its dense case, a ratio per round (`ccinfer.timing.compare`: rounds of at least 0.25 s "
-        "at 2 threads, see bench/THREADS.md), median (quartiles, rounds)"
+        "at 2 threads, see docs/performance/threads.md), median (quartiles, rounds)"
         + (
             "; where measured it decides PASS/FAIL."
             if any_paired

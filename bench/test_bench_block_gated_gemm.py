@@ -2,7 +2,7 @@
 
 One group per (shape, block, threads): the dense sgemm baseline and the conditional kernel at
 block densities 0.1, 0.25, 0.5 and 1.0, batch 64. Gates rotate through a pool of 64 random
-gate matrices per density (DESIGN.md section 4: a fixed mask keeps its rows in cache). The
+gate matrices per density (docs/design.md section 4: a fixed mask keeps its rows in cache). The
 conditional path is pinned (dense_threshold=inf) so the kernel itself is measured; the
 default threshold for the SIMD kernels is inf anyway (block_gated_gemm.h).
 

@@ -15,7 +15,7 @@ Groups (each at 1 and 2 threads):
   trained models only, in groups of their own so every ratio compares steps reading weights
   of the same size (the results are those of float32 copies of the same weights, bit for bit).
 - Trained models (when shipped in models/text/): the 27-1024-1024-27 character models step
-  over the held-out text (``ccinfer.datasets``, ``../shared/data`` or ``CCINFER_DATA``), so the
+  over the held-out text (``ccinfer.datasets``, ``CCINFER_DATA`` or ``data/``), so the
   masks are the trained model's own: the unstructured model (rank 16, s = -0.75) in the one
   stream groups, the block model (16/64, s = -0.25) in the batch 64 groups (64 streams, each
   on its own stretch of the text). Their target is 0.8x the flop bound of the density

@@ -1,6 +1,6 @@
-# Per-file ISA flags: a kernel file named avx2.cpp or avx512.cpp (one file per ISA, STYLE.md)
-# gets the flags of its ISA and nothing else does, so the baseline path never runs an
-# instruction the CPU may lack. CCINFER_NATIVE adds -march=native everywhere (local
+# Per-file ISA flags (docs/design.md section 5): a kernel file named avx2.cpp or avx512.cpp
+# (one file per ISA) gets the flags of its ISA and nothing else does, so the baseline path
+# never runs an instruction the CPU may lack. CCINFER_NATIVE adds -march=native everywhere (local
 # experiments only: the binary then runs only on this CPU).
 
 set(CCINFER_AVX2_FLAGS -mavx2 -mfma -mf16c)

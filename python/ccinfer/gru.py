@@ -1,7 +1,7 @@
-"""GRUStack: stacked GRU language models (dense, or the conditional GRU of DESIGN.md section 2)
+"""GRUStack: stacked GRU language models (dense, or the conditional GRU of docs/design.md section 2)
 run one time step of the whole stack per C++ call, for one stream or a batch of streams.
 
-Layer kinds (models/FORMAT.md, "GRUStack"):
+Layer kinds (docs/format.md, "GRUStack"):
 
 - ``"dense"``: exactly ``torch.nn.GRU`` (gate order r, z, n; ``h' = (1 - z) n + z h``).
 - ``"lowrank"``: the conditional GRU with a rank-r z bottleneck,
@@ -29,7 +29,7 @@ from .convert import as_float32_matrix
 from .io import ModelFile, check_no_extra_tensors, register_model, require_tensor
 
 KINDS = ("dense", "lowrank", "block")
-#: The arrays of each layer kind (models/FORMAT.md).
+#: The arrays of each layer kind (docs/format.md).
 LAYER_ARRAYS = {
     "dense": ("W_ih", "W_hh", "b_ih", "b_hh"),
     "lowrank": ("W_ih", "W_hh", "b_ih", "b_hh", "W_zl", "U_zl", "b_zl", "W_z", "b_z"),
@@ -121,7 +121,7 @@ class GRUStack:
     ----------
     layers : sequence of dict
         One dict per layer: ``kind`` (``"dense"``, ``"lowrank"``, ``"block"``) and the
-        layer's arrays in PyTorch layout (see :data:`LAYER_ARRAYS` and models/FORMAT.md):
+        layer's arrays in PyTorch layout (see :data:`LAYER_ARRAYS` and docs/format.md):
         ``W_ih`` (G h, d), ``W_hh`` (G h, h), ``b_ih``, ``b_hh`` (G h) with G = 3 (gates
         r, z, n) for dense and G = 2 (gates r, n) for the conditional kinds, which add
         ``W_zl`` (r, d), ``U_zl`` (r, h), ``b_zl`` (r) and ``W_z`` (h, r), ``b_z`` (h)
@@ -584,7 +584,7 @@ class GRUStack:
     def save(
         self, path: str | os.PathLike, card: dict | None = None, store_dtype=np.float32
     ) -> None:
-        """Write the model (models/FORMAT.md, kind ``GRUStack``). ``card``: free-form strings
+        """Write the model (docs/format.md, kind ``GRUStack``). ``card``: free-form strings
         kept in the file (default: :attr:`card`)."""
         from .io import write_model_file
 

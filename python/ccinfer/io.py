@@ -1,4 +1,4 @@
-"""The ccinfer model file: safetensors with a checked header (models/FORMAT.md).
+"""The ccinfer model file: safetensors with a checked header (docs/format.md).
 
 A model file is read in two steps. First its header is parsed and checked by this module,
 before any tensor memory is allocated: size limits, dtypes, shapes against byte ranges, the
@@ -134,7 +134,7 @@ def _check_entry(path, name: str, entry, data_bytes: int) -> None:
 
 
 def read_model_file(path: str | os.PathLike) -> ModelFile:
-    """Read and check a ccinfer model file (see models/FORMAT.md)."""
+    """Read and check a ccinfer model file (see docs/format.md)."""
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
 

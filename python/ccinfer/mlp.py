@@ -1,5 +1,5 @@
 """CondMLP: a ReLU network whose hidden layers skip the units a low-rank estimator predicts to
-be zero (Davis & Arel 2014; DESIGN.md section 1)."""
+be zero (Davis & Arel 2014; docs/design.md section 1)."""
 
 from __future__ import annotations
 
@@ -273,7 +273,7 @@ class CondMLP:
         """Per layer since the last :meth:`reset_stats`: ``active_fraction`` (units computed),
         ``input_density``, ``recall`` and ``precision`` of the estimator (with
         :attr:`track_accuracy`), ``macs`` done per sample vs ``dense_macs``; and for the whole
-        network the flop-bound speed-up of DESIGN.md section 1 (dense / conditional FLOPs,
+        network the flop-bound speed-up of docs/design.md section 1 (dense / conditional FLOPs,
         from the measured active fractions)."""
         raw = self._core.stats()
         layers, f_dense, f_cond = [], 0.0, 0.0
@@ -293,7 +293,7 @@ class CondMLP:
                 entry["recall"] = s["true_positive"] / s["actual_positive"]
                 entry["precision"] = s["true_positive"] / max(s["rows_computed"], 1)
             layers.append(entry)
-            # DESIGN.md eq. 3.6-3.9 per sample (N = 1): F_dense = (2k-1)m + m,
+            # docs/design.md section 1 (eq. 3.6-3.9) per sample (N = 1): F_dense = (2k-1)m + m,
             # F_cond = (2k-1)r + (2r-1)m + m + alpha((2k-1)m + m).
             dense = (2 * k - 1) * m + m
             f_dense += dense
@@ -327,7 +327,7 @@ class CondMLP:
     def save(
         self, path: str | os.PathLike, card: dict | None = None, store_dtype=np.float32
     ) -> None:
-        """Write the model (models/FORMAT.md). ``card``: free-form strings kept in the file."""
+        """Write the model (docs/format.md). ``card``: free-form strings kept in the file."""
         from .io import write_model_file
 
         write_model_file(path, self.to_model_file(card), store_dtype)

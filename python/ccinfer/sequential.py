@@ -1,5 +1,5 @@
 """Sequential: ccinfer models run one after another, e.g. a ReLU layer of a CondMLP feeding a
-tree-gated layer feeding a linear read-out (models/FORMAT.md, kind ``Sequential``).
+tree-gated layer feeding a linear read-out (docs/format.md, kind ``Sequential``).
 
 Each stage runs whole in C++ (one call per stage); a ReLU between stages is applied in place.
 """
@@ -114,7 +114,7 @@ class Sequential:
     def save(
         self, path: str | os.PathLike, card: dict | None = None, store_dtype=np.float32
     ) -> None:
-        """Write the model (models/FORMAT.md, kind ``Sequential``)."""
+        """Write the model (docs/format.md, kind ``Sequential``)."""
         from .io import write_model_file
 
         write_model_file(path, self.to_model_file(card), store_dtype)

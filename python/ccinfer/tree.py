@@ -1,5 +1,5 @@
 """TreeGatedLinear: a layer whose weights are chosen by gating bits from a binary tree per
-input unit (Cho & Bengio 2014; DESIGN.md section 3).
+input unit (Cho & Bengio 2014; docs/design.md section 3).
 
 Parameters grow as ``p q (2^(k+1) - 1)`` with the depth ``k``, work as ``(k + 1) q`` adds per
 non-zero input: exponential capacity for linear compute.
@@ -274,7 +274,7 @@ class TreeGatedLinear:
     def save(
         self, path: str | os.PathLike, card: dict | None = None, store_dtype=np.float32
     ) -> None:
-        """Write the layer (models/FORMAT.md, kind ``TreeGated``)."""
+        """Write the layer (docs/format.md, kind ``TreeGated``)."""
         from .io import write_model_file
 
         write_model_file(path, self.to_model_file(card), store_dtype)

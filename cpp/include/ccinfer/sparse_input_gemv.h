@@ -1,6 +1,6 @@
 #pragma once
 /// Input-sparse matrix-vector products: skip the zero entries of x (a ReLU output) by reading
-/// only the rows of the transposed weights Wt that they multiply (DESIGN.md section 1).
+/// only the rows of the transposed weights Wt that they multiply (docs/design.md section 1).
 
 #include <cstdint>
 

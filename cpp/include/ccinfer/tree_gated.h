@@ -1,5 +1,6 @@
 #pragma once
-/// TreeGatedLinear: the tree-structured gated layer of Cho & Bengio (2014), DESIGN.md section 3.
+/// TreeGatedLinear: the tree-structured gated layer of Cho & Bengio (2014) (docs/design.md,
+/// section 3).
 ///
 /// Input x (p), output h (q), depth k. Gating bits g (nbits of them) come from the input itself:
 ///  - threshold:  g[i] = x[gate_units[i]] > tau

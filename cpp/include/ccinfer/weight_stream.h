@@ -29,7 +29,7 @@ inline bool worth_streaming(int64_t bytes, int64_t row_bytes, int64_t input_byte
 /// worth (the next call prefetches the rest as it goes). A single core fetches at
 /// about 8-10 GB/s on the machines measured, so a panel read only when its turn comes stalls
 /// the kernel for that fetch; streamed, the fetch overlaps the previous panel's work
-/// (bench/BATCH64.md: without it the conditional batch step is 18% slower). The AVX2 and
+/// (docs/performance/batch64.md: without it the conditional batch step is 18% slower). The AVX2 and
 /// scalar kernels ignore it. Never changes a result.
 struct WeightStream {
     bool streamed = false;

@@ -3,7 +3,7 @@
 ///
 /// Kernels here are single-threaded primitives over a slice of the work; the operations in
 /// cpp/src/ops/ validate arguments once, split the work across threads and call them. Kernels
-/// do not allocate, do not throw and check only with debug assertions (STYLE.md).
+/// do not allocate, do not throw and check only with debug assertions (docs/design.md section 5).
 ///
 /// Adding a kernel: a folder kernels/<op>/ with <op>.h (declarations for every ISA through
 /// CCINFER_DECLARE_FOR_ALL_ISAS) and scalar.cpp / avx2.cpp / avx512.cpp, a pointer here and

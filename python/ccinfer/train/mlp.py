@@ -10,7 +10,7 @@ estimator: the rank-``r_l`` truncated SVD of its weights, ``W = U S V^T``, ``A =
 so at inference only the rows of ``W`` in the mask need computing. The output layer is never
 estimated. Trained "in the loop", the SVD is recomputed once per epoch from the current weights
 and the mask is applied in the forward pass; an estimator can also be added to any trained
-network afterwards (`evaluate` with ``ranks``). See ``DESIGN.md`` section 1.
+network afterwards (`evaluate` with ``ranks``). See docs/design.md section 1.
 """
 
 from __future__ import annotations
