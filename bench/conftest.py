@@ -6,7 +6,7 @@
   measured in the same run at the same thread count.
 - ``record`` writes what a reader needs into ``extra_info``: useful and dense-equivalent
   FLOPs, bytes of weights read, density, ISA, threads, the cache regime, the role of the case
-  and, where the issue sets one, the target speed-up. ``bench/summarize.py`` turns the JSON
+  and, where the project sets one, the target speed-up. ``bench/summarize.py`` turns the JSON
   into the markdown tables of ``docs/performance/kernels.md``.
 
 Run one suite at a time on a quiet machine, for example::
@@ -93,7 +93,7 @@ def record(
     role : {"cond", "dense", "other"}
         "dense" marks the baseline every speed-up in the group is taken against.
     target : float, optional
-        The speed-up over the dense case the issue asks for (PASS/FAIL in the summary).
+        The speed-up over the dense case the project aims at (PASS/FAIL in the summary).
     baseline : str, optional
         A further case of the group this one is also compared with (e.g. a Python loop).
     """

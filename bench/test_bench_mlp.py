@@ -1,4 +1,4 @@
-"""Benchmarks of the shipped conditional MNIST MLP (issue 4) against dense OpenBLAS.
+"""Benchmarks of the shipped conditional MNIST MLP against dense OpenBLAS.
 
 Groups at 1 and 2 threads, batch 1 and batch 64, each with
 - ``dense OpenBLAS``: the same weights, every layer one OpenBLAS sgemv/sgemm (the baseline);
@@ -6,7 +6,7 @@ Groups at 1 and 2 threads, batch 1 and batch 64, each with
 - ``PyTorch 2.13`` (batch 1 only, when torch is installed): the dense network as an
   ``nn.Sequential``, a further column.
 Inputs rotate through the 10,000 MNIST test digits, so every call has the masks of a real
-digit (docs/design.md section 4). Targets (issue 4): batch 1 at least max(3, 0.8 x the flop-bound
+digit (docs/design.md section 4). Targets: batch 1 at least max(3, 0.8 x the flop-bound
 speed-up measured from the masks of the test digits) over dense and 5x over PyTorch; batch 64
 at least 1.3x over dense sgemm.
 """

@@ -11,7 +11,7 @@ Run (one suite at a time, on a quiet machine):
         --benchmark-json=bench/results/sign_estimator.json --benchmark-max-time=0.5
     python bench/summarize.py bench/results/sign_estimator.json
 
-Target (issue 3): predict under 15% of the dense sgemv time of the layer, i.e. a "speed-up"
+Target: predict under 15% of the dense sgemv time of the layer, i.e. a "speed-up"
 (dense time / predict time) of at least 1 / 0.15 = 6.67.
 """
 

@@ -15,7 +15,7 @@ constexpr int64_t kStreamedWeightBytes = int64_t{1} << 20;
 /// inputs fit in half of it, so a prefetched panel does not evict the one being computed or
 /// its inputs. (Streaming every product of 1 MiB and more made block_gated_gemm with k = 4096
 /// at batch 64, 1 MiB of inputs, up to 25% slower, and the blocks of 64 rows 15% slower in the
-/// full benchmark of session 6, when that op still streamed; only the GRU batch step does,
+/// full benchmark made when that op still streamed; only the GRU batch step does,
 /// where it was measured.)
 inline bool worth_streaming(int64_t bytes, int64_t row_bytes, int64_t input_bytes) {
     return bytes >= kStreamedWeightBytes &&
