@@ -144,11 +144,11 @@ class TreeGatedLinear {
     TreeGates gates_;
     bool relu_;
     float tau_;
-    AlignedBuffer<float> table_;         ///< (nodes, p, q): node-major
-    AlignedBuffer<float> bias_;          ///< (q)
-    AlignedBuffer<int32_t> gate_units_;  ///< (nbits) threshold
+    AlignedBuffer<float> table_;          ///< (nodes, p, q): node-major
+    AlignedBuffer<float> bias_;           ///< (q)
+    AlignedBuffer<int32_t> gate_units_;   ///< (nbits) threshold
     AlignedBuffer<float> gate_weight_t_;  ///< (p, nbits): G transposed, for skipping zeros
-    AlignedBuffer<float> gate_bias_;     ///< (nbits) projection
+    AlignedBuffer<float> gate_bias_;      ///< (nbits) projection
 };
 
 }  // namespace ccinfer
