@@ -7,13 +7,13 @@
 - ``record`` writes what a reader needs into ``extra_info``: useful and dense-equivalent
   FLOPs, bytes of weights read, density, ISA, threads, the cache regime, the role of the case
   and, where the project sets one, the target speed-up. ``bench/summarize.py`` turns the JSON
-  into the markdown tables of ``docs/performance/kernels.md``.
+  into markdown tables (``bench/RESULTS-kernels.md``, the tables of ``bench/RESULTS.md``).
 
 Run one suite at a time on a quiet machine, for example::
 
     python -m pytest bench/test_bench_cond_gemv.py --benchmark-only \\
         --benchmark-json=bench/results/cond_gemv.json
-    python bench/summarize.py bench/results/cond_gemv.json > docs/performance/kernels.md
+    python bench/summarize.py bench/results/cond_gemv.json   # markdown tables on stdout
 """
 
 from __future__ import annotations
