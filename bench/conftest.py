@@ -1,4 +1,4 @@
-"""Shared helpers for the pytest-benchmark suites (DESIGN.md section 4, "Measuring honestly").
+"""Shared helpers for the pytest-benchmark suites (docs/design.md section 4, "Measuring honestly").
 
 - Masks rotate: every conditional case draws its row set from a pool of >= 64 distinct masks,
   one per call, so the rows a call reads are not the ones the previous call left in cache.
@@ -6,14 +6,14 @@
   measured in the same run at the same thread count.
 - ``record`` writes what a reader needs into ``extra_info``: useful and dense-equivalent
   FLOPs, bytes of weights read, density, ISA, threads, the cache regime, the role of the case
-  and, where the issue sets one, the target speed-up. ``bench/summarize.py`` turns the JSON
-  into the markdown tables of ``bench/KERNELS.md``.
+  and, where the project sets one, the target speed-up. ``bench/summarize.py`` turns the JSON
+  into markdown tables (``bench/RESULTS-kernels.md``, the tables of ``bench/RESULTS.md``).
 
 Run one suite at a time on a quiet machine, for example::
 
     python -m pytest bench/test_bench_cond_gemv.py --benchmark-only \\
         --benchmark-json=bench/results/cond_gemv.json
-    python bench/summarize.py bench/results/cond_gemv.json > bench/KERNELS.md
+    python bench/summarize.py bench/results/cond_gemv.json   # markdown tables on stdout
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from .machine import pytest_benchmark_update_machine_info  # noqa: F401
 from .paired import _capture_for_pairing, pytest_addoption, pytest_sessionfinish  # noqa: F401
 
 LLC_BYTES = 32 << 20  # last-level cache of the 2-core Zen 4 these numbers come from
-POOL_SIZE = 64  # masks per density: at least 64 (DESIGN.md section 4)
+POOL_SIZE = 64  # masks per density: at least 64 (docs/design.md section 4)
 
 
 def cache_regime(weight_bytes: int) -> str:
@@ -93,7 +93,7 @@ def record(
     role : {"cond", "dense", "other"}
         "dense" marks the baseline every speed-up in the group is taken against.
     target : float, optional
-        The speed-up over the dense case the issue asks for (PASS/FAIL in the summary).
+        The speed-up over the dense case the project aims at (PASS/FAIL in the summary).
     baseline : str, optional
         A further case of the group this one is also compared with (e.g. a Python loop).
     """

@@ -5,8 +5,8 @@ of medians taken minutes apart. With ``--paired-rounds=N`` the suites keep the c
 case hands to ``benchmark``; at the end of the session, before the JSON is written, every
 conditional case that carries a target is timed again interleaved with its group's dense case
 (``ccinfer.timing.compare``: round by round, rounds of at least 0.25 s at 2 threads, see
-bench/THREADS.md), at the group's thread count, and the per-round ratios go into the case's
-``extra_info["paired"]``: median, quartiles, rounds, and both medians in us.
+docs/performance/threads.md), at the group's thread count, and the per-round ratios go into
+the case's ``extra_info["paired"]``: median, quartiles, rounds, and both medians in us.
 
 Off by default (``--benchmark-disable`` smoke runs and single-suite runs pay nothing);
 ``ccinfer bench`` turns it on. The hooks are registered by bench/conftest.py.
@@ -29,7 +29,8 @@ ROUND_SECONDS_T1 = 0.02  # one round at 1 thread: enough calls for a stable medi
 # 27-1024-1024-27 models takes 2-10 ms, so 0.02 s held only 2 calls and that cold call was
 # half of the round's value; with 3 it cannot be the median. Measured effect: small (batch 64,
 # block z = 0.1, 1 thread: 6.0x paired with 2 calls, 6.2-6.4x with 3, 7.3-8.5x back to back):
-# most of the gap is the later calls of a round still refilling the caches (bench/THREADS.md).
+# most of the gap is the later calls of a round still refilling the caches
+# (docs/performance/threads.md).
 MIN_CALLS_T1 = 3
 
 

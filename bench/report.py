@@ -3,8 +3,8 @@
 Usage: python bench/report.py RESULTS.json [--out-dir bench]
 
 Writes ``<out-dir>/RESULTS.md`` and ``<out-dir>/plots/*.png`` (matplotlib, Agg):
-- where ccinfer stands against the targets of issues 3 (kernels), 4 (MLP), 5 (GRU) and 6
-  (tree), shortfalls first;
+- where ccinfer stands against its speed-up targets, per area (kernels, the MLP model, the GRU
+  models, the tree layer), shortfalls first;
 - speed-up vs density of each kernel at each shape and thread count, with the FLOP bound;
 - model latency: conditional vs dense OpenBLAS vs PyTorch (vs ONNX Runtime when a suite ran
   it);
@@ -234,21 +234,19 @@ def plot_bandwidth(cases: list[tuple[str, dict]], limits: dict[int, float], path
 
 
 def headline(rows: list[dict]) -> list[str]:
-    """Targets met and missed per issue, and every shortfall by name."""
-    issue_of = {
-        "mlp": "issue 4 (MLP)",
-        "gru": "issue 5 (GRU)",
-        "tree": "issue 6 (tree)",
-    }
-    per_issue: dict[str, list[dict]] = defaultdict(list)
+    """Targets met and missed per area, and every shortfall by name."""
+    area_of = {"mlp": "MLP model", "gru": "GRU models", "tree": "tree layer"}
+    per_area: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
-        per_issue[issue_of.get(r["group"].split(" ")[0], "issue 3 (kernels)")].append(r)
-    lines = ["| issue | targets | met | missed |", "|---|---|---|---|"]
-    for issue in sorted(per_issue):
-        rs = per_issue[issue]
+        per_area[area_of.get(r["group"].split(" ")[0], "kernels")].append(r)
+    lines = ["| area | targets | met | missed |", "|---|---|---|---|"]
+    for area in ("kernels", *area_of.values()):
+        rs = per_area.get(area)
+        if not rs:
+            continue
         ok = sum(r["ok"] for r in rs)
         lines.append(
-            f"| {issue} | {len(rs)} | {ok} | {'**' if ok < len(rs) else ''}"
+            f"| {area} | {len(rs)} | {ok} | {'**' if ok < len(rs) else ''}"
             f"{len(rs) - ok}{'**' if ok < len(rs) else ''} |"
         )
     missed = [r for r in rows if not r["ok"]]
@@ -391,7 +389,7 @@ def report(data: dict, out_dir: Path) -> str:
         '"Back to back": each case\'s rounds in a row (pytest-benchmark), the cases of a group '
         'in the same run. "Per round pair": the conditional case re-timed interleaved with '
         "its dense case, a ratio per round (`ccinfer.timing.compare`: rounds of at least 0.25 s "
-        "at 2 threads, see bench/THREADS.md), median (quartiles, rounds)"
+        "at 2 threads, see docs/performance/threads.md), median (quartiles, rounds)"
         + (
             "; where measured it decides PASS/FAIL."
             if any_paired
@@ -418,7 +416,7 @@ def report(data: dict, out_dir: Path) -> str:
         "",
         "## Kernels: speed-up vs density",
         "",
-        "Solid: back to back; open circles: per round pair; crosses: the issue's target; "
+        "Solid: back to back; open circles: per round pair; crosses: the target; "
         "dashed: the FLOP bound (dense-equivalent / useful FLOPs). Log-log.",
         "",
     ]

@@ -2,7 +2,7 @@
 
 One group per (shape, block, threads): the dense sgemm baseline and the conditional kernel at
 block densities 0.1, 0.25, 0.5 and 1.0, batch 64. Gates rotate through a pool of 64 random
-gate matrices per density (DESIGN.md section 4: a fixed mask keeps its rows in cache). The
+gate matrices per density (docs/design.md section 4: a fixed mask keeps its rows in cache). The
 conditional path is pinned (dense_threshold=inf) so the kernel itself is measured; the
 default threshold for the SIMD kernels is inf anyway (block_gated_gemm.h).
 
@@ -12,7 +12,7 @@ Run (one suite at a time, on a quiet machine):
         --benchmark-json=bench/results/block_gated_gemm.json --benchmark-max-time=0.5
     python bench/summarize.py bench/results/block_gated_gemm.json
 
-Targets (issue 3): conditional / dense speed-up >= 0.6 / a for a in {0.25, 0.5} and >= 0.9 at
+Targets: conditional / dense speed-up >= 0.6 / a for a in {0.25, 0.5} and >= 0.9 at
 a = 1.0, block >= 16, 1 and 2 threads.
 """
 
@@ -55,7 +55,7 @@ def gate_pool(m, block, density):
 
 
 def target(density):
-    """The issue's target speed-up over sgemm (block >= 16; None where it sets none)."""
+    """The target speed-up over sgemm (block >= 16; None where it sets none)."""
     return 0.9 if density == 1.0 else (0.6 / density if density in (0.25, 0.5) else None)
 
 

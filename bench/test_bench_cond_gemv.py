@@ -1,4 +1,4 @@
-"""Benchmarks of the unstructured conditional kernels against dense OpenBLAS (issue 3).
+"""Benchmarks of the unstructured conditional kernels against dense OpenBLAS.
 
 Groups, each at 1 and 2 threads, with the dense baseline on the same weights in the same run:
 - cond_gemv, shapes 1024x1024 and 3072x1051 (L3-resident) and 4096x4096 (DRAM), row
@@ -44,7 +44,7 @@ def weights(m, k):
 
 
 def cond_gemv_target(m, k, density):
-    """The issue's target speed-up over dense sgemv (None where it sets none)."""
+    """The target speed-up over dense sgemv (None where it sets none)."""
     if density == 1.0:
         return 0.95
     if density in (0.1, 0.25, 0.5):

@@ -15,7 +15,7 @@ Groups (each at 1 and 2 threads):
   trained models only, in groups of their own so every ratio compares steps reading weights
   of the same size (the results are those of float32 copies of the same weights, bit for bit).
 - Trained models (when shipped in models/text/): the 27-1024-1024-27 character models step
-  over the held-out text (``ccinfer.datasets``, ``../shared/data`` or ``CCINFER_DATA``), so the
+  over the held-out text (``ccinfer.datasets``, ``CCINFER_DATA`` or ``data/``), so the
   masks are the trained model's own: the unstructured model (rank 16, s = -0.75) in the one
   stream groups, the block model (16/64, s = -0.25) in the batch 64 groups (64 streams, each
   on its own stretch of the text). Their target is 0.8x the flop bound of the density
@@ -195,7 +195,7 @@ def _window_stats(model):
     stats = model.stats
     return {
         "flop_bound_speedup": stats["flop_bound_speedup"],
-        # Issue 5: at least 0.8x the flop-bound speed-up from the measured z density.
+        # Target: at least 0.8x the flop-bound speed-up from the measured z density.
         "target": 0.8 * stats["flop_bound_speedup"],
         "z_density_per_layer": [round(entry["z_density"], 4) for entry in stats["layers"]],
     }
@@ -224,7 +224,7 @@ def _record_model(benchmark, model, group, case, role, batch, density=None):
         z_density_per_layer=densities,
         flop_bound_speedup=stats["flop_bound_speedup"],
         streams=n,
-        # Issue 5: at least 0.8x the flop-bound speed-up from the measured z density.
+        # Target: at least 0.8x the flop-bound speed-up from the measured z density.
         target=0.8 * stats["flop_bound_speedup"] if role == "cond" else None,
     )
 
@@ -477,7 +477,7 @@ def test_step_trained_unstructured(benchmark, bench_threads, weights):
     step = _calls(stream_stepper(model, _text_tokens(), warm=200))
     case = "trained unstructured r=16 s=-0.75 (text)"
     _time_model(benchmark, model, step, case, "cond", False, density="measured")
-    # Issue 5: 3x faster than ONNX Runtime's GRU (and 5x PyTorch's): shown as "vs baseline"
+    # Target: 3x faster than ONNX Runtime's GRU (and 5x PyTorch's): shown as "vs baseline"
     # (ONNX Runtime and PyTorch run float32, so in the float32 group).
     if weights == "float32":
         benchmark.extra_info["baseline"] = _ort_case()

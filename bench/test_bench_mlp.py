@@ -1,4 +1,4 @@
-"""Benchmarks of the shipped conditional MNIST MLP (issue 4) against dense OpenBLAS.
+"""Benchmarks of the shipped conditional MNIST MLP against dense OpenBLAS.
 
 Groups at 1 and 2 threads, batch 1 and batch 64, each with
 - ``dense OpenBLAS``: the same weights, every layer one OpenBLAS sgemv/sgemm (the baseline);
@@ -6,13 +6,14 @@ Groups at 1 and 2 threads, batch 1 and batch 64, each with
 - ``PyTorch 2.13`` (batch 1 only, when torch is installed): the dense network as an
   ``nn.Sequential``, a further column.
 Inputs rotate through the 10,000 MNIST test digits, so every call has the masks of a real
-digit (DESIGN.md section 4). Targets (issue 4): batch 1 at least max(3, 0.8 x the flop-bound
+digit (docs/design.md section 4). Targets: batch 1 at least max(3, 0.8 x the flop-bound
 speed-up measured from the masks of the test digits) over dense and 5x over PyTorch; batch 64
 at least 1.3x over dense sgemm.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -26,14 +27,14 @@ from .conftest import record
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "mnist" / "mnist-50-35-25.safetensors"
-DATA = ROOT / ".." / "shared" / "data"
+DATA = Path(os.environ.get("CCINFER_DATA") or ROOT / "data")
 
 _cache: dict = {}
 
 
 def _setup():
     if not MODEL.exists() or not (DATA / "mnist").exists():
-        pytest.skip("needs models/mnist/mnist-50-35-25.safetensors and ../shared/data/mnist")
+        pytest.skip(f"needs models/mnist/mnist-50-35-25.safetensors and {DATA / 'mnist'}")
     if not _cache:
         model = ccinfer.load(MODEL)
         X, _ = load_mnist(DATA, "test")

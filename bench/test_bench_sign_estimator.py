@@ -1,6 +1,6 @@
 """Benchmarks: the low-rank sign estimator beside the dense layer it predicts for.
 
-A 1000x784 ReLU layer (the first MNIST layer of DESIGN.md section 1) at rank 50. One group per
+A 1000x784 ReLU layer (the first MNIST layer of docs/design.md section 1) at rank 50. One group per
 thread count holds the dense OpenBLAS sgemv of the layer and SignEstimator.predict on the same
 weights, in the same run; inputs rotate through a pool of 64 ReLU-like vectors. A second group
 holds the batch form (64 samples): sgemm of the layer beside predict_batch.
@@ -11,7 +11,7 @@ Run (one suite at a time, on a quiet machine):
         --benchmark-json=bench/results/sign_estimator.json --benchmark-max-time=0.5
     python bench/summarize.py bench/results/sign_estimator.json
 
-Target (issue 3): predict under 15% of the dense sgemv time of the layer, i.e. a "speed-up"
+Target: predict under 15% of the dense sgemv time of the layer, i.e. a "speed-up"
 (dense time / predict time) of at least 1 / 0.15 = 6.67.
 """
 

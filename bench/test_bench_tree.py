@@ -1,4 +1,4 @@
-"""Benchmarks of the tree-gated layer (issue 6), one sample per call, 1 and 2 threads.
+"""Benchmarks of the tree-gated layer, one sample per call, 1 and 2 threads.
 
 Groups:
 - ``tree vs depth``: p = 512 inputs, q = 128 outputs, 25% of the inputs non-zero, depth k in
@@ -8,7 +8,7 @@ Groups:
 - ``tree k=4 vs axpys``: the same layer at k = 4 against (k + 1) sparse-input axpys of the
   same width and the same non-zero inputs (``kernels.sparse_input_gemv`` over k + 1 stacked
   (p, q) matrices, the inputs repeated): the same multiply-adds without the tree bookkeeping
-  (gates, paths, row numbers). Target (issue 6): the tree within 1.3x of the axpys, i.e. a
+  (gates, paths, row numbers). Target: the tree within 1.3x of the axpys, i.e. a
   speed-up of at least 1 / 1.3 over them.
 
 Every call takes the next input from a pool of 64 (each with its own non-zero set and hence

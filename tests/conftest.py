@@ -1,11 +1,19 @@
-"""Shared fixtures: every kernel test runs on every ISA this machine has (STYLE.md, Tests)."""
+"""Shared fixtures: every kernel test runs on every ISA this machine has (docs/design.md,
+section 5)."""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import ccinfer
+
+# The data sets (mnist/, text/): $CCINFER_DATA, else the repository's data/ (git ignores it);
+# the tests that need them skip without them.
+DATA_DIR = Path(os.environ.get("CCINFER_DATA") or Path(__file__).resolve().parents[1] / "data")
 
 # Shapes off the SIMD tile grid.
 ODD_SIZES = (1, 7, 15, 16, 17, 31, 257, 1023)

@@ -10,12 +10,13 @@ import pytest
 
 from ccinfer.datasets import load_mnist, resolve_data_dir
 
-DATA_DIR = (Path(__file__).resolve().parents[1] / "../shared/data").resolve()
+from .conftest import DATA_DIR
+
 TRAIN_HISTOGRAM = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_HISTOGRAM = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
 needs_data = pytest.mark.skipif(
-    not (DATA_DIR / "mnist").is_dir(), reason=f"shared data not found at {DATA_DIR}"
+    not (DATA_DIR / "mnist").is_dir(), reason=f"data not found at {DATA_DIR}"
 )
 
 
@@ -143,7 +144,8 @@ def test_unknown_split_raises(tmp_path):
 
 def test_missing_default_data_dir_raises(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(ValueError, match="pass the path of the shared data directory"):
+    monkeypatch.delenv("CCINFER_DATA", raising=False)
+    with pytest.raises(ValueError, match="set CCINFER_DATA or pass the path of the data directory"):
         resolve_data_dir()
     with pytest.raises(ValueError, match="no data directory given"):
         load_mnist(split="test")

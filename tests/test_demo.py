@@ -7,13 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import DATA_DIR
+
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
+DATA = DATA_DIR
 
 
 @pytest.mark.skipif(
     not (DATA / "mnist").exists() or not (DATA / "text").exists(),
-    reason="needs ../shared/data/mnist and text",
+    reason=f"needs mnist/ and text/ in {DATA_DIR}",
 )
 def test_demo_runs():
     proc = subprocess.run(

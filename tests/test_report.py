@@ -120,7 +120,7 @@ def test_report_writes_markdown_and_plots(tmp_path):
     # targets: 3 met (a=0.25 t1 3.33x, a=0.25 t2 3.5x per round pair, MLP 3.5x), one missed
     assert "3 targets met, 1 missed." in md
     assert "cond_gemv 64x64 t1, a=0.50: 1.11x (back to back; back to back 1.11x)" in md
-    assert "| issue 3 (kernels) | 3 | 2 | **1** |" in md
+    assert "| kernels | 3 | 2 | **1** |" in md
     assert "3.50 (3.40-3.60, 15 r)" in md  # the per-round-pair ratio beside back to back
     assert "| 100 |" in md  # rounds
     # model latency with PyTorch, ONNX Runtime named as missing

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,10 +16,10 @@ from ccinfer.datasets import (
     text_split,
 )
 
-DATA_DIR = (Path(__file__).resolve().parents[1] / "../shared/data").resolve()
+from .conftest import DATA_DIR
 
 needs_data = pytest.mark.skipif(
-    not (DATA_DIR / "text").is_dir(), reason=f"shared data not found at {DATA_DIR}"
+    not (DATA_DIR / "text").is_dir(), reason=f"data not found at {DATA_DIR}"
 )
 
 

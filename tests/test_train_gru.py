@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from ccinfer.datasets import encode_text
 
 from ._torch import require_torch
+from .conftest import DATA_DIR
 
 torch = require_torch()
 
@@ -25,7 +25,6 @@ from ccinfer.train.gru import (  # noqa: E402
     z_density,
 )
 
-DATA_DIR = (Path(__file__).resolve().parents[1] / "../shared/data").resolve()
 CONDITIONAL = [("lowrank", 6), ("block", 4)]
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ._torch import require_torch
+from .conftest import DATA_DIR
 
 torch = require_torch()
 
@@ -23,7 +22,6 @@ from ccinfer.train.mlp import (  # noqa: E402
     train_step,
 )
 
-DATA_DIR = (Path(__file__).resolve().parents[1] / "../shared/data").resolve()
 SMALL_SIZES = (20, 32, 24, 16, 5)
 
 

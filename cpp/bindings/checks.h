@@ -1,5 +1,5 @@
 #pragma once
-// Argument checks at the Python boundary (STYLE.md "Crossing into Python"): arrays must
+// Argument checks at the Python boundary (docs/design.md section 5): arrays must
 // already have the right dtype, layout and shape; nothing is converted or copied. A bad
 // argument raises ValueError naming the function, the argument, the rule and what was given.
 

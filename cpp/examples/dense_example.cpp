@@ -23,14 +23,14 @@ int main() {
 
     std::vector<int32_t> rows;
     for (int32_t r = 0; r < m; r += 3) rows.push_back(r);
-    ccinfer::cond_gemv(w.data(), m, k, k, x.data(), rows.data(),
-                       static_cast<int64_t>(rows.size()), nullptr, cond.data());
+    ccinfer::cond_gemv(w.data(), m, k, k, x.data(), rows.data(), static_cast<int64_t>(rows.size()),
+                       nullptr, cond.data());
 
     int bad = 0;
     for (int32_t r : rows) bad += cond[r] != dense[r];  // integer data: sums are exact
     const ccinfer::BuildInfo info = ccinfer::build_info();
-    std::printf("ccinfer %s, ISA %s, OpenBLAS %s\n", info.version.c_str(),
-                info.active_isa.c_str(), info.openblas_corename.c_str());
+    std::printf("ccinfer %s, ISA %s, OpenBLAS %s\n", info.version.c_str(), info.active_isa.c_str(),
+                info.openblas_corename.c_str());
     std::printf("dense_gemv %lldx%lld: y[0] = %g; cond_gemv on %zu rows: %d mismatches\n",
                 static_cast<long long>(m), static_cast<long long>(k), dense[0], rows.size(), bad);
     return bad == 0 ? 0 : 1;

@@ -1,7 +1,7 @@
 """What every model class shares: its file, its bytes, pickling and copying through them, and
 the names of its sizes.
 
-A model pickles as the bytes of its model file (models/FORMAT.md: safetensors, no code) plus
+A model pickles as the bytes of its model file (docs/format.md: safetensors, no code) plus
 the few settings a file does not hold (``_runtime``), so ``multiprocessing``,
 ``concurrent.futures``, Dask and Ray can ship it and ``copy.deepcopy`` makes an independent
 copy. Unpickling runs the same checks as ``ccinfer.load``. Statistics (``stats``) are counts
@@ -70,7 +70,7 @@ class ModelBase:
         card: dict[str, str] | None = None,
         store_dtype: type | None = np.float32,
     ) -> None:
-        """Write the model (models/FORMAT.md). ``card``: free-form strings kept in the file
+        """Write the model (docs/format.md). ``card``: free-form strings kept in the file
         (default :attr:`card`). ``store_dtype`` float16 halves the file (rounding the weights
         once); None keeps each tensor in the dtype the model holds it in (a GRUStack with
         ``weights="float16"`` then loads as it was saved)."""

@@ -24,7 +24,7 @@ def load(path: str | os.PathLike[str] | bytes) -> Model: ...
 @overload
 def load(path: str | os.PathLike[str] | bytes, kind: type[M]) -> M: ...
 def load(path: str | os.PathLike[str] | bytes, kind: type[M] | None = None) -> Model | M:
-    """Load a ccinfer model file (models/FORMAT.md), or the bytes of one, as the object of its
+    """Load a ccinfer model file (docs/format.md), or the bytes of one, as the object of its
     class.
 
     Parameters

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .estimator import truncated_svds
+
 DEFAULT_RANKS = (5, 10, 15, 20, 25, 35, 50, 75, 100)
 # Thresholds as multiples of the standard deviation of the layer's estimated pre-activation.
 DEFAULT_TAU_SCALES = (-0.5, -0.25, -0.1, 0.0, 0.1, 0.25)
@@ -72,7 +74,6 @@ def calibrate(
     W = [w.astype(np.float64) for w in weights]
     b = [v.astype(np.float64) for v in biases]
     n_hidden = len(W) - 1
-    svds = [np.linalg.svd(W[i], full_matrices=False) for i in range(n_hidden)]
     chosen: list[tuple[np.ndarray, np.ndarray, float] | None] = [None] * n_hidden
 
     def mask_of(i, a, choice=None):
@@ -90,14 +91,13 @@ def calibrate(
     a = X.astype(np.float64)
     for layer in range(n_hidden):
         m, k = W[layer].shape
-        U, S, Vt = svds[layer]
+        usable = [r for r in ranks if r <= min(m, k)]
+        factors = dict(zip(usable, truncated_svds(W[layer], usable, np.float64), strict=True))
         z = a @ W[layer].T + b[layer]
         positive = z > 0
         best = None
-        for r in ranks:
-            if r > min(m, k):
-                continue
-            A, B = U[:, :r] * S[:r], Vt[:r]
+        for r in usable:
+            A, B = factors[r]
             t = (a @ B.T) @ A.T + b[layer]
             spread = float(t.std()) or 1.0
             for scale in tau_scales:

@@ -1,11 +1,9 @@
-"""From the training reference's character models to `GRUStack` (no PyTorch needed).
+"""Character models from the training reference in the engine: the trainer's files, bits per
+character, and steppers that feed real text to the interleaved timer (no PyTorch needed).
 
-`ccinfer.train.gru.CharLM.export_numpy()` gives the inference arrays of a trained model with
-batch norm folded in (``layers.{i}.*``, ``output.weight``, ``output.bias``; names and maths in
-`ccinfer.train.gru.CondGRUCell.export_numpy`). This module turns them into the engine's layer
-dicts (models/FORMAT.md): the conditional kinds stack ``r`` and ``n`` rows, and the block kind
-keeps one z scale and shift per block. `GRUStack.from_char_lm` calls it on a live module;
-`load_char_lm_export` on the file the trainer writes.
+The conversion of the trainer's arrays to layer dicts is `ccinfer.char_export`;
+`GRUStack.from_char_lm` converts a live module, `load_char_lm_export` the file the trainer
+writes.
 """
 
 from __future__ import annotations
@@ -15,80 +13,29 @@ from pathlib import Path
 
 import numpy as np
 
+from .char_export import GATES, block_affine, layer_from_export, layers_from_export
 from .gru import GRUStack
 
-_GATES = ("dense", "lowrank", "block")
-
-
-def block_affine(W_z: np.ndarray, b_z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-block scale and shift from the trainer's folded ``(h, g)`` block expansion.
-
-    Unit ``i`` of block ``j`` has ``z = cliptanh(W_z[i, j] z^lr[j] + b_z[i])``; the engine's
-    block kind has one scale and shift per block, so every unit of a block must carry the same
-    pair (anything else is a ValueError, never silently averaged).
-    """
-    h, g = W_z.shape
-    if g == 0 or h % g:
-        raise ValueError(f"block W_z of shape {W_z.shape}: rows are not a multiple of columns")
-    expected = np.repeat(np.eye(g, dtype=bool), h // g, axis=0)
-    if np.any(W_z[~expected] != 0):
-        raise ValueError("block W_z is not a block expansion (non-zero off its block)")
-    scale = W_z[expected].reshape(g, h // g)
-    shift = np.asarray(b_z).reshape(g, h // g)
-    if np.any(scale != scale[:, :1]) or np.any(shift != shift[:, :1]):
-        raise ValueError("block W_z / b_z differ within a block: the block structure is lost")
-    return scale[:, 0].copy(), shift[:, 0].copy()
-
-
-def _array(arrays: Mapping, key: str) -> np.ndarray:
-    if key not in arrays:
-        raise ValueError(f"character model export: missing array {key!r}")
-    return np.asarray(arrays[key])
-
-
-def layer_from_export(arrays: Mapping, i: int, gate: str) -> dict:
-    """The `GRUStack` layer dict of export layer ``i`` of a model with gate kind ``gate``."""
-    if gate not in _GATES:
-        raise ValueError(f"character model export: gate must be one of {_GATES}, got {gate!r}")
-    p = f"layers.{i}."
-
-    def a(name: str) -> np.ndarray:
-        return _array(arrays, p + name)
-
-    if gate == "dense":
-        return {"kind": "dense", **{k: a(k) for k in ("W_ih", "W_hh", "b_ih", "b_hh")}}
-    layer = {
-        "kind": gate,
-        "W_ih": np.concatenate([a("W_ir"), a("W_in")]),
-        "W_hh": np.concatenate([a("U_hr"), a("U_hn")]),
-        "b_ih": np.concatenate([a("b_ir"), a("b_in")]),
-        "b_hh": np.concatenate([a("b_hr"), a("b_hn")]),
-        "W_zl": a("W_zl"),
-        "U_zl": a("U_zl"),
-        "b_zl": a("b_zl"),
-    }
-    if gate == "lowrank":
-        layer.update(W_z=a("W_z"), b_z=a("b_z"))
-    else:
-        layer["z_scale"], layer["z_shift"] = block_affine(a("W_z"), a("b_z"))
-    return layer
+__all__ = [
+    "batch_stepper",
+    "bits_per_char",
+    "block_affine",
+    "dense_like",
+    "layer_from_export",
+    "load_char_lm_export",
+    "stack_from_export",
+    "stream_stepper",
+]
 
 
 def stack_from_export(arrays: Mapping, gate: str, num_layers: int) -> GRUStack:
     """A token-input `GRUStack` from a character model's exported arrays."""
-    if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
-        raise ValueError(f"character model export: num_layers must be >= 1, got {num_layers!r}")
-    layers = [layer_from_export(arrays, i, gate) for i in range(num_layers)]
-    known = tuple(f"layers.{i}." for i in range(num_layers))
-    extra = sorted(k for k in arrays if k.startswith("layers.") and not k.startswith(known))
-    if extra:
-        raise ValueError(f"character model export: arrays beyond layer {num_layers - 1}: {extra}")
-    output = (_array(arrays, "output.weight"), _array(arrays, "output.bias"))
+    layers, output = layers_from_export(arrays, gate, num_layers)
     return GRUStack.from_numpy(layers, output, token_input=True)
 
 
 def load_char_lm_export(path: str | Path) -> tuple[GRUStack, dict]:
-    """Read a trainer's ``<name>.safetensors`` (models/text/train_char_models.py).
+    """Read a trainer's ``<name>.safetensors`` (recipes/text/train_char_models.py).
 
     Returns
     -------
@@ -117,7 +64,7 @@ def load_char_lm_export(path: str | Path) -> tuple[GRUStack, dict]:
         None,
     )
     num_layers = config_int(config["num_layers"], "export config 'num_layers'", 1, 1024)
-    gate = config_str(config["gate"], "export config 'gate'", _GATES)
+    gate = config_str(config["gate"], "export config 'gate'", GATES)
     model = stack_from_export(tensors, gate, num_layers)
     return model, {**meta, "config": config}
 

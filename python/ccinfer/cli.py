@@ -36,7 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="run the shipped models dense and conditional")
     p.add_argument(
-        "--data-dir", default=None, help="folder holding mnist/ and text/ (default: ../shared/data)"
+        "--data-dir",
+        default=None,
+        help="folder holding mnist/ and text/ (default: $CCINFER_DATA, else ./data)",
     )
     p.add_argument("--rounds", type=int, default=200, help="timed rounds per case")
     p.set_defaults(func=demo)

@@ -1,20 +1,23 @@
 """Loaders for the data sets the models are trained and evaluated on.
 
-Everything here reads local files only; nothing is ever downloaded. The data directory is a
-parameter; by default it is ``../shared/data`` relative to the working directory (the layout
-developers and CI see from the project root).
+Everything here reads local files only; nothing is ever downloaded. The data directory (the
+one holding ``mnist/`` and ``text/``) is a parameter; by default it is ``$CCINFER_DATA`` when
+that is set, else ``data`` relative to the working directory (from a source checkout: the
+repository's ``data/``, which git ignores; put or link the data sets there).
 """
 
 from __future__ import annotations
 
 import gzip
+import os
 import re
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-DEFAULT_DATA_DIR = Path("../shared/data")
+DATA_DIR_ENV = "CCINFER_DATA"
+DEFAULT_DATA_DIR = Path("data")
 
 _MNIST_FILES = {
     "train": ("train-images.idx3-ubyte.gz", "train-labels.idx1-ubyte.gz"),
@@ -25,6 +28,11 @@ _IDX_LABELS_MAGIC = 2049  # 0x00000801: unsigned bytes, 1 dimension
 _MNIST_SHAPE = (28, 28)
 
 
+def default_data_dir() -> Path:
+    """``$CCINFER_DATA`` when set, else ``data`` (relative to the working directory)."""
+    return Path(os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR)
+
+
 def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
     """Return the data directory to read from.
 
@@ -32,7 +40,7 @@ def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
     ----------
     data_dir : str or Path, optional
         The directory holding the data sets (with ``mnist/``, ``text/`` below it). If None,
-        ``../shared/data`` relative to the current working directory is used when it exists.
+        `default_data_dir` is used when it exists.
 
     Returns
     -------
@@ -46,11 +54,12 @@ def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
     """
     if data_dir is not None:
         return Path(data_dir)
-    if DEFAULT_DATA_DIR.is_dir():
-        return DEFAULT_DATA_DIR
+    default = default_data_dir()
+    if default.is_dir():
+        return default
     raise ValueError(
-        f"no data directory given and the default {DEFAULT_DATA_DIR} does not exist "
-        f"(relative to {Path.cwd()}); pass the path of the shared data directory explicitly"
+        f"no data directory given and the default {default} does not exist (relative to "
+        f"{Path.cwd()}); set {DATA_DIR_ENV} or pass the path of the data directory explicitly"
     )
 
 
@@ -111,8 +120,8 @@ def load_mnist(
     Parameters
     ----------
     data_dir : str or Path, optional
-        The shared data directory (the one holding ``mnist/``). Default: ``../shared/data``
-        relative to the working directory, if it exists.
+        The data directory (the one holding ``mnist/``). Default: `default_data_dir`, if it
+        exists.
     split : {"train", "test"}
         The 60,000 training or the 10,000 test images.
 
@@ -249,8 +258,8 @@ def load_text(data_dir: str | Path | None = None, corpus: str = "austen") -> np.
     Parameters
     ----------
     data_dir : str or Path, optional
-        The shared data directory (the one holding ``text/``). Default: ``../shared/data``
-        relative to the working directory, if it exists.
+        The data directory (the one holding ``text/``). Default: `default_data_dir`, if it
+        exists.
     corpus : {"austen", "kjv", "both"}
         Jane Austen's novels, the King James Bible, or both: the cleaned Austen text, one
         space, then the cleaned Bible.

@@ -2,7 +2,8 @@
 
 MNIST: the 10,000 test digits through the shipped conditional MLP, accuracy with estimators
 and without (the control), the active fraction per layer, and latency at batch 1 and batch 64
-against dense OpenBLAS on the same weights, timed interleaved in this run (DESIGN.md 4).
+against dense OpenBLAS on the same weights, timed interleaved in this run
+(docs/design.md section 4).
 
 Text: the shipped character models (conditional GRUs, dissertation ch. 4) generate from a
 prompt; on held-out text each reports bits per character, its z density per layer, and the
@@ -108,7 +109,8 @@ def mnist_demo(data_dir: str | None, rounds: int = 200) -> None:
             f"{layer['precision']:6.1%}"
         )
     print(
-        f"  flop-bound speed-up from these masks (DESIGN.md 1): {stats['flop_bound_speedup']:.2f}x"
+        "  flop-bound speed-up from these masks (docs/design.md section 1): "
+        f"{stats['flop_bound_speedup']:.2f}x"
     )
 
     previous = ccinfer.get_num_threads()

@@ -1,10 +1,45 @@
-"""The low-rank sign estimator of a ReLU layer (DESIGN.md section 1; Davis & Arel 2014)."""
+"""The low-rank sign estimator of a ReLU layer (docs/design.md section 1; Davis & Arel 2014)
+and the truncated SVD every estimator is built from."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 
 from ._core import kernels as _kernels
+
+
+def truncated_svds(
+    W: np.ndarray, ranks: Sequence[int], dtype=np.float32
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(A, B) = (U_r S_r, V_r^T)`` for every ``r`` in `ranks`: the best rank-``r`` factors of
+    ``W`` (m, k) in Frobenius norm, shapes (m, r) and (r, k), C-contiguous `dtype`. One SVD in
+    float64 serves all ranks (a calibration tries several)."""
+    limit = min(W.shape)
+    for rank in ranks:
+        if (
+            isinstance(rank, bool)
+            or not isinstance(rank, (int, np.integer))
+            or not 1 <= rank <= limit
+        ):
+            raise ValueError(
+                f"truncated_svd: rank must be in [1, {limit}] for a {W.shape} layer, got {rank!r}"
+            )
+    U, S, Vt = np.linalg.svd(np.asarray(W, dtype=np.float64), full_matrices=False)
+    return [
+        (
+            np.ascontiguousarray(U[:, :rank] * S[:rank], dtype=dtype),
+            np.ascontiguousarray(Vt[:rank], dtype=dtype),
+        )
+        for rank in ranks
+    ]
+
+
+def truncated_svd(W: np.ndarray, rank: int, dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
+    """``A = U_r S_r`` (m, r) and ``B = V_r^T`` (r, k): the best rank-``r`` factors of ``W`` in
+    Frobenius norm (see `truncated_svds`)."""
+    return truncated_svds(W, [rank], dtype)[0]
 
 
 class SignEstimator(_kernels.SignEstimator):
@@ -64,8 +99,6 @@ class SignEstimator(_kernels.SignEstimator):
             raise ValueError(
                 f"SignEstimator.from_weights: rank must be an int in [1, {min(m, k)}], got {rank!r}"
             )
-        U, S, Vt = np.linalg.svd(W.astype(np.float64), full_matrices=False)
-        A = np.ascontiguousarray(U[:, :rank] * S[:rank], dtype=np.float32)
-        B = np.ascontiguousarray(Vt[:rank], dtype=np.float32)
+        A, B = truncated_svd(W, int(rank))
         b = None if bias is None else np.ascontiguousarray(bias, dtype=np.float32)
         return cls(A, B, b, float(tau))

@@ -1,7 +1,7 @@
-"""GRUStack: stacked GRU language models (dense, or the conditional GRU of DESIGN.md section 2)
+"""GRUStack: stacked GRU language models (dense, or the conditional GRU of docs/design.md section 2)
 run one time step of the whole stack per C++ call, for one stream or a batch of streams.
 
-Layer kinds (models/FORMAT.md, "GRUStack"):
+Layer kinds (docs/format.md, "GRUStack"):
 
 - ``"dense"``: exactly ``torch.nn.GRU`` (gate order r, z, n; ``h' = (1 - z) n + z h``).
 - ``"lowrank"``: the conditional GRU with a rank-r z bottleneck,
@@ -25,6 +25,7 @@ import numpy as np
 
 from . import _core
 from ._base import ModelBase
+from .char_export import layers_from_export
 from .convert import as_float32_matrix
 from .io import (
     ModelFile,
@@ -38,7 +39,7 @@ from .io import (
 )
 
 KINDS = ("dense", "lowrank", "block")
-#: The arrays of each layer kind (models/FORMAT.md).
+#: The arrays of each layer kind (docs/format.md).
 LAYER_ARRAYS = {
     "dense": ("W_ih", "W_hh", "b_ih", "b_hh"),
     "lowrank": ("W_ih", "W_hh", "b_ih", "b_hh", "W_zl", "U_zl", "b_zl", "W_z", "b_z"),
@@ -131,7 +132,7 @@ class GRUStack(ModelBase):
     ----------
     layers : sequence of dict
         One dict per layer: ``kind`` (``"dense"``, ``"lowrank"``, ``"block"``) and the
-        layer's arrays in PyTorch layout (see :data:`LAYER_ARRAYS` and models/FORMAT.md):
+        layer's arrays in PyTorch layout (see :data:`LAYER_ARRAYS` and docs/format.md):
         ``W_ih`` (G h, d), ``W_hh`` (G h, h), ``b_ih``, ``b_hh`` (G h) with G = 3 (gates
         r, z, n) for dense and G = 2 (gates r, n) for the conditional kinds, which add
         ``W_zl`` (r, d), ``U_zl`` (r, h), ``b_zl`` (r) and ``W_z`` (h, r), ``b_z`` (h)
@@ -292,11 +293,12 @@ class GRUStack(ModelBase):
     def from_char_lm(cls, model) -> GRUStack:
         """From the training reference's `ccinfer.train.gru.CharLM` (any gate kind): the
         arrays of ``model.export_numpy()``, batch norm folded with its running statistics, so
-        the engine computes what the module computes in eval mode (`ccinfer.char_lm`)."""
-        from .char_lm import stack_from_export
-
+        the engine computes what the module computes in eval mode (`ccinfer.char_export`)."""
         config = model.config()
-        return stack_from_export(model.export_numpy(), config["gate"], config["num_layers"])
+        layers, output = layers_from_export(
+            model.export_numpy(), config["gate"], config["num_layers"]
+        )
+        return cls.from_numpy(layers, output, token_input=True)
 
     # ---- description ------------------------------------------------------------------------
     @property

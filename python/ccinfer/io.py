@@ -1,4 +1,4 @@
-"""The ccinfer model file: safetensors with a checked header (models/FORMAT.md).
+"""The ccinfer model file: safetensors with a checked header (docs/format.md).
 
 A model file is read in two steps. First its header is parsed and checked by this module,
 before any tensor memory is allocated: size limits, dtypes, shapes against byte ranges, the
@@ -306,7 +306,7 @@ def _check_entry(path, name: str, entry, data_bytes: int) -> None:
 
 
 def read_model_file(path: str | os.PathLike | bytes) -> ModelFile:
-    """Read and check a ccinfer model file (see models/FORMAT.md), or its bytes."""
+    """Read and check a ccinfer model file (see docs/format.md), or its bytes."""
     from safetensors import SafetensorError
     from safetensors.numpy import load, load_file
 

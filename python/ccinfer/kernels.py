@@ -35,7 +35,7 @@ The batch (server) path and the estimator:
   of 32 rows stored column by column (packed on each call here; a model packs once, on its
   first batch step). Each sum is one fused multiply-add per term in order, so every ISA gives
   the same bits. About 1.3x the dot-product kernel of ``block_gated_gemm`` at batch 64
-  (bench/BATCH64.md, session 7).
+  (docs/performance/batch64.md).
 - ``SignEstimator(A, B, bias=None, tau=0.0)`` and ``SignEstimator.from_weights(W, bias, rank)``:
   rows of a ReLU layer predicted active, ``A @ (B @ x) + bias > tau``; ``predict(x)`` gives
   int32 rows, ascending, ``predict_batch(X)`` an (n, m) bool mask.

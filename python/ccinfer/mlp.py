@@ -1,5 +1,5 @@
 """CondMLP: a ReLU network whose hidden layers skip the units a low-rank estimator predicts to
-be zero (Davis & Arel 2014; DESIGN.md section 1)."""
+be zero (Davis & Arel 2014; docs/design.md section 1)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from .convert import (
     linear_stack_from_numpy,
     linear_stack_from_torch,
 )
+from .estimator import truncated_svd
 from .io import (
     ModelFile,
     check_no_extra_tensors,
@@ -54,18 +55,6 @@ def _pairs(weights, biases) -> tuple[list[np.ndarray], list[np.ndarray]]:
     if len(weights) != len(biases):
         raise ValueError(f"CondMLP: {len(weights)} weights but {len(biases)} biases")
     return linear_stack_from_numpy(list(zip(weights, biases, strict=True)))
-
-
-def truncated_svd(W: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray]:
-    """``A = U_r S_r`` (m, r) and ``B = V_r^T`` (r, k): the best rank-``r`` factors of ``W`` in
-    Frobenius norm, computed in float64 and returned as float32."""
-    if not 1 <= rank <= min(W.shape):
-        raise ValueError(f"rank must be in [1, {min(W.shape)}] for a {W.shape} layer, got {rank}")
-    U, S, Vt = np.linalg.svd(W.astype(np.float64), full_matrices=False)
-    return (
-        (U[:, :rank] * S[:rank]).astype(np.float32),
-        np.ascontiguousarray(Vt[:rank], dtype=np.float32),
-    )
 
 
 class CondMLP(ModelBase):
@@ -361,7 +350,7 @@ class CondMLP(ModelBase):
         """Per layer since the last :meth:`reset_stats`: ``active_fraction`` (units computed),
         ``input_density``, ``recall`` and ``precision`` of the estimator (with
         :attr:`track_accuracy`), ``macs`` done per sample vs ``dense_macs``; and for the whole
-        network the flop-bound speed-up of DESIGN.md section 1 (dense / conditional FLOPs,
+        network the flop-bound speed-up of docs/design.md section 1 (dense / conditional FLOPs,
         from the measured active fractions)."""
         raw = self._core.stats()
         layers, f_dense, f_cond = [], 0.0, 0.0
@@ -381,7 +370,7 @@ class CondMLP(ModelBase):
                 entry["recall"] = s["true_positive"] / s["actual_positive"]
                 entry["precision"] = s["true_positive"] / max(s["rows_computed"], 1)
             layers.append(entry)
-            # DESIGN.md eq. 3.6-3.9 per sample (N = 1): F_dense = (2k-1)m + m,
+            # docs/design.md section 1 (eq. 3.6-3.9) per sample (N = 1): F_dense = (2k-1)m + m,
             # F_cond = (2k-1)r + (2r-1)m + m + alpha((2k-1)m + m).
             dense = (2 * k - 1) * m + m
             f_dense += dense

@@ -141,7 +141,7 @@ def gru_step_dense(x, h, W_ih, W_hh, b_ih, b_hh):
 
 
 def cond_gru_z(kind, x, h, layer):
-    """The z path of a conditional GRU layer (DESIGN.md section 2) in float64: returns
+    """The z path of a conditional GRU layer (docs/design.md section 2) in float64: returns
     ``(z, u)`` with ``u`` the pre-activation of cliptanh (z = tanh(max(u, 0)), so the mask
     ``z > 0`` is ``u > 0``). ``kind`` "lowrank": ``u = W_z relu(W_zl x + U_zl h + b_zl) + b_z``;
     "block": ``u`` per block ``j`` of ``h / g`` units ``z_scale[j] z^lr[j] + z_shift[j]``."""
@@ -159,10 +159,10 @@ def cond_gru_z(kind, x, h, layer):
 
 
 def cond_gru_step(kind, x, h, layer):
-    """One conditional GRU step in float64 (DESIGN.md section 2; gate order r, n):
+    """One conditional GRU step in float64 (docs/design.md section 2; gate order r, n):
     ``r = s(W_ir x + b_ir + W_hr h + b_hr)``, ``n = tanh(W_in x + b_in + r (W_hn h + b_hn))``,
     ``h' = (1 - z) h + z n`` with z from :func:`cond_gru_z` (units with z = 0 keep h exactly).
-    ``layer`` maps the FORMAT.md names (W_ih (2h, d), W_hh (2h, h), ...) to arrays. Returns
+    ``layer`` maps the docs/format.md names (W_ih (2h, d), W_hh (2h, h), ...) to arrays. Returns
     ``(h', z, u)``."""
     x, h = np.asarray(x, np.float64), np.asarray(h, np.float64)
     z, u = cond_gru_z(kind, x, h, layer)

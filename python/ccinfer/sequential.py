@@ -1,5 +1,5 @@
 """Sequential: ccinfer models run one after another, e.g. a ReLU layer of a CondMLP feeding a
-tree-gated layer feeding a linear read-out (models/FORMAT.md, kind ``Sequential``).
+tree-gated layer feeding a linear read-out (docs/format.md, kind ``Sequential``).
 
 Each stage runs whole in C++ (one call per stage); a ReLU between stages is applied in place.
 """

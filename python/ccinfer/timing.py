@@ -1,4 +1,4 @@
-"""Interleaved timing: the rule of DESIGN.md section 4 in one place.
+"""Interleaved timing: the rule of docs/design.md section 4 in one place.
 
 Candidates are timed round-robin in one process, call by call, on inputs that rotate through a
 pool, so a noisy neighbour or a cache warmed by one candidate hurts all of them alike, and the
@@ -64,7 +64,7 @@ def compare(
     """:func:`interleaved` with round lengths suited to the current thread count: at one
     thread, short rounds; at more, at most 15 rounds of at least 0.25 s each, long enough that
     the idle spinning of the other library's thread pool (OpenBLAS vs ccinfer's OpenMP) after
-    a candidate's round does not decide the next round's median (bench/THREADS.md)."""
+    a candidate's round does not decide the next round's median (docs/performance/threads.md)."""
     from . import get_num_threads
 
     if get_num_threads() == 1:

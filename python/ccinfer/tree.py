@@ -1,5 +1,5 @@
 """TreeGatedLinear: a layer whose weights are chosen by gating bits from a binary tree per
-input unit (Cho & Bengio 2014; DESIGN.md section 3).
+input unit (Cho & Bengio 2014; docs/design.md section 3).
 
 Parameters grow as ``p q (2^(k+1) - 1)`` with the depth ``k``, work as ``(k + 1) q`` adds per
 non-zero input: exponential capacity for linear compute.

@@ -30,9 +30,9 @@ void CCINFER_BLAS(cblas_sgemv)(int order, int trans, ccinfer::blas::blas_int m,
                                ccinfer::blas::blas_int incx, float beta, float* y,
                                ccinfer::blas::blas_int incy);
 void CCINFER_BLAS(cblas_sgemm)(int order, int trans_a, int trans_b, ccinfer::blas::blas_int m,
-                               ccinfer::blas::blas_int n, ccinfer::blas::blas_int k,
-                               float alpha, const float* a, ccinfer::blas::blas_int lda,
-                               const float* b, ccinfer::blas::blas_int ldb, float beta, float* c,
+                               ccinfer::blas::blas_int n, ccinfer::blas::blas_int k, float alpha,
+                               const float* a, ccinfer::blas::blas_int lda, const float* b,
+                               ccinfer::blas::blas_int ldb, float beta, float* c,
                                ccinfer::blas::blas_int ldc);
 void CCINFER_BLAS(openblas_set_num_threads)(int n);
 int CCINFER_BLAS(openblas_get_num_threads)(void);

@@ -8,7 +8,7 @@ namespace ccinfer {
 
 struct BuildInfo {
     std::string version;
-    std::vector<std::string> compiled_isas;  ///< kernels this build contains
+    std::vector<std::string> compiled_isas;   ///< kernels this build contains
     std::vector<std::string> available_isas;  ///< of those, the ones this CPU runs
     std::string detected_isa;                 ///< best level of the CPU
     std::string active_isa;                   ///< level in use now

@@ -6,8 +6,8 @@
 namespace ccinfer {
 
 /// Row density (nrows / m) at and above which cond_gemv runs OpenBLAS sgemv over all rows and
-/// keeps the requested ones, for weights of at most kCondGemvDenseMaxBytes. Measured on the
-/// 2-core Zen 4 of DESIGN.md (bench/test_bench_cond_gemv.py, bench/KERNELS.md): with W in L3
+/// keeps the requested ones, for weights of at most kCondGemvDenseMaxBytes. Measured on a
+/// 2-core AMD EPYC Zen 4 (bench/test_bench_cond_gemv.py, docs/performance/kernels.md): W in L3
 /// (1024x1024, 3072x1051) the row kernel reaches 0.93-1.0x of sgemv at density 1 and breaks
 /// even with sgemv + scatter at about 0.9-0.95; with W streamed from DRAM (4096x4096) the row
 /// kernel is 1.1-1.2x faster than sgemv even at density 1, so there is no switch there.

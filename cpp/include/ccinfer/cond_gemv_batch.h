@@ -1,6 +1,6 @@
 #pragma once
 /// Batched unstructured conditional products: every sample of a batch has its own set of
-/// active output rows (DESIGN.md section 2, the unstructured path run over a batch).
+/// active output rows (docs/design.md section 2, the unstructured path run over a batch).
 
 #include <cstdint>
 
@@ -10,7 +10,8 @@ namespace ccinfer {
 /// computes every product with the dense register-tiled block GEMM kernel (the one under
 /// block_gated_gemm; not OpenBLAS, whose sum order changes with its thread count) and keeps
 /// the active entries. Measured on the
-/// 2-core Zen 4 of DESIGN.md with n = 64 (bench/test_bench_cond_gemv.py, bench/KERNELS.md).
+/// 2-core AMD EPYC Zen 4 with n = 64 (bench/test_bench_cond_gemv.py,
+/// docs/performance/kernels.md).
 constexpr double kCondGemvBatchDenseDensity = 0.4;
 
 /// out[s, i] = X[s, :] . W[i, :] (+ bias[i]) for every sample s < n and row i < m with

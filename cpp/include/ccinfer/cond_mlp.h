@@ -1,6 +1,6 @@
 #pragma once
 /// CondMLP: a stack of ReLU layers in which each hidden layer may carry a low-rank sign
-/// estimator (Davis & Arel 2014; DESIGN.md section 1), run whole in C++.
+/// estimator (Davis & Arel 2014; docs/design.md section 1), run whole in C++.
 ///
 /// Hidden layer l computes a' = relu(W a + b), and with an estimator only the rows
 /// {i : (A (B a))_i + b_i > tau} are computed; the others are 0. The last layer is linear and

@@ -1,6 +1,6 @@
 #pragma once
 /// GRUStack: a stack of GRU layers with a linear output, one time step of the whole stack per
-/// call (DESIGN.md section 2, dissertation ch. 4). Each layer is one of three kinds:
+/// call (docs/design.md section 2, dissertation ch. 4). Each layer is one of three kinds:
 ///
 ///  - kDense: exactly torch.nn.GRU (gate order r, z, n as PyTorch stores them):
 ///        r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
@@ -13,7 +13,7 @@
 ///        kBlock:   z[j*B + i] = cliptanh(z_scale[j] * z^lr[j] + z_shift[j]), B = h / g
 ///        r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
 ///        n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
-///        h' = (1 - z) * h + z * n                    (DESIGN.md: z = 0 keeps the state)
+///        h' = (1 - z) * h + z * n                    (docs/design.md section 2)
 ///    with cliptanh(u) = tanh(max(u, 0)). Where z_i = 0, h'_i = h_i bit for bit and rows i of
 ///    W_ir, W_hr, W_in, W_hn are never read.
 ///

@@ -1,6 +1,6 @@
 #pragma once
 /// A STREAM-style memory-bandwidth probe, so a DRAM-bound case can be reported as a fraction
-/// of what the machine can move (DESIGN.md section 4).
+/// of what the machine can move (docs/design.md section 4).
 
 #include <cstdint>
 

@@ -8,7 +8,7 @@
 // all the tile's samples and every x element is read once per panel (not once per 4 rows as
 // in the dot-product kernel, block_gemm). Measured against block_gemm on 2048 x 1024 float32
 // matrices at batch 64 (Xeon Skylake-SP, one process, alternating): 1.24-1.36x faster at 24
-// samples per block, 1.28x at 64 (bench/BATCH64.md, session 7).
+// samples per block, 1.28x at 64 (docs/performance/batch64.md).
 #include <algorithm>
 #include <cstdint>
 

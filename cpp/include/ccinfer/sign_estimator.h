@@ -1,6 +1,6 @@
 #pragma once
-/// The low-rank sign estimator of a ReLU layer (Davis & Arel 2014; DESIGN.md section 1): from a
-/// truncated SVD W ~ A B with A = U_r S_r (m, r) and B = V_r^T (r, k), the rows predicted
+/// The low-rank sign estimator of a ReLU layer (Davis & Arel 2014; docs/design.md section 1):
+/// from a truncated SVD W ~ A B with A = U_r S_r (m, r) and B = V_r^T (r, k), the rows predicted
 /// active for an input x are { i : (A (B x))_i + bias_i > tau }.
 
 #include <cstdint>

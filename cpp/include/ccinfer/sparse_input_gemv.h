@@ -1,6 +1,6 @@
 #pragma once
 /// Input-sparse matrix-vector products: skip the zero entries of x (a ReLU output) by reading
-/// only the rows of the transposed weights Wt that they multiply (DESIGN.md section 1).
+/// only the rows of the transposed weights Wt that they multiply (docs/design.md section 1).
 
 #include <cstdint>
 
@@ -31,7 +31,7 @@ int64_t gather_nonzero(const float* x, int64_t k, int32_t* index, float* value);
 /// sparse_input_gemv with the non-zeros of x already gathered (index ascending in [0, k)).
 /// rows == nullptr: all m outputs; else the nrows listed (not checked here).
 void sparse_input_gemv_nz(const float* wt, int64_t m, int64_t ldwt, const int32_t* nz_index,
-                          const float* nz_value, int64_t nnz, const int32_t* rows,
-                          int64_t nrows, const float* bias, float* out);
+                          const float* nz_value, int64_t nnz, const int32_t* rows, int64_t nrows,
+                          const float* bias, float* out);
 
 }  // namespace ccinfer

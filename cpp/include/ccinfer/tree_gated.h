@@ -1,5 +1,6 @@
 #pragma once
-/// TreeGatedLinear: the tree-structured gated layer of Cho & Bengio (2014), DESIGN.md section 3.
+/// TreeGatedLinear: the tree-structured gated layer of Cho & Bengio (2014) (docs/design.md,
+/// section 3).
 ///
 /// Input x (p), output h (q), depth k. Gating bits g (nbits of them) come from the input itself:
 ///  - threshold:  g[i] = x[gate_units[i]] > tau
@@ -143,11 +144,11 @@ class TreeGatedLinear {
     TreeGates gates_;
     bool relu_;
     float tau_;
-    AlignedBuffer<float> table_;         ///< (nodes, p, q): node-major
-    AlignedBuffer<float> bias_;          ///< (q)
-    AlignedBuffer<int32_t> gate_units_;  ///< (nbits) threshold
+    AlignedBuffer<float> table_;          ///< (nodes, p, q): node-major
+    AlignedBuffer<float> bias_;           ///< (q)
+    AlignedBuffer<int32_t> gate_units_;   ///< (nbits) threshold
     AlignedBuffer<float> gate_weight_t_;  ///< (p, nbits): G transposed, for skipping zeros
-    AlignedBuffer<float> gate_bias_;     ///< (nbits) projection
+    AlignedBuffer<float> gate_bias_;      ///< (nbits) projection
 };
 
 }  // namespace ccinfer

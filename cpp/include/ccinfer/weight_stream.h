@@ -15,7 +15,7 @@ constexpr int64_t kStreamedWeightBytes = int64_t{1} << 20;
 /// inputs fit in half of it, so a prefetched panel does not evict the one being computed or
 /// its inputs. (Streaming every product of 1 MiB and more made block_gated_gemm with k = 4096
 /// at batch 64, 1 MiB of inputs, up to 25% slower, and the blocks of 64 rows 15% slower in the
-/// full benchmark of session 6, when that op still streamed; only the GRU batch step does,
+/// full benchmark made when that op still streamed; only the GRU batch step does,
 /// where it was measured.)
 inline bool worth_streaming(int64_t bytes, int64_t row_bytes, int64_t input_bytes) {
     return bytes >= kStreamedWeightBytes &&
@@ -29,7 +29,7 @@ inline bool worth_streaming(int64_t bytes, int64_t row_bytes, int64_t input_byte
 /// worth (the next call prefetches the rest as it goes). A single core fetches at
 /// about 8-10 GB/s on the machines measured, so a panel read only when its turn comes stalls
 /// the kernel for that fetch; streamed, the fetch overlaps the previous panel's work
-/// (bench/BATCH64.md: without it the conditional batch step is 18% slower). The AVX2 and
+/// (docs/performance/batch64.md: without it the conditional batch step is 18% slower). The AVX2 and
 /// scalar kernels ignore it. Never changes a result.
 struct WeightStream {
     bool streamed = false;

@@ -205,7 +205,7 @@ void GRUStack::step_batch_impl(const int32_t* tokens, const float* x, GRUState& 
         if (L.kind == GruKind::kDense) {
             // The panel GEMM over each thread's units, inside one parallel region: no
             // OpenBLAS call in the step, so the two thread pools never alternate
-            // (bench/THREADS.md), and at full density the kernel outruns sgemm here.
+            // (docs/performance/threads.md), and at full density the kernel outruns sgemm here.
             const int nth = std::min(threads_for_work(n * m * (in + h)), ws.threads);
 #pragma omp parallel num_threads(nth) if (nth > 1)
             {

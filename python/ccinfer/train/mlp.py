@@ -10,7 +10,7 @@ estimator: the rank-``r_l`` truncated SVD of its weights, ``W = U S V^T``, ``A =
 so at inference only the rows of ``W`` in the mask need computing. The output layer is never
 estimated. Trained "in the loop", the SVD is recomputed once per epoch from the current weights
 and the mask is applied in the forward pass; an estimator can also be added to any trained
-network afterwards (`evaluate` with ``ranks``). See ``DESIGN.md`` section 1.
+network afterwards (`evaluate` with ``ranks``). See docs/design.md section 1.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ..datasets import load_mnist
+from ..estimator import truncated_svd
 
 MNIST_SIZES = (784, 1000, 600, 400, 10)
 
@@ -78,7 +79,8 @@ def linear_layers(model: nn.Sequential) -> list[nn.Linear]:
 
 
 def low_rank_factors(weight: torch.Tensor, rank: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Rank-`rank` factors of `weight` from its truncated SVD.
+    """Rank-`rank` factors of `weight` from its truncated SVD (`ccinfer.estimator.truncated_svd`,
+    in float64, returned in the dtype and on the device of `weight`).
 
     Parameters
     ----------
@@ -97,8 +99,12 @@ def low_rank_factors(weight: torch.Tensor, rank: int) -> tuple[torch.Tensor, tor
     """
     if not 1 <= rank <= min(weight.shape):
         raise ValueError(f"rank {rank} out of range for a weight of shape {tuple(weight.shape)}")
-    u, s, vh = torch.linalg.svd(weight.detach(), full_matrices=False)
-    return u[:, :rank] * s[:rank], vh[:rank].clone()
+    w = weight.detach()
+    a, b = truncated_svd(w.cpu().numpy(), rank, dtype=np.float64)
+    return (
+        torch.from_numpy(a).to(dtype=w.dtype, device=w.device),
+        torch.from_numpy(b).to(dtype=w.dtype, device=w.device),
+    )
 
 
 class LayerTrace(NamedTuple):

@@ -1,4 +1,4 @@
-"""Training reference for the tree-gated layer of Cho & Bengio (2014), DESIGN.md section 3.
+"""Training reference for the tree-gated layer of Cho & Bengio (2014), docs/design.md section 3.
 
 The layer computes ``h = phi(bias + sum_j x_j * sum_{l=0..k} T[j, v_l(j)])`` where the path
 ``v(j)`` of unit ``j`` is chosen by gating bits of the input (see :mod:`ccinfer.tree` for the

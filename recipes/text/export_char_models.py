@@ -5,13 +5,13 @@ Reads what ``train_char_models.py`` wrote (``<name>.safetensors``: the training 
 and on the held-out last 5% of the corpus measures with the engine: bits per character (one
 stream over the whole validation text, state carried), z density per layer, and the
 single-stream step latency against the dense control of the same size, timed interleaved in
-one run (DESIGN.md section 4), with the weights stored as shipped (float16 files load with
+one run (docs/design.md section 4), with the weights stored as shipped (float16 files load with
 ``weights="float16"``) and, for float16 files, also in float32. Writes ``<name>.safetensors``
-beside this script and prints a JSON summary.
+to ``models/text/``, the results beside this script, and prints a JSON summary.
 
-    python models/text/export_char_models.py --artifacts /work/artifacts/text
-    python models/text/export_char_models.py --artifacts /work/artifacts/text1024 \
-        --store-dtype float16 --out models/text/results-h1024.json
+    python recipes/text/export_char_models.py --artifacts build/artifacts/text
+    python recipes/text/export_char_models.py --artifacts build/artifacts/text1024 \
+        --store-dtype float16 --out recipes/text/results-h1024.json
 
 (a model without a trained dense control of its size is timed against a dense stack of the
 same shape with random weights: a dense step's time does not depend on the values).
@@ -31,12 +31,14 @@ from ccinfer.char_lm import bits_per_char, dense_like, load_char_lm_export, stre
 from ccinfer.datasets import load_text, text_split
 
 HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+MODELS = REPO / "models" / "text"
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--artifacts", type=Path, default=Path("/work/artifacts/text"))
-    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--artifacts", type=Path, default=REPO / "build" / "artifacts" / "text")
+    parser.add_argument("--data-dir", type=Path, help="default: $CCINFER_DATA, else ./data")
     parser.add_argument("--corpus", default="both")
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--out", type=Path, help="results file (default: results.json here)")
@@ -55,7 +57,7 @@ def main(argv=None) -> int:
         trained, meta = load_char_lm_export(path)
         # Measure the model as shipped: with --store-dtype float16 the weights are rounded
         # once here, and the file's own BPC is the one reported.
-        dest = HERE / f"{path.stem}.safetensors"
+        dest = MODELS / f"{path.stem}.safetensors"
         trained.save(dest, card={}, store_dtype=store_dtype)
         model = ccinfer.load(dest)
         model.reset_stats()

@@ -21,7 +21,7 @@ For each model ``char-<config>-h<hidden>`` the output directory receives
 
 Needs ccinfer with the ``torch`` extra. Example, from the project root::
 
-    python models/text/train_char_models.py --config all --updates 12000 --resume
+    python recipes/text/train_char_models.py --config all --updates 12000 --resume
 """
 
 from __future__ import annotations
@@ -35,6 +35,9 @@ from safetensors.numpy import save_file
 
 from ccinfer.datasets import VOCAB
 from ccinfer.train.gru import train_char_lm
+
+# Training output stays inside the repository, in the ignored build/ tree.
+ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "artifacts"
 
 BLOCK_SIZE = 16
 CONFIGS = {
@@ -58,8 +61,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         The parsed options.
     """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
-    parser.add_argument("--out-dir", type=Path, default=Path("/work/artifacts/text"))
+    parser.add_argument("--data-dir", type=Path, help="default: $CCINFER_DATA, else ./data")
+    parser.add_argument("--out-dir", type=Path, default=ARTIFACTS / "text")
     parser.add_argument("--config", choices=[*CONFIGS, "all"], default="all")
     parser.add_argument("--corpus", choices=["austen", "kjv", "both"], default="both")
     parser.add_argument("--updates", type=int, default=12000, help="total updates per model")

@@ -5,14 +5,14 @@ for s in {0, -0.25, -0.5, -0.75}, block sizes 16/32/64 and ranks 16/32/64), conv
 model to a ``GRUStack`` and measures with the engine, in one run:
 
 - validation BPC (one stream over the held-out 5%, state carried) and the z density;
-- speed-up over the dense control of the same size, interleaved in one run (DESIGN.md
+- speed-up over the dense control of the same size, interleaved in one run (docs/design.md
   section 4), tokens from the validation text so the masks are the model's own: one stream
   (the unstructured setting) and 64 streams (the block-sparse setting; dissertation: batch 64);
 - the flop-bound speed-up from the measured density, and the dissertation's number beside ours.
 
 Writes ``grid/results.json`` and ``grid/TABLES.md`` beside this script. Run on a quiet machine:
 
-    python models/text/grid_table.py --grid /work/artifacts/grid
+    python recipes/text/grid_table.py --grid build/artifacts/grid
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def tables(results: dict, hidden: int, dense_row: dict) -> str:
         "# Tables 4.2 and 4.4 with our numbers",
         "",
         f"Character models 27-{hidden}-27 (one GRU layer), Austen + King James Bible, "
-        f"{dense_row['updates']} updates each (models/text/grid_table.py; training set-up in "
+        f"{dense_row['updates']} updates each (recipes/text/grid_table.py; training set-up in "
         "models/text/MODEL_CARD.md). Each cell: validation BPC (engine, one stream over the "
         "held-out 5%), then, over the timed steps: z density, speed-up over our dense GRU step "
         "of the same size measured interleaved in the same run on validation text (1 thread, "
@@ -255,8 +255,8 @@ def plot(results: dict, hidden: int, path: Path) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--grid", type=Path, default=Path("/work/artifacts/grid"))
-    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--grid", type=Path, default=HERE.parents[1] / "build/artifacts/grid")
+    parser.add_argument("--data-dir", type=Path, help="default: $CCINFER_DATA, else ./data")
     parser.add_argument("--corpus", default="both")
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=60)

@@ -1,4 +1,4 @@
-"""MNIST experiment for the tree-gated layer (Cho & Bengio 2014; issue 6).
+"""MNIST experiment for the tree-gated layer (Cho & Bengio 2014; docs/design.md section 3).
 
 Network: 784 -> dense ReLU 256 -> middle layer -> 10 logits. The middle layer is
 
@@ -19,7 +19,9 @@ rotating test digits (``latencies``).
 
 Run from the repository root (waits for nothing: start it when the machine is quiet)::
 
-    python models/tree/run_experiment.py --epochs 5 --out models/tree
+    python recipes/tree/run_experiment.py --epochs 5
+
+The shipped model goes to ``models/tree/``, ``results.json`` beside this script.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ import ccinfer
 from ccinfer.datasets import load_mnist
 from ccinfer.train.tree import LazyDecaySGD, TreeGated, export_sequential
 
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
 HIDDEN, WIDTH, NBITS = 256, 128, 16
 LR, WEIGHT_DECAY, BATCH = 0.1, 1e-4, 64
 
@@ -126,7 +130,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--depths", type=int, nargs="+", default=[0, 1, 2, 4, 6])
     parser.add_argument("--ship-depth", type=int, default=4)
-    parser.add_argument("--out", type=Path, default=Path("models/tree"))
+    parser.add_argument("--out", type=Path, default=REPO / "models" / "tree", help="shipped model")
+    parser.add_argument("--results", type=Path, default=HERE / "results.json")
     parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--train-samples", type=int, default=60000, help="fewer for a smoke test")
     parser.add_argument(
@@ -200,7 +205,7 @@ def main() -> None:
             path = args.out / f"mnist-tree-k{k}.safetensors"
             card = {
                 "trained": f"MNIST 60k, {args.epochs} epochs, SGD lr {LR} batch {BATCH}, L2 "
-                f"{WEIGHT_DECAY} (lazy on the table), models/tree/run_experiment.py",
+                f"{WEIGHT_DECAY} (lazy on the table), recipes/tree/run_experiment.py",
                 "test_error_float32": f"{row['test_error']:.4f}",
             }
             model.save(path, card=card, store_dtype=np.float16)
@@ -236,7 +241,7 @@ def main() -> None:
         for row in rows:
             row[f"latency_us_batch{batch}"] = us[f"model {row['model']}"]
             row[f"middle_latency_us_batch{batch}"] = us[f"middle {row['model']}"]
-    (args.out / "results.json").write_text(json.dumps(rows, indent=1))
+    args.results.write_text(json.dumps(rows, indent=1))
     print(
         "| model | params (middle) | FLOPs/sample (middle at density) | batch 1 us (middle) "
         "| batch 64 us (middle) | test error |"

@@ -12,7 +12,7 @@ closed at inference or left to the running statistics, whichever gives the lower
 BPC on 64,000 symbols of the *training* text (``--close-unseen auto``; the validation text
 plays no part); the choice and both BPCs go into the metadata (``close_unseen_gates``).
 
-    python models/text/reexport_char_models.py /work/artifacts/grid /work/artifacts/text
+    python recipes/text/reexport_char_models.py build/artifacts/grid build/artifacts/text
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def reexport(export: Path, calibration, mode: str) -> dict | None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dirs", type=Path, nargs="+", help="trainer output directories")
-    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--data-dir", type=Path, help="default: $CCINFER_DATA, else ./data")
     parser.add_argument("--corpus", default="both")
     parser.add_argument("--close-unseen", choices=["auto", "no", "yes"], default="auto")
     args = parser.parse_args(argv)

@@ -11,7 +11,7 @@ the last epoch, one PyTorch thread.
 
 Needs ccinfer installed with the ``torch`` extra. Example, from the project root::
 
-    python models/mnist/train_mnist.py --config all --epochs 50
+    python recipes/mnist/train_mnist.py --config all --epochs 50
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ from safetensors.numpy import save_file
 
 from ccinfer.datasets import load_mnist
 from ccinfer.train.mlp import MNIST_SIZES, evaluate, state_to_numpy, train_mlp
+
+# Training output stays inside the repository, in the ignored build/ tree.
+ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "artifacts" / "mnist"
 
 CONFIGS = {
     "control": None,
@@ -57,8 +60,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         The parsed options.
     """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
-    parser.add_argument("--out-dir", type=Path, default=Path("/work/artifacts/mnist"))
+    parser.add_argument("--data-dir", type=Path, help="default: $CCINFER_DATA, else ./data")
+    parser.add_argument("--out-dir", type=Path, default=ARTIFACTS)
     parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--config", choices=[*CONFIGS, "all"], default="all")
     parser.add_argument("--seed", type=int, default=0)

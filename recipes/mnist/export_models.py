@@ -12,12 +12,13 @@ with the ccinfer engine itself:
   digits, never used for the test numbers) for at most a 0.1-point accuracy drop;
 - measures test error, active fractions, estimator recall and precision on the 10,000 test
   digits, and latency at batch 1 and 64 against dense OpenBLAS on the same weights, timed
-  interleaved in one run (DESIGN.md section 4);
-- writes ``results.json`` and ``MODEL_CARD.md`` beside this script.
+  interleaved in one run (docs/design.md section 4);
+- writes the models to ``models/mnist/`` and ``results.json`` beside this script (the numbers
+  of ``models/mnist/MODEL_CARD.md``).
 
 Run from the project root after training::
 
-    python models/mnist/export_models.py --artifacts /work/artifacts/mnist
+    python recipes/mnist/export_models.py --artifacts build/artifacts/mnist
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from ccinfer.datasets import load_mnist
 from ccinfer.demo import accuracy_and_stats, latency_table
 
 HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+MODELS = REPO / "models" / "mnist"
 RANK_SETS = {
     "50-35-25": (50, 35, 25),
     "25-25-25": (25, 25, 25),
@@ -92,8 +95,8 @@ def latency(model: ccinfer.CondMLP, X: np.ndarray, rounds: int) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--artifacts", type=Path, default=Path("/work/artifacts/mnist"))
-    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--artifacts", type=Path, default=REPO / "build" / "artifacts" / "mnist")
+    parser.add_argument("--data-dir", type=Path, help="default: $CCINFER_DATA, else ./data")
     parser.add_argument("--rounds", type=int, default=300)
     args = parser.parse_args(argv)
 
@@ -123,19 +126,19 @@ def main(argv=None) -> int:
 
     shipped = ccinfer.CondMLP.from_dense(W, b, RANK_SETS["50-35-25"])
     card = {
-        "source": "control network trained by models/mnist/train_mnist.py, rank 50-35-25 "
+        "source": "control network trained by recipes/mnist/train_mnist.py, rank 50-35-25 "
         "estimators from the SVD of its weights (tau = 0)",
         "test_error_percent": str(results["post_hoc"]["50-35-25"]["error"]),
         "control_test_error_percent": str(results["control"]["error"]),
         "input": "MNIST pixels / 255 as float32 in [0, 1], 784 = 28x28 row by row",
     }
-    shipped.save(HERE / "mnist-50-35-25.safetensors", card=card)
+    shipped.save(MODELS / "mnist-50-35-25.safetensors", card=card)
     results["latency"] = latency(shipped, X, args.rounds)
 
     if "50-35-25" in trained:
         Wi, bi = load_trained(args.artifacts, "50-35-25")
         inloop = ccinfer.CondMLP.from_dense(Wi, bi, RANK_SETS["50-35-25"])
-        path = HERE / "mnist-50-35-25-inloop.safetensors"
+        path = MODELS / "mnist-50-35-25-inloop.safetensors"
         inloop.save(
             path,
             card={

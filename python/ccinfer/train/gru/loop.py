@@ -1,0 +1,151 @@
+"""`train_char_lm`: a whole training run the dissertation's way, with periodic measurements
+and checkpoints."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .data import evaluate_char_lm, load_char_splits
+from .model import CharLM
+from .trainer import CharLMTrainer
+
+
+def train_char_lm(
+    data_dir: str | Path | None = None,
+    corpus: str = "both",
+    hidden: int = 256,
+    layers: int = 1,
+    gate: str = "dense",
+    rank: int | None = None,
+    shift: float = 0.0,
+    updates: int = 10000,
+    seq_len: int = 50,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    clip_norm: float = 1.0,
+    reset_every: int = 1000,
+    eval_every: int = 1000,
+    eval_symbols: int = 64000,
+    checkpoint_path: str | Path | None = None,
+    checkpoint_every: int = 500,
+    resume: bool = True,
+    seed: int = 0,
+    num_threads: int = 1,
+    progress: bool = True,
+) -> tuple[CharLM, dict]:
+    """Train a character language model on ``text/`` the dissertation's way (section 4.5.1).
+
+    See `CharLMTrainer` for the update; every `eval_every` updates the validation BPC and the
+    update-gate densities are measured on the first `eval_symbols` symbols of the validation
+    text, and at the end on all of it and on as many symbols from the start of the training
+    text (all in eval mode, running batch-norm statistics). With `checkpoint_path` a checkpoint
+    is written every `checkpoint_every` updates and at the end; with `resume` an existing
+    checkpoint is loaded first and training continues from it up to `updates` in total (a
+    finished checkpoint just re-evaluates).
+
+    Parameters
+    ----------
+    data_dir : str or Path, optional
+        The shared data directory.
+    corpus : {"austen", "kjv", "both"}
+        See `load_char_splits`.
+    hidden, layers : int
+        Width and number of GRU layers.
+    gate : {"dense", "lowrank", "block"}
+        Kind of update gate.
+    rank : int, optional
+        Bottleneck rank (``lowrank``) or gating dimension (``block``).
+    shift : float
+        The ``s`` of ``BN_s``.
+    updates : int
+        Total number of updates (including those of a resumed checkpoint).
+    seq_len, batch_size, lr, clip_norm, reset_every :
+        See `CharLMTrainer`.
+    eval_every : int
+        Updates between validation measurements.
+    eval_symbols : int
+        Validation symbols used by the periodic measurement.
+    checkpoint_path : str or Path, optional
+        Checkpoint path without suffix (``.safetensors`` and ``.json`` are added).
+    checkpoint_every : int
+        Updates between checkpoints.
+    resume : bool
+        Continue from `checkpoint_path` if it exists.
+    seed : int
+        Seeds the initialisation.
+    num_threads : int
+        PyTorch intra-op threads (`torch.set_num_threads`, process-wide).
+    progress : bool
+        Show a tqdm progress bar. A line per measurement is printed either way.
+
+    Returns
+    -------
+    model : CharLM
+        The trained model, in eval mode.
+    metrics : dict
+        ``history`` (per measurement: ``step``, ``train_bpc`` (mean training loss since the
+        previous measurement, batch statistics), ``valid_bpc``, ``z_density``, ``seconds``),
+        ``train_seconds`` (wall time of all sessions), ``updates``, ``valid`` and ``train``
+        (`evaluate_char_lm` on all the validation text and on as much training text),
+        ``settings``.
+    """
+    torch.set_num_threads(num_threads)
+    train_ids, valid_ids = load_char_splits(data_dir, corpus)
+    torch.manual_seed(seed)
+    model = CharLM(hidden, layers, gate, rank, shift)
+    trainer = CharLMTrainer(model, train_ids, seq_len, batch_size, lr, clip_norm, reset_every)
+    extra: dict = {"history": [], "train_seconds": 0.0}
+    if checkpoint_path is not None and resume:
+        if Path(str(checkpoint_path) + ".json").exists():
+            extra = trainer.load(checkpoint_path)
+    name = gate if gate == "dense" else f"{gate}-{rank}-s{shift:g}"
+    window, window_loss = 0, 0.0
+    last_time = time.perf_counter()
+    bar = tqdm(total=updates, initial=min(trainer.step, updates), desc=name, disable=not progress)
+    while trainer.step < updates:
+        window_loss += trainer.train_step()
+        window += 1
+        bar.update(1)
+        now = time.perf_counter()
+        extra["train_seconds"] += now - last_time
+        last_time = now
+        if trainer.step % eval_every == 0 or trainer.step == updates:
+            result = evaluate_char_lm(model, valid_ids[:eval_symbols])
+            extra["history"].append(
+                {
+                    "step": trainer.step,
+                    "train_bpc": window_loss / window / math.log(2),
+                    "valid_bpc": result["bpc"],
+                    "z_density": result["z_density"],
+                    "seconds": extra["train_seconds"],
+                }
+            )
+            window, window_loss = 0, 0.0
+            bar.set_postfix(valid_bpc=f"{result['bpc']:.3f}")
+            density = result["z_density"]
+            tqdm.write(
+                f"{name} update {trainer.step}: train {extra['history'][-1]['train_bpc']:.3f}"
+                f" valid {result['bpc']:.3f} BPC"
+                + ("" if density is None else f", z density {np.round(density, 3).tolist()}")
+                + f" ({extra['train_seconds']:.0f} s)"
+            )
+            last_time = time.perf_counter()
+        if checkpoint_path is not None and (
+            trainer.step % checkpoint_every == 0 or trainer.step == updates
+        ):
+            trainer.save(checkpoint_path, extra)
+            last_time = time.perf_counter()
+    bar.close()
+    model.eval()
+    metrics = dict(extra)
+    metrics["updates"] = trainer.step
+    metrics["settings"] = {**trainer.settings(), "corpus": corpus, "seed": seed}
+    metrics["valid"] = evaluate_char_lm(model, valid_ids)
+    metrics["train"] = evaluate_char_lm(model, train_ids[: len(valid_ids)])
+    return model, metrics
