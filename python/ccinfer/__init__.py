@@ -16,6 +16,7 @@ from .gru import GRUStack
 from .io import load
 from .mlp import CondMLP
 from .sequential import Sequential
+from .shipped import shipped_models
 from .tree import TreeGatedLinear
 
 __version__: str = _core.build_info()["version"]
@@ -88,4 +89,5 @@ __all__ = [
     "load",
     "set_isa",
     "set_num_threads",
+    "shipped_models",
 ]

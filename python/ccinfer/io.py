@@ -208,14 +208,19 @@ def register_model(kind: str, reader: Callable[[ModelFile], object]) -> None:
 
 
 def load(path: str | os.PathLike):
-    """Load any ccinfer model file and return the model object of the right class.
+    """Load any ccinfer model file, or a shipped model by name (``ccinfer.shipped_models()``),
+    and return the model object of the right class.
 
     Raises
     ------
+    FileNotFoundError
+        If the file does not exist, or the name is not a shipped model (listing those).
     ValueError
         For a malformed, truncated or hostile file, naming the problem.
     """
-    model_file = read_model_file(path)
+    from .shipped import resolve
+
+    model_file = read_model_file(resolve(path))
     return _READERS[model_file.kind](model_file)
 
 
