@@ -68,3 +68,15 @@ def test_sample_is_real_data_of_the_documented_shape():
     assert s["text"].shape == (30_000,) and s["text"].max() < len(VOCAB)
     # Real prose: spaces are about a sixth of the symbols of English text.
     assert 0.12 < float(np.mean(s["text"] == 0)) < 0.25
+
+
+def test_wheel_excludes_exactly_the_models_marked_not_in_it():
+    # CMakeLists.txt's install(DIRECTORY models/ ...) and shipped.MODELS must agree, or a
+    # wheel lists a model it lacks (or carries one it never offers).
+    import re
+    from pathlib import Path
+
+    cmake = (Path(__file__).resolve().parents[1] / "CMakeLists.txt").read_text()
+    excluded = set(re.findall(r'PATTERN "([^"*]+)\.safetensors" EXCLUDE', cmake))
+    marked = {Path(rel).stem for rel, _, in_wheel in shipped.MODELS.values() if not in_wheel}
+    assert excluded == marked

@@ -47,10 +47,10 @@ LONG_ROUNDS = 4  # rounds of 0.25 s at more than one thread (ccinfer.timing.comp
 
 @contextmanager
 def progress(total: int, desc: str):
-    """A tqdm bar on stderr (quiet when not a terminal); yields its ``update``."""
+    """A tqdm bar on stderr (none when stderr is not a terminal); yields its ``update``."""
     from tqdm import tqdm
 
-    with tqdm(total=total, desc=desc, leave=False, unit="round", mininterval=0.5) as bar:
+    with tqdm(total=total, desc=desc, leave=False, unit="round", disable=None) as bar:
         yield bar.update
 
 
@@ -180,7 +180,7 @@ def bits_per_char(model: ccinfer.GRUStack, ids: np.ndarray, desc: str, chunk: in
     ids = np.asarray(ids, dtype=np.int32)
     state = model.new_state()
     total = 0.0
-    with tqdm(total=len(ids) - 1, desc=desc, leave=False, unit="sym", mininterval=0.5) as bar:
+    with tqdm(total=len(ids) - 1, desc=desc, leave=False, unit="sym", disable=None) as bar:
         for start in range(0, len(ids) - 1, chunk):
             x = ids[start : min(start + chunk, len(ids) - 1)]
             logits = model.run(x, state=state).astype(np.float64)
