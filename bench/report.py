@@ -243,15 +243,19 @@ def headline(rows: list[dict]) -> list[str]:
     per_issue: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
         per_issue[issue_of.get(r["group"].split(" ")[0], "issue 3 (kernels)")].append(r)
-    lines = ["| issue | targets | met | missed |", "|---|---|---|---|"]
+    doubtful = [r for r in rows if r["unstable"]]
+    extra = " unstable |" if doubtful else ""
+    rule = "|---|---|---|---|" + ("---|" if doubtful else "")
+    lines = [f"| issue | targets | met | missed |{extra}", rule]
     for issue in sorted(per_issue):
         rs = per_issue[issue]
         ok = sum(r["ok"] for r in rs)
+        bad = sum(r["missed"] for r in rs)
         lines.append(
-            f"| {issue} | {len(rs)} | {ok} | {'**' if ok < len(rs) else ''}"
-            f"{len(rs) - ok}{'**' if ok < len(rs) else ''} |"
+            f"| {issue} | {len(rs)} | {ok} | {'**' if bad else ''}{bad}{'**' if bad else ''} |"
+            + (f" {sum(bool(r['unstable']) for r in rs)} |" if doubtful else "")
         )
-    missed = [r for r in rows if not r["ok"]]
+    missed = [r for r in rows if r["missed"]]
     lines += ["", f"**Shortfalls ({len(missed)}):**" if missed else "No shortfalls.", ""]
     for r in missed:
         got = r["paired"]["median"] if r["paired"] else r["b2b"]
@@ -260,6 +264,13 @@ def headline(rows: list[dict]) -> list[str]:
             f"- {r['group']}, {r['case']}: {got:.2f}x ({how}; back to back {r['b2b']:.2f}x) "
             f"against {r['target']:.2f}x, {got / r['target']:.0%} of the target"
         )
+    if doubtful:
+        lines += ["", f"**Unstable, neither met nor missed ({len(doubtful)}):**", ""]
+        lines += [
+            f"- {r['group']}, {r['case']}: {r['decisive']:.2f}x against {r['target']:.2f}x; "
+            f"{'; '.join(r['unstable'])}"
+            for r in doubtful
+        ]
     return lines
 
 
