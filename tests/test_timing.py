@@ -136,8 +136,12 @@ def test_back_to_back_spread_is_checked_without_a_paired_run():
     assert any("dense IQR" in r for r in unstable(cond, dense))
 
 
-def test_report_headline_lists_unstable_cases_apart():
+def test_report_headline_lists_unstable_cases_apart(monkeypatch):
     pytest.importorskip("matplotlib")
+    from pathlib import Path
+
+    # report.py runs as a script beside summarize.py and imports it by that name.
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "bench"))
     from bench.report import headline
 
     dense = bench_case("dense", 1e-3)
