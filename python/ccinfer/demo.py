@@ -143,7 +143,8 @@ def mnist_demo(data_dir: str | None, rounds: int = 60) -> None:
                 f"per single sample"
             )
             for batch in (1, 64):
-                t = latency_table(model, X, batch, rounds if batch == 1 else rounds // 2, bound)
+                n = rounds if batch == 1 else max(rounds // 2, 3)
+                t = latency_table(model, X, batch, n, bound)
                 s = t["speedup"]
                 print(
                     f"  {threads} thread(s), batch {batch:2d}: dense OpenBLAS "
