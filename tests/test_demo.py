@@ -45,7 +45,9 @@ def test_demo_runs_on_the_shipped_sample(tmp_path):
     # on the whole test set are 1.23% / 1.21%).
     assert "test error on 1,000 digits: dense 1.10%   conditional 1.10%" in out
     mnist, text = out.split("Text models")
-    assert mnist.count("speed-up") == 5  # the flop bound line and four timed cases
+    assert "flop-bound speed-up from these masks" in mnist
+    # Four timed cases (the UNSTABLE notes beside them may say "speed-up" too).
+    assert len(re.findall(r"batch +\d+: dense OpenBLAS .* speed-up [0-9.]+x \(IQR", mnist)) == 4
     assert mnist.count("plan chosen by measurement") == 2
     assert mnist.count("measuring batch") == 4
     check_text_part(text)
