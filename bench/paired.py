@@ -20,7 +20,15 @@ import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
 import ccinfer
-from ccinfer.timing import compare, paired_speedup, summarize
+from ccinfer.timing import (
+    compare,
+    load_warnings,
+    note,
+    paired_speedup,
+    series_warnings,
+    summarize,
+    system_load,
+)
 
 _captured: list[tuple[BenchmarkFixture, object]] = []
 ROUND_SECONDS_T1 = 0.02  # one round at 1 thread: enough calls for a stable median
@@ -106,17 +114,27 @@ def run_pairs(rounds: int, write_line) -> None:
             windows = [getattr(fixture, "paired_window", None) for fixture, _ in conds]
             for w in filter(None, windows):
                 w[0]()
+            # The load around the rounds goes with them: summarize.py will not pass a target
+            # measured while other work shared the cores.
+            load0, cores = system_load()
             times = compare({k: (lambda _i, f=f: f()) for k, f in fns.items()}, rounds, calls)
+            load1, _ = system_load()
+            load = None if load0 is None or load1 is None else max(load0, load1)
             for j, (fixture, _) in enumerate(conds):
+                ratios = times["dense"] / times[f"c{j}"]
                 fixture.extra_info["paired"] = {
                     **paired_speedup(times["dense"], times[f"c{j}"]),
                     "rounds": len(times["dense"]),
+                    "load": load,
+                    "cores": cores,
+                    "warnings": series_warnings("ratio", ratios),
                     "dense_median_us": summarize(times["dense"])["median_us"],
                     "median_us": summarize(times[f"c{j}"])["median_us"],
                     **(windows[j][1]() if windows[j] else {}),
                 }
             ratios = ", ".join(
                 f"{f.extra_info.get('case')} {f.extra_info['paired']['median']:.2f}x"
+                + note(f.extra_info["paired"]["warnings"] + load_warnings(load, cores))
                 for f, _ in conds
             )
             write_line(f"[paired {i}/{len(todo)}] {group}: {ratios}")

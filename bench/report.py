@@ -239,17 +239,21 @@ def headline(rows: list[dict]) -> list[str]:
     per_area: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
         per_area[area_of.get(r["group"].split(" ")[0], "kernels")].append(r)
-    lines = ["| area | targets | met | missed |", "|---|---|---|---|"]
+    doubtful = [r for r in rows if r["unstable"]]
+    extra = " unstable |" if doubtful else ""
+    rule = "|---|---|---|---|" + ("---|" if doubtful else "")
+    lines = [f"| area | targets | met | missed |{extra}", rule]
     for area in ("kernels", *area_of.values()):
         rs = per_area.get(area)
         if not rs:
             continue
         ok = sum(r["ok"] for r in rs)
+        bad = sum(r["missed"] for r in rs)
         lines.append(
-            f"| {area} | {len(rs)} | {ok} | {'**' if ok < len(rs) else ''}"
-            f"{len(rs) - ok}{'**' if ok < len(rs) else ''} |"
+            f"| {area} | {len(rs)} | {ok} | {'**' if bad else ''}{bad}{'**' if bad else ''} |"
+            + (f" {sum(bool(r['unstable']) for r in rs)} |" if doubtful else "")
         )
-    missed = [r for r in rows if not r["ok"]]
+    missed = [r for r in rows if r["missed"]]
     lines += ["", f"**Shortfalls ({len(missed)}):**" if missed else "No shortfalls.", ""]
     for r in missed:
         got = r["paired"]["median"] if r["paired"] else r["b2b"]
@@ -258,6 +262,13 @@ def headline(rows: list[dict]) -> list[str]:
             f"- {r['group']}, {r['case']}: {got:.2f}x ({how}; back to back {r['b2b']:.2f}x) "
             f"against {r['target']:.2f}x, {got / r['target']:.0%} of the target"
         )
+    if doubtful:
+        lines += ["", f"**Unstable, neither met nor missed ({len(doubtful)}):**", ""]
+        lines += [
+            f"- {r['group']}, {r['case']}: {r['decisive']:.2f}x against {r['target']:.2f}x; "
+            f"{'; '.join(r['unstable'])}"
+            for r in doubtful
+        ]
     return lines
 
 

@@ -9,6 +9,10 @@ extra_info and PASS/FAIL against it, the ratio to a further baseline case where 
 (e.g. a Python loop), and the effective bandwidth (bytes of weights read / median).
 Where the run measured per-round-pair speed-ups (``extra_info["paired"]``, bench/paired.py),
 they are shown beside the back-to-back ratio and decide PASS/FAIL.
+A deciding measurement that `ccinfer.timing` would not trust (a spread of more than
+``SPREAD_LIMIT`` round to round, the load average above the core count while timing, a
+speed-up over ``BOUND_MARGIN`` times its flop bound) never passes: its result is UNSTABLE with
+the reason, counted apart from the targets met and missed.
 The cases are written by the suites through bench/conftest.py ``record``; bench/report.py
 builds RESULTS.md and the plots on these functions.
 """
@@ -19,6 +23,8 @@ import argparse
 import json
 import sys
 from collections import defaultdict
+
+from ccinfer.timing import BOUND_MARGIN, SPREAD_LIMIT, bound_warnings, load_warnings
 
 
 def _us(seconds: float) -> str:
@@ -64,6 +70,41 @@ def bound_of(case: dict) -> float | None:
     if "flop_bound_speedup" in paired:
         return paired["flop_bound_speedup"]
     return (e["dense_flops"] / e["useful_flops"]) if e.get("useful_flops") else None
+
+
+def unstable(case: dict, dense: dict | None) -> list[str]:
+    """Why the measurement that decides `case` is not to be trusted (empty: it is).
+
+    Per round pair: the ratios' interquartile range over their median, and the load average
+    recorded around the re-run (bench/paired.py). Back to back: the interquartile range over
+    the median of the case and of its dense case. Either way: the deciding ratio against
+    ``BOUND_MARGIN`` times the flop bound.
+    """
+    _, paired, decisive = speedups(case, dense)
+    reasons = []
+    if paired:
+        spread = (paired["q3"] - paired["q1"]) / paired["median"]
+        if spread > SPREAD_LIMIT:
+            reasons.append(f"per-round ratios spread {spread:.0%}")
+        if paired.get("load") is not None:
+            reasons += load_warnings(paired["load"], paired.get("cores", 1))
+    else:
+        for who, c in (("case", case), ("dense", dense)):
+            st = c["stats"] if c else None
+            if st and st["median"] > 0 and st["iqr"] / st["median"] > SPREAD_LIMIT:
+                reasons.append(f"{who} IQR {st['iqr'] / st['median']:.0%} of its median")
+    if decisive is not None:
+        reasons += bound_warnings(decisive, bound_of(case))
+    return reasons
+
+
+def verdict(decisive: float | None, target: float | None, reasons: list[str]) -> str:
+    """PASS / FAIL, or UNSTABLE (with the reasons) when the measurement is not trusted."""
+    if target is None or decisive is None:
+        return "—"
+    if reasons:
+        return f"UNSTABLE ({'; '.join(reasons)})"
+    return "PASS" if decisive >= target else "**FAIL**"
 
 
 def fmt_paired(paired: dict | None) -> str:
@@ -141,11 +182,7 @@ def summarize(
             med = st["median"]
             speed, paired, decisive = speedups(c, dense)
             bound, target = bound_of(c), target_of(c)
-            verdict = (
-                "—"
-                if target is None or decisive is None
-                else ("PASS" if decisive >= target else "FAIL")
-            )
+            result = verdict(decisive, target, unstable(c, dense))
             row = [
                 e.get("case", c["name"]),
                 _us(med),
@@ -155,7 +192,7 @@ def summarize(
                 *([fmt_paired(paired)] if has_paired else []),
                 _fmt(bound, ".1f"),
                 _fmt(target),
-                verdict,
+                result,
             ]
             if has_baseline:
                 base = by_case.get(e.get("baseline") or "")
@@ -189,6 +226,7 @@ def target_rows(data: dict) -> list[dict]:
             if target is None or dense is None:
                 continue
             b2b, paired, decisive = speedups(c, dense)
+            reasons = unstable(c, dense)
             rows.append(
                 dict(
                     group=name,
@@ -196,7 +234,10 @@ def target_rows(data: dict) -> list[dict]:
                     b2b=b2b,
                     paired=paired,
                     target=target,
-                    ok=decisive >= target,
+                    decisive=decisive,
+                    unstable=reasons,
+                    ok=decisive >= target and not reasons,
+                    missed=decisive < target and not reasons,
                 )
             )
     return rows
@@ -205,6 +246,8 @@ def target_rows(data: dict) -> list[dict]:
 def targets_table(rows: list[dict]) -> str:
     """The rows of :func:`target_rows` as a count and a markdown table."""
     passed = sum(r["ok"] for r in rows)
+    missed = sum(r["missed"] for r in rows)
+    doubtful = len(rows) - passed - missed
     has_paired = any(r["paired"] for r in rows)
     head = ["group", "case", "speed-up vs dense"]
     head += ["paired (IQR, rounds)"] if has_paired else []
@@ -213,9 +256,16 @@ def targets_table(rows: list[dict]) -> str:
     for r in rows:
         cells = [r["group"], r["case"], f"{r['b2b']:.2f}"]
         cells += [fmt_paired(r["paired"])] if has_paired else []
-        cells += [f"{r['target']:.2f}", "PASS" if r["ok"] else "**FAIL**"]
+        cells += [f"{r['target']:.2f}", verdict(r["decisive"], r["target"], r["unstable"])]
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join([f"{passed} targets met, {len(rows) - passed} missed.", "", *lines])
+    count = f"{passed} targets met, {missed} missed."
+    if doubtful:
+        count += (
+            f" {doubtful} unstable: measured, but not trusted (spread over {SPREAD_LIMIT:.0%}, "
+            f"load above the core count, or over {BOUND_MARGIN:g}x the flop bound), so "
+            "counted neither way; re-run them on a quiet machine."
+        )
+    return "\n".join([count, "", *lines])
 
 
 def _group_key(name: str):

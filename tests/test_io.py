@@ -174,7 +174,7 @@ def test_not_json_header(tmp_path):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(ValueError, match="cannot read"):
+    with pytest.raises(FileNotFoundError, match="no such file"):
         ccinfer.load(tmp_path / "nope.safetensors")
 
 

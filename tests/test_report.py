@@ -17,7 +17,7 @@ def case(group, name, role, median, *, density=1.0, target=None, paired=None, **
         case=name,
         role=role,
         density=density,
-        useful_flops=2e6 * (density or 1.0),
+        useful_flops=extra.pop("useful_flops", 2e6 * (density or 1.0)),
         dense_flops=2e6,
         bytes_read=4e6 * (density or 1.0),
         weight_bytes=extra.pop("weight_bytes", 4_000_000),
@@ -98,6 +98,7 @@ def synthetic() -> dict:
                 2e-5,
                 density=None,
                 target=3.0,
+                useful_flops=2e6 / 3.5,  # masks whose flop bound is 3.5x
             ),
             case("mlp 784-1000-600-400-10 batch 1 t1", "PyTorch 2.13", "other", 1.5e-4),
         ],

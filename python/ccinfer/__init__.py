@@ -16,6 +16,7 @@ from ._load import Model, load
 from .gru import GRUStack, GRUState
 from .mlp import CondMLP
 from .sequential import Sequential
+from .shipped import shipped_models
 from .tree import TreeGatedLinear
 
 __version__: str = _core.build_info()["version"]
@@ -99,4 +100,5 @@ __all__ = [
     "max_num_threads",
     "set_isa",
     "set_num_threads",
+    "shipped_models",
 ]

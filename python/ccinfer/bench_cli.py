@@ -15,6 +15,8 @@ from pathlib import Path
 
 import ccinfer
 
+from . import timing
+
 
 def find_bench_dir(given: str | None) -> Path:
     """The checkout's ``bench/`` directory: ``given``, else beside the package's source (an
@@ -69,6 +71,13 @@ def run(args: argparse.Namespace) -> int:
     json_path.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     if not args.report_only:
+        load, cores = timing.system_load()
+        for warning in timing.load_warnings(load, cores):
+            print(
+                f"ccinfer bench: {warning}: other work shares the CPUs; the paired re-runs "
+                "will be marked UNSTABLE and pass no target",
+                flush=True,
+            )
         cmd = [
             sys.executable,
             "-m",

@@ -409,14 +409,20 @@ def register_model(kind: str, reader: Callable[[ModelFile], object]) -> None:
 
 
 def load(path: str | os.PathLike | bytes):
-    """Load any ccinfer model file (or its bytes) and return the model object of the right
-    class.
+    """Load any ccinfer model file (or its bytes), or a shipped model by name
+    (``ccinfer.shipped_models()``), and return the model object of the right class.
 
     Raises
     ------
+    FileNotFoundError
+        If the file does not exist, or the name is not a shipped model (listing those).
     ValueError
         For a malformed, truncated or hostile file, naming the problem.
     """
+    from .shipped import resolve
+
+    if not isinstance(path, (bytes, bytearray, memoryview)):
+        path = resolve(path)
     model_file = read_model_file(path)
     try:
         return _READERS[model_file.kind](model_file)
