@@ -16,6 +16,9 @@ nlohmann::json parse_json(const char* first, const char* last, const std::string
 /// A JSON integer (not a bool, not a float) in [lo, hi].
 bool get_int(const nlohmann::json& v, int64_t lo, int64_t hi, int64_t& out);
 
+/// 'name', as Python's repr quotes it (the messages match ccinfer.io's).
+std::string quote(const std::string& s);
+
 /// A short JSON rendering of a value for messages.
 std::string excerpt(const nlohmann::json& value);
 

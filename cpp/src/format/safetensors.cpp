@@ -28,6 +28,28 @@ std::string excerpt(const json& value) {
     return s;
 }
 
+namespace {
+
+// nlohmann's messages quote the bytes last read, which may be anything: escape all but
+// printable ASCII so that a message is always valid UTF-8 (and one line).
+std::string printable(const char* text) {
+    std::string out;
+    for (const char* p = text; *p; ++p) {
+        const auto c = static_cast<unsigned char>(*p);
+        if (c >= 0x20 && c < 0x7f) {
+            out += static_cast<char>(c);
+        } else {
+            static const char hex[] = "0123456789abcdef";
+            out += "\\x";
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
 json parse_json(const char* first, const char* last, const std::string& where, const char* what) {
     // nlohmann's parser is iterative, but the tree it builds is not: bound the nesting, and
     // refuse duplicate keys (another reader could take the other copy of an entry).
@@ -50,9 +72,11 @@ json parse_json(const char* first, const char* last, const std::string& where, c
     try {
         return json::parse(first, last, bound);
     } catch (const json::exception& e) {
-        fail(where, std::string(what) + " is not valid JSON (" + e.what() + ")");
+        fail(where, std::string(what) + " is not valid JSON (" + printable(e.what()) + ")");
     }
 }
+
+std::string quote(const std::string& s) { return "'" + s + "'"; }
 
 bool get_int(const json& v, int64_t lo, int64_t hi, int64_t& out) {
     if (v.is_number_integer() && !v.is_number_unsigned()) {
@@ -90,7 +114,7 @@ bool finite(const Tensor& t) {
 
 Tensor check_entry(const std::string& where, const std::string& name, const json& entry,
                    uint64_t data_bytes) {
-    const std::string tag = "tensor " + json(name).dump() + ": ";
+    const std::string tag = "tensor " + quote(name) + ": ";
     if (!entry.is_object() || entry.size() != 3 || !entry.contains("dtype") ||
         !entry.contains("shape") || !entry.contains("data_offsets"))
         fail(where, tag + "malformed header entry " + excerpt(entry) +
@@ -103,7 +127,7 @@ Tensor check_entry(const std::string& where, const std::string& name, const json
     } else if (dtype == "F16") {
         t.dtype = Dtype::kF16;
     } else {
-        fail(where, tag + "dtype " + excerpt(dtype) + " is not supported (expected one of F32, F16)");
+        fail(where, tag + "dtype " + (dtype.is_string() ? dtype.get<std::string>() : excerpt(dtype)) + " is not supported (expected one of F32, F16)");
     }
     const json& shape = entry["shape"];
     if (!shape.is_array() || shape.size() > 8) fail(where, tag + "bad shape " + excerpt(shape));
@@ -216,7 +240,7 @@ ModelFile read_model_file(const uint8_t* data, size_t size, const std::string& w
     uint64_t expect = 0;
     for (const Tensor* t : by_offset) {
         if (begin_of(t) != expect)
-            fail(where, "tensor " + json(t->name).dump() + " starts at byte " +
+            fail(where, "tensor " + quote(t->name) + " starts at byte " +
                             std::to_string(begin_of(t)) + ", expected " + std::to_string(expect) +
                             " (tensor ranges must not overlap or leave gaps)");
         expect += t->nbytes;
@@ -234,17 +258,17 @@ ModelFile read_model_file(const uint8_t* data, size_t size, const std::string& w
     };
     if (meta("format") != "ccinfer")
         fail(where, "not a ccinfer model (metadata 'format' is " +
-                        (metadata.count("format") ? json(meta("format")).dump() : "None") +
+                        (metadata.count("format") ? quote(meta("format")) : "None") +
                         ", expected 'ccinfer')");
     int version = 0;
     if (!parse_version(meta("format_version"), version) || version < 1 || version > kFormatVersion)
-        fail(where, "format_version " + json(meta("format_version")).dump() +
+        fail(where, "format_version " + quote(meta("format_version")) +
                         " is not supported (this ccinfer reads versions 1.." +
                         std::to_string(kFormatVersion) + ")");
     file.kind = meta("model");
     static const char* const kKinds[] = {"CondMLP", "GRUStack", "Sequential", "TreeGated"};
     if (std::find(std::begin(kKinds), std::end(kKinds), file.kind) == std::end(kKinds))
-        fail(where, "unknown model kind " + json(file.kind).dump() +
+        fail(where, "unknown model kind " + quote(file.kind) +
                         " (known: CondMLP, GRUStack, Sequential, TreeGated)");
     file.config_json = meta("config");
     const json config = parse_json(file.config_json.data(),
@@ -254,7 +278,7 @@ ModelFile read_model_file(const uint8_t* data, size_t size, const std::string& w
     for (auto& [k, v] : metadata)
         if (k.compare(0, 5, "card.") == 0) file.card[k.substr(5)] = v;
     for (const Tensor& t : file.tensors)
-        if (!finite(t)) fail(where, "tensor " + json(t.name).dump() + " contains NaN or Inf");
+        if (!finite(t)) fail(where, "tensor " + quote(t.name) + " contains NaN or Inf");
     return file;
 }
 
