@@ -27,9 +27,8 @@ void run_once(ccinfer_model* model) {
     ccinfer_state* state = nullptr;
     if (ccinfer_state_new(model, 2, &state) != CCINFER_OK) __builtin_trap();
     const int32_t tokens[2] = {0, static_cast<int32_t>(info.input_size - 1)};
-    const ccinfer_status s = info.token_input
-                                 ? ccinfer_step_token(state, tokens, y.data())
-                                 : ccinfer_step_vector(state, x.data(), y.data());
+    const ccinfer_status s = info.token_input ? ccinfer_step_token(state, tokens, y.data())
+                                              : ccinfer_step_vector(state, x.data(), y.data());
     if (s != CCINFER_OK) __builtin_trap();
     ccinfer_state_free(state);
 }

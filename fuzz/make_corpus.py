@@ -34,7 +34,9 @@ def gru_layer(rng, kind, d, h, r):
             b_zl=rng.standard_normal(r, dtype=np.float32),
         )
     if kind == "lowrank":
-        arrays.update(W_z=rng.standard_normal((h, r), dtype=np.float32), b_z=np.zeros(h, np.float32))
+        arrays.update(
+            W_z=rng.standard_normal((h, r), dtype=np.float32), b_z=np.zeros(h, np.float32)
+        )
     elif kind == "block":
         arrays.update(z_scale=np.ones(r, np.float32), z_shift=np.zeros(r, np.float32))
     return arrays
@@ -44,7 +46,10 @@ def main() -> None:
     rng = np.random.default_rng(19)
     out = HERE / "corpus"
     out.mkdir(exist_ok=True)
-    W = [rng.standard_normal((5, 4), dtype=np.float32), rng.standard_normal((3, 5), dtype=np.float32)]
+    W = [
+        rng.standard_normal((5, 4), dtype=np.float32),
+        rng.standard_normal((3, 5), dtype=np.float32),
+    ]
     b = [rng.standard_normal(5, dtype=np.float32), rng.standard_normal(3, dtype=np.float32)]
     mlp = ccinfer.CondMLP.from_dense(W, b, ranks=[2], tau=0.25)
     mlp.save(out / "cond_mlp.safetensors")
@@ -58,8 +63,14 @@ def main() -> None:
         table, gate_weight=rng.standard_normal((2, 4), dtype=np.float32), activation="relu"
     )
     projection.save(out / "tree_projection.safetensors")
-    seq = ccinfer.Sequential([ccinfer.CondMLP([W[0].T.copy()], [np.zeros(4, np.float32)]), "relu",
-                              threshold, ccinfer.CondMLP([W[1][:, :3].copy()], [b[1]])])
+    seq = ccinfer.Sequential(
+        [
+            ccinfer.CondMLP([W[0].T.copy()], [np.zeros(4, np.float32)]),
+            "relu",
+            threshold,
+            ccinfer.CondMLP([W[1][:, :3].copy()], [b[1]]),
+        ]
+    )
     seq.save(out / "sequential.safetensors")
 
     out_layer = (rng.standard_normal((6, 8), dtype=np.float32), np.zeros(6, np.float32))

@@ -33,7 +33,10 @@ def _library() -> ctypes.CDLL:
         "ccinfer_status_name": ([ctypes.c_int], ctypes.c_char_p),
         "ccinfer_version": ([], ctypes.c_char_p),
         "ccinfer_load_file": ([ctypes.c_char_p, ctypes.POINTER(P)], ctypes.c_int),
-        "ccinfer_load_memory": ([ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(P)], ctypes.c_int),
+        "ccinfer_load_memory": (
+            [ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(P)],
+            ctypes.c_int,
+        ),
         "ccinfer_free": ([P], None),
         "ccinfer_info": ([P, ctypes.POINTER(Info)], ctypes.c_int),
         "ccinfer_forward": ([P, F, i64, F], ctypes.c_int),

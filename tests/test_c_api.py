@@ -80,6 +80,19 @@ def test_native_read_refuses_with_the_file_name(tmp_path):
         native_io.read_model_file(tmp_path / "missing.safetensors")
 
 
+@pytest.mark.parametrize(
+    "path", sorted((MODELS.parent / "fuzz" / "corpus").glob("*")), ids=lambda p: p.name
+)
+def test_fuzz_seeds(path):
+    """The seed corpus: synthetic models that load, and shipped headers without their data."""
+    if path.name.startswith("header-"):
+        with pytest.raises(CError, match=r"data ends at byte \d+ but the file holds 0") as e:
+            Model(path=path)
+        assert e.value.status == BAD_MODEL
+    else:
+        assert Model(path=path).info.output_size >= 1
+
+
 # ---- models through the C API ----------------------------------------------------------------
 @pytest.mark.parametrize("path", [MNIST, TREE], ids=lambda p: p.name)
 def test_forward_equals_python_bit_for_bit(path, rng):
@@ -284,7 +297,10 @@ def _tiny(rng) -> bytes:
     """A valid two-layer CondMLP file (estimator on layer 0) as bytes."""
     from safetensors.numpy import save
 
-    W = [rng.standard_normal((4, 3), dtype=np.float32), rng.standard_normal((2, 4), dtype=np.float32)]
+    W = [
+        rng.standard_normal((4, 3), dtype=np.float32),
+        rng.standard_normal((2, 4), dtype=np.float32),
+    ]
     b = [rng.standard_normal(4, dtype=np.float32), rng.standard_normal(2, dtype=np.float32)]
     mf = ccinfer.CondMLP.from_dense(W, b, ranks=[2]).to_model_file()
     metadata = {
@@ -431,7 +447,9 @@ CASES = {
         r"has shape \(2, 4\), the config needs \(5, 4\)",
     ),
     "missing tensor": (
-        lambda f: _edit(f, _config({"sizes": [3, 4, 2, 2], "estimators": [{"rank": 2}, None, None]})),
+        lambda f: _edit(
+            f, _config({"sizes": [3, 4, 2, 2], "estimators": [{"rank": 2}, None, None]})
+        ),
         "missing tensor 'layers.2.weight'",
     ),
     "NaN weight": (

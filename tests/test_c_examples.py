@@ -42,7 +42,9 @@ def bin_dir() -> Path:
     ]  # fmt: skip
     subprocess.run(configure, check=True, capture_output=True)
     targets = ["--target", "classify_digits", "--target", "generate_text"]
-    subprocess.run(["cmake", "--build", str(build), "-j2", *targets], check=True, capture_output=True)
+    subprocess.run(
+        ["cmake", "--build", str(build), "-j2", *targets], check=True, capture_output=True
+    )
     return build
 
 

@@ -30,7 +30,11 @@ static unsigned char* read_all(const char* path, size_t* size) {
         if (n == cap) {
             cap = cap ? 2 * cap : 1 << 20;
             unsigned char* grown = realloc(buf, cap);
-            if (!grown) { free(buf); fclose(f); return NULL; }
+            if (!grown) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
             buf = grown;
         }
         got = fread(buf + n, 1, cap - n, f);
@@ -59,7 +63,10 @@ int main(int argc, char** argv) {
     if (check(ccinfer_load_file(argv[1], &model), "ccinfer_load_file")) return 1;
     size_t size = 0;
     unsigned char* bytes = read_all(argv[1], &size);
-    if (!bytes) { fprintf(stderr, "cannot read %s\n", argv[1]); return 1; }
+    if (!bytes) {
+        fprintf(stderr, "cannot read %s\n", argv[1]);
+        return 1;
+    }
     if (check(ccinfer_load_memory(bytes, size, &from_memory), "ccinfer_load_memory")) return 1;
     free(bytes); /* the model owns its weights */
 

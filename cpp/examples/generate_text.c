@@ -65,8 +65,7 @@ static int generate(ccinfer_model* model, const char* prefix, long n, char* text
 
 int main(int argc, char** argv) {
     if (argc != 4 || argv[2][0] == '\0' || atol(argv[3]) < 0) {
-        fprintf(stderr, "usage: %s MODEL PREFIX N  (PREFIX: non-empty, space and a..z)\n",
-                argv[0]);
+        fprintf(stderr, "usage: %s MODEL PREFIX N  (PREFIX: non-empty, space and a..z)\n", argv[0]);
         return 2;
     }
     const long n = atol(argv[3]);
@@ -74,7 +73,10 @@ int main(int argc, char** argv) {
     if (check(ccinfer_load_file(argv[1], &model), "ccinfer_load_file")) return 1;
 
     FILE* f = fopen(argv[1], "rb");
-    if (!f) { fprintf(stderr, "cannot open %s\n", argv[1]); return 1; }
+    if (!f) {
+        fprintf(stderr, "cannot open %s\n", argv[1]);
+        return 1;
+    }
     fseek(f, 0, SEEK_END);
     const long size = ftell(f);
     fseek(f, 0, SEEK_SET);

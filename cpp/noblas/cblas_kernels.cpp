@@ -23,8 +23,10 @@ namespace {
 using ccinfer::blas::blas_int;
 
 [[noreturn]] void unsupported(const char* fn) {
-    std::fprintf(stderr, "ccinfer (CCINFER_BLAS=OFF): %s called with arguments the core never "
-                         "passes\n", fn);
+    std::fprintf(stderr,
+                 "ccinfer (CCINFER_BLAS=OFF): %s called with arguments the core never "
+                 "passes\n",
+                 fn);
     std::abort();
 }
 

@@ -21,7 +21,9 @@ def read_model_bytes(data: bytes, where: str = "<memory>") -> ModelFile:
     if not isinstance(data, bytes):
         raise ValueError(f"read_model_bytes: data must be bytes, got {type(data).__name__}")
     kind, config, tensors, card, stored = _core.read_model_bytes(data, str(where))
-    return ModelFile(kind=kind, config=json.loads(config), tensors=tensors, card=card, stored=stored)
+    return ModelFile(
+        kind=kind, config=json.loads(config), tensors=tensors, card=card, stored=stored
+    )
 
 
 def read_model_file(path: str | os.PathLike) -> ModelFile:

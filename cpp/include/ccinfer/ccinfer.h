@@ -38,8 +38,8 @@ typedef enum ccinfer_status {
     CCINFER_BAD_MODEL = 2,        /* the file or buffer is not a valid ccinfer model */
     CCINFER_IO_ERROR = 3,         /* the file could not be opened or read */
     CCINFER_OUT_OF_MEMORY = 4,
-    CCINFER_BUSY = 5,             /* the state is in use by another call */
-    CCINFER_WRONG_KIND = 6,       /* e.g. ccinfer_forward on a GRU stack */
+    CCINFER_BUSY = 5,       /* the state is in use by another call */
+    CCINFER_WRONG_KIND = 6, /* e.g. ccinfer_forward on a GRU stack */
     CCINFER_INTERNAL = 7
 } ccinfer_status;
 
@@ -83,8 +83,7 @@ ccinfer_status ccinfer_info(const ccinfer_model* model, ccinfer_info_t* out);
 ccinfer_status ccinfer_forward(const ccinfer_model* model, const float* x, int64_t n, float* y);
 
 /* A zero state of `batch` >= 1 streams of a GRU stack. */
-ccinfer_status ccinfer_state_new(const ccinfer_model* model, int64_t batch,
-                                 ccinfer_state** out);
+ccinfer_status ccinfer_state_new(const ccinfer_model* model, int64_t batch, ccinfer_state** out);
 void ccinfer_state_free(ccinfer_state* state);
 /* Zeroes every stream's state. */
 ccinfer_status ccinfer_state_reset(ccinfer_state* state);

@@ -71,9 +71,9 @@ struct Tensor {
 
 /// The checked contents of a file, pointing into the bytes it was read from.
 struct ModelFile {
-    std::string where;        ///< the file name, or "<memory>", for messages
-    std::string kind;         ///< "CondMLP", "TreeGated", "Sequential", "GRUStack"
-    std::string config_json;  ///< the config, as stored
+    std::string where;                        ///< the file name, or "<memory>", for messages
+    std::string kind;                         ///< "CondMLP", "TreeGated", "Sequential", "GRUStack"
+    std::string config_json;                  ///< the config, as stored
     std::map<std::string, std::string> card;  ///< "card.*" metadata, prefix removed
     std::vector<Tensor> tensors;              ///< sorted by name
     const Tensor* find(const std::string& name) const;

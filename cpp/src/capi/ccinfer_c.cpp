@@ -1,7 +1,5 @@
 // The C API (ccinfer/ccinfer.h): handles around format::Model, every C++ exception turned
 // into a status and a thread-local message at this boundary.
-#include "ccinfer/ccinfer.h"
-
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -17,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "ccinfer/ccinfer.h"
 #include "ccinfer/cond_mlp.h"
 #include "ccinfer/format.h"
 #include "ccinfer/gru.h"
@@ -131,8 +130,8 @@ class FileBytes {
         struct stat st;
         if (::fstat(fd_, &st) != 0) io_fail(path);
         if (!S_ISREG(st.st_mode))
-            refuse(CCINFER_IO_ERROR, std::string("ccinfer_load_file: ") + path +
-                                         ": not a regular file");
+            refuse(CCINFER_IO_ERROR,
+                   std::string("ccinfer_load_file: ") + path + ": not a regular file");
         size_ = static_cast<size_t>(st.st_size);
         if (size_ == 0) return;
         void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_, 0);
@@ -155,9 +154,7 @@ class FileBytes {
     }
     FileBytes(const FileBytes&) = delete;
     FileBytes& operator=(const FileBytes&) = delete;
-    const uint8_t* data() const {
-        return map_ ? static_cast<const uint8_t*>(map_) : copy_.data();
-    }
+    const uint8_t* data() const { return map_ ? static_cast<const uint8_t*>(map_) : copy_.data(); }
     size_t size() const { return size_; }
 
   private:
@@ -200,8 +197,9 @@ class StateClaim {
   public:
     StateClaim(ccinfer_state* s, const char* fn) : s_(s) {
         if (s_->busy.exchange(true, std::memory_order_acquire))
-            refuse(CCINFER_BUSY, std::string(fn) + ": the state is in use by another call "
-                                                   "(one state may be stepped by one call at a time)");
+            refuse(CCINFER_BUSY, std::string(fn) +
+                                     ": the state is in use by another call "
+                                     "(one state may be stepped by one call at a time)");
     }
     ~StateClaim() { s_->busy.store(false, std::memory_order_release); }
 
@@ -262,10 +260,10 @@ void step(ccinfer_state* s, const int32_t* tokens, const float* x, float* logits
     if (tokens)
         for (int64_t i = 0; i < n; ++i)
             if (tokens[i] < 0 || tokens[i] >= g.input_size())
-                refuse(CCINFER_INVALID_ARGUMENT,
-                       std::string(fn) + ": token id " + std::to_string(tokens[i]) +
-                           " (stream " + std::to_string(i) + ") is out of range [0, " +
-                           std::to_string(g.input_size()) + ")");
+                refuse(CCINFER_INVALID_ARGUMENT, std::string(fn) + ": token id " +
+                                                     std::to_string(tokens[i]) + " (stream " +
+                                                     std::to_string(i) + ") is out of range [0, " +
+                                                     std::to_string(g.input_size()) + ")");
     if (s->ws.capacity < n || s->ws.threads < ccinfer::get_num_threads())
         s->ws = g.make_workspace(n);
     if (n == 1) {
@@ -288,14 +286,22 @@ const char* ccinfer_last_error(void) { return g_last_error.c_str(); }
 
 const char* ccinfer_status_name(ccinfer_status status) {
     switch (status) {
-        case CCINFER_OK: return "CCINFER_OK";
-        case CCINFER_INVALID_ARGUMENT: return "CCINFER_INVALID_ARGUMENT";
-        case CCINFER_BAD_MODEL: return "CCINFER_BAD_MODEL";
-        case CCINFER_IO_ERROR: return "CCINFER_IO_ERROR";
-        case CCINFER_OUT_OF_MEMORY: return "CCINFER_OUT_OF_MEMORY";
-        case CCINFER_BUSY: return "CCINFER_BUSY";
-        case CCINFER_WRONG_KIND: return "CCINFER_WRONG_KIND";
-        case CCINFER_INTERNAL: return "CCINFER_INTERNAL";
+        case CCINFER_OK:
+            return "CCINFER_OK";
+        case CCINFER_INVALID_ARGUMENT:
+            return "CCINFER_INVALID_ARGUMENT";
+        case CCINFER_BAD_MODEL:
+            return "CCINFER_BAD_MODEL";
+        case CCINFER_IO_ERROR:
+            return "CCINFER_IO_ERROR";
+        case CCINFER_OUT_OF_MEMORY:
+            return "CCINFER_OUT_OF_MEMORY";
+        case CCINFER_BUSY:
+            return "CCINFER_BUSY";
+        case CCINFER_WRONG_KIND:
+            return "CCINFER_WRONG_KIND";
+        case CCINFER_INTERNAL:
+            return "CCINFER_INTERNAL";
     }
     return "CCINFER_UNKNOWN_STATUS";
 }
@@ -357,8 +363,7 @@ ccinfer_status ccinfer_forward(const ccinfer_model* model, const float* x, int64
     });
 }
 
-ccinfer_status ccinfer_state_new(const ccinfer_model* model, int64_t batch,
-                                 ccinfer_state** out) {
+ccinfer_status ccinfer_state_new(const ccinfer_model* model, int64_t batch, ccinfer_state** out) {
     if (out) *out = nullptr;
     return guarded([&] {
         const char* fn = "ccinfer_state_new";

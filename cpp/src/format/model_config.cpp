@@ -95,11 +95,11 @@ MlpPlan check_mlp(const ModelFile& file, const json& cfg, Claims& claims) {
         L.bias = claims.require(li + "bias", {m});
         const json& spec = specs[i];
         if (!spec.is_null()) {
-            const bool shape_ok =
-                spec.is_object() && spec.contains("rank") &&
-                (spec.size() == 1 || (spec.size() == 2 && spec.contains("tau")));
-            const bool tau_ok = !shape_ok || !spec.contains("tau") ||
-                                (spec["tau"].is_number() && std::isfinite(spec["tau"].get<double>()));
+            const bool shape_ok = spec.is_object() && spec.contains("rank") &&
+                                  (spec.size() == 1 || (spec.size() == 2 && spec.contains("tau")));
+            const bool tau_ok =
+                !shape_ok || !spec.contains("tau") ||
+                (spec["tau"].is_number() && std::isfinite(spec["tau"].get<double>()));
             int64_t r = 0;
             if (!shape_ok || !tau_ok || !get_int(spec["rank"], INT64_MIN, INT64_MAX, r))
                 fail(w, "estimator " + std::to_string(i) +
@@ -121,14 +121,17 @@ MlpPlan check_mlp(const ModelFile& file, const json& cfg, Claims& claims) {
 TreePlan check_tree(const ModelFile& file, const json& cfg, Claims& claims) {
     const std::string& w = file.where;
     if (!keys_are(cfg, {"in_features", "out_features", "depth", "path", "activation", "gates"}))
-        fail(w, "TreeGated config needs exactly the keys ['activation', 'depth', 'gates', "
-                "'in_features', 'out_features', 'path'], got " + excerpt(cfg));
+        fail(w,
+             "TreeGated config needs exactly the keys ['activation', 'depth', 'gates', "
+             "'in_features', 'out_features', 'path'], got " +
+                 excerpt(cfg));
     TreePlan plan;
     const struct {
         const char* name;
         int64_t low;
         int64_t* out;
-    } ints[] = {{"in_features", 1, &plan.p}, {"out_features", 1, &plan.q}, {"depth", 0, &plan.depth}};
+    } ints[] = {
+        {"in_features", 1, &plan.p}, {"out_features", 1, &plan.q}, {"depth", 0, &plan.depth}};
     for (const auto& e : ints)
         if (!get_int(cfg[e.name], e.low, INT64_MAX, *e.out))
             fail(w, std::string("TreeGated ") + e.name + " must be an int >= " +
@@ -140,8 +143,10 @@ TreePlan check_tree(const ModelFile& file, const json& cfg, Claims& claims) {
     }
     const json &path = cfg["path"], &act = cfg["activation"];
     if (!(path == "shared" || path == "sliding") || !(act == "identity" || act == "relu"))
-        fail(w, "TreeGated path must be one of ('shared', 'sliding') and activation one of "
-                "('identity', 'relu'), got " + excerpt(path) + ", " + excerpt(act));
+        fail(w,
+             "TreeGated path must be one of ('shared', 'sliding') and activation one of "
+             "('identity', 'relu'), got " +
+                 excerpt(path) + ", " + excerpt(act));
     plan.sliding = path == "sliding";
     plan.relu = act == "relu";
     plan.table = claims.require("table", {plan.p, tree_nodes(plan.depth), plan.q});
@@ -152,8 +157,10 @@ TreePlan check_tree(const ModelFile& file, const json& cfg, Claims& claims) {
             fail(w, "TreeGated depth " + std::to_string(plan.depth) + " needs 'gates'");
     } else if (!gates.is_object() || !gates.contains("source") ||
                !(gates["source"] == "threshold" || gates["source"] == "projection")) {
-        fail(w, "TreeGated 'gates' must be null or an object with source 'threshold' or "
-                "'projection', got " + excerpt(gates));
+        fail(w,
+             "TreeGated 'gates' must be null or an object with source 'threshold' or "
+             "'projection', got " +
+                 excerpt(gates));
     } else if (gates["source"] == "threshold") {
         const bool ok = keys_are(gates, {"source", "units", "tau"}) && gates["units"].is_array() &&
                         gates["units"].size() <= static_cast<size_t>(kTreeMaxBits) &&
@@ -231,8 +238,10 @@ GruPlan check_gru(const ModelFile& file, const json& cfg, Claims& claims) {
         const std::string li = "layer " + std::to_string(i);
         if (!spec.is_object() || !spec.contains("kind") ||
             !(spec["kind"] == "dense" || spec["kind"] == "lowrank" || spec["kind"] == "block"))
-            bad(li + " must be {'kind': one of ('dense', 'lowrank', 'block'), 'hidden': int, "
-                     "...}, got " + excerpt(spec));
+            bad(li +
+                " must be {'kind': one of ('dense', 'lowrank', 'block'), 'hidden': int, "
+                "...}, got " +
+                excerpt(spec));
         const std::string kind = spec["kind"].get<std::string>();
         const char* rkey = kind == "lowrank" ? "rank" : kind == "block" ? "gating" : nullptr;
         if (!(rkey ? keys_are(spec, {"kind", "hidden", rkey}) : keys_are(spec, {"kind", "hidden"})))
@@ -297,9 +306,9 @@ StagePlan check_stage(const ModelFile& file, const std::string& kind, const json
 }  // namespace
 
 ModelPlan check_model(const ModelFile& file) {
-    const json cfg = parse_json(file.config_json.data(),
-                                file.config_json.data() + file.config_json.size(), file.where,
-                                "metadata 'config'");
+    const json cfg =
+        parse_json(file.config_json.data(), file.config_json.data() + file.config_json.size(),
+                   file.where, "metadata 'config'");
     ModelPlan plan;
     plan.kind = file.kind;
     if (file.kind == "GRUStack") {
@@ -317,8 +326,7 @@ ModelPlan check_model(const ModelFile& file) {
     } else {
         if (!keys_are(cfg, {"stages"}) || !cfg["stages"].is_array() || cfg["stages"].empty() ||
             cfg["stages"].size() > 1024)
-            fail(file.where,
-                 "Sequential config must be {'stages': [...]} with at least one stage");
+            fail(file.where, "Sequential config must be {'stages': [...]} with at least one stage");
         std::set<std::string> used;
         int i = 0;
         for (const json& spec : cfg["stages"]) {
@@ -327,15 +335,18 @@ ModelPlan check_model(const ModelFile& file) {
                 !spec["config"].is_object() || !spec["relu"].is_boolean())
                 fail(file.where, "Sequential stage " + std::to_string(i) +
                                      " must be {'kind': one of ['CondMLP', 'TreeGated'], "
-                                     "'config': {...}, 'relu': bool}, got " + excerpt(spec));
+                                     "'config': {...}, 'relu': bool}, got " +
+                                     excerpt(spec));
             const std::string kind = spec["kind"].get<std::string>();
             Claims claims(file, "stages." + std::to_string(i) + ".", kind);
             StagePlan stage = check_stage(file, kind, spec["config"], claims);
             stage.relu = spec["relu"].get<bool>();
             if (!plan.stages.empty() && plan.stages.back().out != stage.in)
                 fail(file.where, "Sequential: stage " + std::to_string(i) + " takes " +
-                                     std::to_string(stage.in) + " inputs but the previous stage "
-                                     "gives " + std::to_string(plan.stages.back().out));
+                                     std::to_string(stage.in) +
+                                     " inputs but the previous stage "
+                                     "gives " +
+                                     std::to_string(plan.stages.back().out));
             used.insert(claims.used().begin(), claims.used().end());
             plan.stages.push_back(std::move(stage));
             ++i;

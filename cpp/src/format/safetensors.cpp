@@ -56,16 +56,21 @@ json parse_json(const char* first, const char* last, const std::string& where, c
     std::vector<std::set<std::string>> keys;
     auto bound = [&](int depth, json::parse_event_t event, json& parsed) {
         if (depth > kMaxJsonDepth)
-            fail(where, std::string(what) + " nests deeper than " +
-                            std::to_string(kMaxJsonDepth) + " levels");
+            fail(where, std::string(what) + " nests deeper than " + std::to_string(kMaxJsonDepth) +
+                            " levels");
         switch (event) {
-            case json::parse_event_t::object_start: keys.emplace_back(); break;
-            case json::parse_event_t::object_end: keys.pop_back(); break;
+            case json::parse_event_t::object_start:
+                keys.emplace_back();
+                break;
+            case json::parse_event_t::object_end:
+                keys.pop_back();
+                break;
             case json::parse_event_t::key:
                 if (!keys.back().insert(parsed.get<std::string>()).second)
                     fail(where, std::string(what) + " has the key " + parsed.dump() + " twice");
                 break;
-            default: break;
+            default:
+                break;
         }
         return true;
     };
@@ -127,7 +132,9 @@ Tensor check_entry(const std::string& where, const std::string& name, const json
     } else if (dtype == "F16") {
         t.dtype = Dtype::kF16;
     } else {
-        fail(where, tag + "dtype " + (dtype.is_string() ? dtype.get<std::string>() : excerpt(dtype)) + " is not supported (expected one of F32, F16)");
+        fail(where, tag + "dtype " +
+                        (dtype.is_string() ? dtype.get<std::string>() : excerpt(dtype)) +
+                        " is not supported (expected one of F32, F16)");
     }
     const json& shape = entry["shape"];
     if (!shape.is_array() || shape.size() > 8) fail(where, tag + "bad shape " + excerpt(shape));
@@ -202,7 +209,8 @@ void read_floats(const Tensor& t, float* out) {
 ModelFile read_model_file(const uint8_t* data, size_t size, const std::string& where) {
     if (data == nullptr && size != 0) fail(where, "no data (null pointer)");
     if (size < 8)
-        fail(where, "file is " + std::to_string(size) + " bytes, too short for a safetensors header");
+        fail(where,
+             "file is " + std::to_string(size) + " bytes, too short for a safetensors header");
     uint64_t header_len = 0;
     for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | data[i];
     if (header_len > kMaxHeaderBytes || header_len > size - 8)
@@ -271,9 +279,9 @@ ModelFile read_model_file(const uint8_t* data, size_t size, const std::string& w
         fail(where, "unknown model kind " + quote(file.kind) +
                         " (known: CondMLP, GRUStack, Sequential, TreeGated)");
     file.config_json = meta("config");
-    const json config = parse_json(file.config_json.data(),
-                                   file.config_json.data() + file.config_json.size(), where,
-                                   "metadata 'config'");
+    const json config =
+        parse_json(file.config_json.data(), file.config_json.data() + file.config_json.size(),
+                   where, "metadata 'config'");
     if (!config.is_object()) fail(where, "metadata 'config' must be a JSON object");
     for (auto& [k, v] : metadata)
         if (k.compare(0, 5, "card.") == 0) file.card[k.substr(5)] = v;
