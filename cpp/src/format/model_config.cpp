@@ -78,7 +78,7 @@ MlpPlan check_mlp(const ModelFile& file, const json& cfg, Claims& claims) {
     if (!sizes.is_array() || sizes.size() < 2 || sizes.size() > 4097)
         fail(w, sizes_rule + excerpt(sizes));
     for (const json& s : sizes) {
-        int64_t v;
+        int64_t v = 0;
         if (!get_int(s, 1, kMaxWidth, v)) fail(w, sizes_rule + excerpt(sizes));
         plan.sizes.push_back(v);
     }
@@ -167,7 +167,7 @@ TreePlan check_tree(const ModelFile& file, const json& cfg, Claims& claims) {
                         gates["tau"].is_number() && std::isfinite(gates["tau"].get<double>());
         if (ok) {
             for (const json& u : gates["units"]) {
-                int64_t v;
+                int64_t v = 0;
                 if (!get_int(u, 0, plan.p - 1, v))
                     fail(w, "threshold gate unit " + excerpt(u) + " is not an int in [0, " +
                                 std::to_string(plan.p) + ")");
@@ -181,7 +181,7 @@ TreePlan check_tree(const ModelFile& file, const json& cfg, Claims& claims) {
         plan.nbits = static_cast<int64_t>(plan.units.size());
         plan.tau = static_cast<float>(gates["tau"].get<double>());
     } else {
-        int64_t nbits;
+        int64_t nbits = 0;
         if (!keys_are(gates, {"source", "bits"}) || !get_int(gates["bits"], 1, kTreeMaxBits, nbits))
             fail(w, "projection gates need {'source', 'bits': int in [1, 65536]}, got " +
                         excerpt(gates));
@@ -219,7 +219,7 @@ GruPlan check_gru(const ModelFile& file, const json& cfg, Claims& claims) {
             (cfg.contains("input") ? excerpt(cfg["input"]) : "None"));
     plan.tokens = cfg["input"] == "tokens";
     for (const char* key : {"input_size", "output_size"}) {
-        int64_t v;
+        int64_t v = 0;
         if (!cfg.contains(key) || !get_int(cfg[key], 1, kMaxWidth, v))
             bad(std::string("'") + key + "' must be an int in [1, 2^20], got " +
                 (cfg.contains(key) ? excerpt(cfg[key]) : "None"));

@@ -143,7 +143,7 @@ Tensor check_entry(const std::string& where, const std::string& name, const json
     uint64_t numel = 1;
     bool empty = false;
     for (const json& d : shape) {
-        int64_t v;
+        int64_t v = 0;
         if (!get_int(d, 0, INT64_MAX, v)) fail(where, tag + "bad shape " + excerpt(shape));
         t.shape.push_back(v);
         if (v == 0) empty = true;
@@ -156,7 +156,7 @@ Tensor check_entry(const std::string& where, const std::string& name, const json
     }
     if (empty) numel = 0;
     const json& offsets = entry["data_offsets"];
-    int64_t begin, end;
+    int64_t begin = 0, end = 0;
     if (!offsets.is_array() || offsets.size() != 2 || !get_int(offsets[0], 0, INT64_MAX, begin) ||
         !get_int(offsets[1], begin, INT64_MAX, end))
         fail(where, tag + "bad data_offsets " + excerpt(offsets));
