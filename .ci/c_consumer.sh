@@ -7,7 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-work=${CCINFER_C_CONSUMER_DIR:-$root/build/c-consumer}
+# The build directory tests/test_c_examples.py uses too, with the same options: whichever runs
+# second rebuilds nothing.
+work=${CCINFER_C_CONSUMER_DIR:-$root/build/c-core}
 jobs=${CCINFER_JOBS:-2}
 
 if [ ! -f /usr/include/nlohmann/json.hpp ] && [ "$(id -u)" = 0 ]; then
@@ -22,15 +24,15 @@ for name in python python3; do
     >"$fake/$name"
   chmod +x "$fake/$name"
 done
-PATH="$fake:$PATH" cmake -S . -B "$work/build" -DCCINFER_BUILD_PYTHON=OFF -DCCINFER_BLAS=OFF \
-  -DCCINFER_INSTALL=ON -DCMAKE_DISABLE_FIND_PACKAGE_Python=ON \
+PATH="$fake:$PATH" cmake -S . -B "$work" -DCCINFER_BUILD_PYTHON=OFF -DCCINFER_BLAS=OFF \
+  -DCCINFER_BUILD_EXAMPLES=ON -DCCINFER_INSTALL=ON -DCMAKE_DISABLE_FIND_PACKAGE_Python=ON \
   -DCMAKE_INSTALL_PREFIX="$work/prefix" -DCMAKE_BUILD_TYPE=Release
-if grep -q "Python_EXECUTABLE:" "$work/build/CMakeCache.txt" \
-    && ! grep -q "Python_EXECUTABLE:.*NOTFOUND" "$work/build/CMakeCache.txt"; then
+if grep -q "Python_EXECUTABLE:" "$work/CMakeCache.txt" \
+    && ! grep -q "Python_EXECUTABLE:.*NOTFOUND" "$work/CMakeCache.txt"; then
   echo "configuring the C core found a Python interpreter"; exit 1
 fi
-cmake --build "$work/build" -j"$jobs"
-cmake --install "$work/build" >/dev/null
+cmake --build "$work" -j"$jobs"
+cmake --install "$work" >/dev/null
 ls -l "$work/prefix/lib/libccinfer.a"
 
 # 1. pkg-config and the C compiler, nothing else.

@@ -22,5 +22,5 @@ cmake --build "$work" -j"${CCINFER_JOBS:-2}" --target loader_fuzzer
 corpus=$work/corpus
 rm -rf "$corpus" && mkdir -p "$corpus" && cp fuzz/corpus/* "$corpus/"
 mkdir -p "$work/artifacts"
-OMP_NUM_THREADS=1 "$work/loader_fuzzer" "$corpus" -max_total_time="$seconds" -max_len=65536 \
+OMP_NUM_THREADS=1 "$work/fuzz/loader_fuzzer" "$corpus" -max_total_time="$seconds" -max_len=65536 \
   -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 -artifact_prefix="$work/artifacts/"

@@ -1,6 +1,7 @@
 """The C examples (cpp/examples/*.c) on a core built without BLAS and without Python, against
 Python's outputs. The binaries come from CCINFER_C_EXAMPLES (.ci/c_consumer.sh builds them
-against the installed core) or are built here with CMake (build/c-examples, kept between runs).
+against the installed core) or are built here with CMake (build/c-core, the same directory and
+options as that script, kept between runs).
 
 What is equal bit for bit and why: the GRU never calls BLAS, so generated text and logits are
 equal; a single CondMLP/Sequential sample at two threads runs ccinfer's own gemv kernel in
@@ -34,10 +35,11 @@ def bin_dir() -> Path:
         return Path(given)
     if shutil.which("cmake") is None or shutil.which("cc") is None:
         pytest.fail("building the C examples needs cmake and a C compiler")
-    build = ROOT / "build" / "c-examples"
+    build = ROOT / "build" / "c-core"
     configure = [
         "cmake", "-S", str(ROOT), "-B", str(build), "-DCCINFER_BUILD_PYTHON=OFF",
-        "-DCCINFER_BLAS=OFF", "-DCCINFER_BUILD_EXAMPLES=ON", "-DCMAKE_BUILD_TYPE=Release",
+        "-DCCINFER_BLAS=OFF", "-DCCINFER_BUILD_EXAMPLES=ON", "-DCCINFER_INSTALL=ON",
+        f"-DCMAKE_INSTALL_PREFIX={build / 'prefix'}", "-DCMAKE_BUILD_TYPE=Release",
         "-DCMAKE_DISABLE_FIND_PACKAGE_Python=ON",
     ]  # fmt: skip
     subprocess.run(configure, check=True, capture_output=True)
