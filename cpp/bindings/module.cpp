@@ -22,6 +22,7 @@ void bind_cond_mlp(py::module_& m);
 void bind_tree_gated(py::module_& m);
 void bind_gru(py::module_& m);
 void bind_membw(py::module_& kernels);
+void bind_format(py::module_& m);
 }  // namespace ccinfer::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -84,4 +85,5 @@ PYBIND11_MODULE(_core, m) {
     bindings::bind_cond_mlp(m);
     bindings::bind_tree_gated(m);
     bindings::bind_gru(m);
+    bindings::bind_format(m);
 }
