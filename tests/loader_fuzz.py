@@ -199,7 +199,8 @@ def _rebuild(seed: Seed, header: dict, config) -> list:
     config_raws: list[str] = []
     header = dict(header)
     meta = header.get("__metadata__")
-    if config is not None and isinstance(meta, dict):
+    # A mutation that replaced or deleted the config string itself is kept as it is.
+    if config is not None and isinstance(meta, dict) and isinstance(meta.get("config"), str):
         header["__metadata__"] = {**meta, "config": _dump(config, config_raws)}
     header_raws: list[str] = []
     text = _dump(header, header_raws)
