@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages CI needs beyond Python and gcc: clang with its fuzzer and sanitizer runtimes
-# (the libFuzzer harness), nlohmann-json for the C++ loader, clang-format for the C++ style check.
+# and OpenMP (the libFuzzer harness), nlohmann-json for the C++ loader.
 set -euo pipefail
-pkgs=(clang libclang-rt-14-dev nlohmann-json3-dev)
+pkgs=(clang libclang-rt-14-dev libomp-14-dev nlohmann-json3-dev)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -95,6 +95,26 @@ def test_fuzz_seeds(path):
         assert Model(path=path).info.output_size >= 1
 
 
+def test_saved_plan_is_read_and_checked_like_python(rng):
+    """A plan saved with the model (autotune's) is accepted, applied and refused as io.py does."""
+    model = ccinfer.load(MNIST)
+    model.plan = ["rows_input_sparse", "rows", "dense", "dense"][: len(model.plan)]
+    model.single_sample_threads = 1
+    blob = model.to_bytes()
+    a, b = io.read_model_file(blob), native_io.read_model_bytes(blob)
+    assert a.config == b.config and a.config["plan"] == model.plan
+    x = pixels(rng, 4)
+    assert np.array_equal(Model(data=blob).forward(x), ccinfer.load(blob)(x))
+    mf = model.to_model_file()
+    for plan, threads in ((["dense"], 1), (["fast"] * len(model.plan), 1), (model.plan, -1)):
+        mf.config.update(plan=plan, single_sample_threads=threads)
+        bad = io.model_file_bytes(mf)
+        with pytest.raises(CError, match=r"CondMLP config '(plan|single_sample_threads)"):
+            Model(data=bad)
+        with pytest.raises(ValueError, match=r"CondMLP config '(plan|single_sample_threads)"):
+            ccinfer.load(bad)
+
+
 # ---- models through the C API ----------------------------------------------------------------
 @pytest.mark.parametrize("path", [MNIST, TREE], ids=lambda p: p.name)
 def test_forward_equals_python_bit_for_bit(path, rng):

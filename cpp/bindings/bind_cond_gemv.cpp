@@ -30,10 +30,10 @@ void bind_cond_gemv(py::module_& kernels) {
             } else {
                 out = checked_array<float>(fn, "out", out_obj, {m}, true);
             }
-            check_no_alias(fn, out,
-                           {&w, &x, rows_obj.is_none() ? nullptr : &rows,
-                            mask_obj.is_none() ? nullptr : &mask,
-                            bias_obj.is_none() ? nullptr : &bias});
+            check_no_alias(
+                fn, out,
+                {&w, &x, rows_obj.is_none() ? nullptr : &rows, mask_obj.is_none() ? nullptr : &mask,
+                 bias_obj.is_none() ? nullptr : &bias});
             const auto* wp = static_cast<const float*>(w.data());
             const auto* xp = static_cast<const float*>(x.data());
             const float* bp = bias_obj.is_none() ? nullptr : static_cast<const float*>(bias.data());

@@ -31,8 +31,8 @@ std::vector<MlpLayerInit> layers_from(const py::list& weights, const py::list& b
     std::vector<MlpLayerInit> layers;
     for (size_t l = 0; l < n; ++l) {
         const std::string tag = "layer " + std::to_string(l);
-        py::array w = checked_array<float>(fn, (tag + " weight").c_str(), weights[l],
-                                           {kAnyDim, kAnyDim});
+        py::array w =
+            checked_array<float>(fn, (tag + " weight").c_str(), weights[l], {kAnyDim, kAnyDim});
         const int64_t m = w.shape(0), k = w.shape(1);
         py::array b = checked_array<float>(fn, (tag + " bias").c_str(), biases[l], {m});
         MlpLayerInit init{static_cast<const float*>(w.data()), static_cast<const float*>(b.data()),
@@ -40,11 +40,11 @@ std::vector<MlpLayerInit> layers_from(const py::list& weights, const py::list& b
         keep.push_back(w);
         keep.push_back(b);
         if (!est_a[l].is_none()) {
-            py::array a = checked_array<float>(fn, (tag + " estimator A").c_str(), est_a[l],
-                                               {m, kAnyDim});
+            py::array a =
+                checked_array<float>(fn, (tag + " estimator A").c_str(), est_a[l], {m, kAnyDim});
             const int64_t r = a.shape(1);
-            py::array bb = checked_array<float>(fn, (tag + " estimator B").c_str(), est_b[l],
-                                                {r, k});
+            py::array bb =
+                checked_array<float>(fn, (tag + " estimator B").c_str(), est_b[l], {r, k});
             init.est_a = static_cast<const float*>(a.data());
             init.est_b = static_cast<const float*>(bb.data());
             init.rank = r;
@@ -127,8 +127,7 @@ void bind_cond_mlp(py::module_& m) {
                 p.model.set_plan(plan);
             })
         .def_property(
-            "single_sample_threads",
-            [](PyCondMLP& p) { return p.model.single_sample_threads(); },
+            "single_sample_threads", [](PyCondMLP& p) { return p.model.single_sample_threads(); },
             [](PyCondMLP& p, int n) {
                 std::lock_guard<std::mutex> lock(p.mutex);
                 p.model.set_single_sample_threads(n);
@@ -144,19 +143,19 @@ void bind_cond_mlp(py::module_& m) {
                  p.model.set_tau(l, tau);
              })
         .def("stats", [](PyCondMLP& p) { return stats_dict(p.model, p.ws); })
-        .def("reset_stats", [](PyCondMLP& p) {
-            std::lock_guard<std::mutex> lock(p.mutex);
-            p.ws.stats.assign(p.model.num_layers(), MlpLayerStats{});
-        })
+        .def("reset_stats",
+             [](PyCondMLP& p) {
+                 std::lock_guard<std::mutex> lock(p.mutex);
+                 p.ws.stats.assign(p.model.num_layers(), MlpLayerStats{});
+             })
         .def(
             "forward",
             [](PyCondMLP& p, const py::object& x_obj) {
                 const char* fn = "CondMLP.forward";
                 const int64_t in = p.model.in_features(), out = p.model.out_features();
                 if (!py::isinstance<py::array>(x_obj))
-                    fail(fn, "x must be a numpy.ndarray, float32 of shape (" +
-                                 std::to_string(in) + ",) or (n, " + std::to_string(in) +
-                                 "), got " + describe(x_obj));
+                    fail(fn, "x must be a numpy.ndarray, float32 of shape (" + std::to_string(in) +
+                                 ",) or (n, " + std::to_string(in) + "), got " + describe(x_obj));
                 const bool single = py::reinterpret_borrow<py::array>(x_obj).ndim() == 1;
                 py::array x = single ? checked_array<float>(fn, "x", x_obj, {in})
                                      : checked_array<float>(fn, "x", x_obj, {kAnyDim, in});
@@ -182,21 +181,21 @@ void bind_cond_mlp(py::module_& m) {
                 }
                 return y;
             },
-            py::arg("x"),
-            "Logits for x of shape (in,) or (n, in), float32 C-contiguous.")
+            py::arg("x"), "Logits for x of shape (in,) or (n, in), float32 C-contiguous.")
         .def(
             "autotune",
             [](PyCondMLP& p, const py::object& x_obj, int repeats) {
                 const char* fn = "CondMLP.autotune";
-                py::array x = checked_array<float>(fn, "X", x_obj, {kAnyDim, p.model.in_features()});
+                py::array x =
+                    checked_array<float>(fn, "X", x_obj, {kAnyDim, p.model.in_features()});
                 if (x.shape(0) < 1) fail(fn, "X needs at least one sample");
                 if (repeats < 1) fail(fn, "repeats must be >= 1");
                 std::vector<std::vector<double>> seconds;
                 {
                     py::gil_scoped_release release;
                     std::lock_guard<std::mutex> lock(p.mutex);
-                    seconds = p.model.autotune(static_cast<const float*>(x.data()), x.shape(0),
-                                               repeats);
+                    seconds =
+                        p.model.autotune(static_cast<const float*>(x.data()), x.shape(0), repeats);
                 }
                 return seconds;
             },

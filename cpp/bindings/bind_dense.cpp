@@ -13,9 +13,8 @@ void bind_dense(py::module_& kernels) {
             const int64_t m = w.shape(0), k = w.shape(1);
             if (m == 0 || k == 0) fail(fn, "W must not be empty, got " + shape_str({m, k}));
             py::array x = checked_array<float>(fn, "x", x_obj, {k});
-            py::array out = out_obj.is_none()
-                                ? py::array_t<float>(m)
-                                : checked_array<float>(fn, "out", out_obj, {m}, true);
+            py::array out = out_obj.is_none() ? py::array_t<float>(m)
+                                              : checked_array<float>(fn, "out", out_obj, {m}, true);
             check_no_alias(fn, out, {&w, &x});
             const auto* wp = static_cast<const float*>(w.data());
             const auto* xp = static_cast<const float*>(x.data());

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "ccinfer/finite.h"
-#include "ccinfer/gru_gates.h"
 #include "ccinfer/gru.h"
+#include "ccinfer/gru_gates.h"
 #include "ccinfer/sizes.h"
 #include "ccinfer/threads.h"
 #include "checks.h"
@@ -57,9 +57,8 @@ const uint16_t* half_tensor(const char* fn, const py::dict& arrays, const char* 
     return static_cast<const uint16_t*>(a.data());
 }
 
-std::unique_ptr<PyGRUStack> make_stack(const py::list& layers, bool token_input,
-                                       int64_t input_size, const py::object& w_out_obj,
-                                       const py::object& b_out_obj) {
+std::unique_ptr<PyGRUStack> make_stack(const py::list& layers, bool token_input, int64_t input_size,
+                                       const py::object& w_out_obj, const py::object& b_out_obj) {
     const char* fn = "GRUStack";
     std::vector<py::array> keep;
     std::vector<GruLayerInit> inits;
@@ -107,9 +106,9 @@ std::unique_ptr<PyGRUStack> make_stack(const py::list& layers, bool token_input,
     auto p = std::make_unique<PyGRUStack>();
     {
         py::gil_scoped_release release;  // the layout copies of large weights take a while
-        p->model = std::make_unique<GRUStack>(inits, token_input,
-                                              static_cast<const float*>(w_out.data()),
-                                              static_cast<const float*>(b_out.data()), v_out);
+        p->model =
+            std::make_unique<GRUStack>(inits, token_input, static_cast<const float*>(w_out.data()),
+                                       static_cast<const float*>(b_out.data()), v_out);
     }
     p->pool = std::make_unique<GruWorkspacePool>(*p->model);
     return p;
@@ -144,13 +143,13 @@ std::unique_ptr<GRUState> restore_state(const py::tuple& t) {
                      std::to_string(kStatePickleVersion) + ")");
     if (t.size() != 4 || !py::isinstance<py::int_>(t[0]) || !py::isinstance<py::int_>(t[1]) ||
         !py::isinstance<py::list>(t[2]) || !py::isinstance<py::list>(t[3]))
-        fail(fn, "expected (version, batch, [h per layer], [steps per stream]), got " +
-                     describe(t));
+        fail(fn,
+             "expected (version, batch, [h per layer], [steps per stream]), got " + describe(t));
     const int64_t n = checked_int(fn, "batch", t[1]);
     const auto layers = t[2].cast<py::list>();
     if (n < 1 || layers.empty())
-        fail(fn, "a state needs batch >= 1 and at least one layer, got batch " +
-                     std::to_string(n) + " and " + std::to_string(layers.size()) + " layers");
+        fail(fn, "a state needs batch >= 1 and at least one layer, got batch " + std::to_string(n) +
+                     " and " + std::to_string(layers.size()) + " layers");
     std::vector<py::array> arrays;
     std::vector<int64_t> widths;
     for (size_t l = 0; l < layers.size(); ++l) {
@@ -222,8 +221,7 @@ void bind_gru(py::module_& m) {
             const py::array gx = checked_array<float>(fn, "gx", gx_obj, {G * n});
             const py::array gh = checked_array<float>(fn, "gh", gh_obj, {G * n});
             const auto optional = [&](const py::handle& obj, const char* name) {
-                return obj.is_none() ? py::array()
-                                     : checked_array<float>(fn, name, obj, {G * n});
+                return obj.is_none() ? py::array() : checked_array<float>(fn, name, obj, {G * n});
             };
             const py::array bx = optional(bx_obj, "bx"), bh = optional(bh_obj, "bh");
             const auto ptr = [](const py::array& a) {
@@ -245,10 +243,10 @@ void bind_gru(py::module_& m) {
                     if (u[a] < 0 || u[a] >= n)
                         throw py::value_error(std::string(fn) + ": unit index out of range");
             }
-            gate_cond_units(ptr(gx), ptr(bx), ptr(gh), ptr(bh), ptr(z), ptr(h),
-                            units_obj.is_none() ? nullptr
-                                                : static_cast<const int32_t*>(units.data()),
-                            units_obj.is_none() ? n : units.size(), hn.mutable_data());
+            gate_cond_units(
+                ptr(gx), ptr(bx), ptr(gh), ptr(bh), ptr(z), ptr(h),
+                units_obj.is_none() ? nullptr : static_cast<const int32_t*>(units.data()),
+                units_obj.is_none() ? n : units.size(), hn.mutable_data());
             return hn;
         },
         py::arg("gx"), py::arg("gh"), py::arg("h"), py::arg("z") = py::none(),
@@ -278,8 +276,10 @@ void bind_gru(py::module_& m) {
             "Steps applied since new_state() or reset(): an int for a one-stream state, an "
             "int64 array (batch,) for a batch state (a batch step adds one to every stream; "
             "copy_stream copies a stream's count with its state; set_h keeps it).")
-        .def("reset", [](GRUState& s) { s.reset(); }, "Zero every layer and every step count.")
-        .def("copy", [](const GRUState& s) { return s.clone(); }, "An independent copy.")
+        .def(
+            "reset", [](GRUState& s) { s.reset(); }, "Zero every layer and every step count.")
+        .def(
+            "copy", [](const GRUState& s) { return s.clone(); }, "An independent copy.")
         .def(
             "get_h",
             [](const GRUState& s, const py::object& layer) {
@@ -346,8 +346,7 @@ void bind_gru(py::module_& m) {
                  }
                  return out;
              })
-        .def("reset_stats",
-             [](PyGRUStack& p) { p.pool->reset_stats(); })
+        .def("reset_stats", [](PyGRUStack& p) { p.pool->reset_stats(); })
         .def(
             "step_token",
             [](PyGRUStack& p, const py::object& state_obj, int64_t token) {
@@ -389,13 +388,13 @@ void bind_gru(py::module_& m) {
                 const char* fn = "GRUStack.step";
                 GRUState& state = checked_state(fn, state_obj);
                 const bool tokens = p.model->token_input();
-                py::array x = tokens ? token_array(fn, "X", x_obj)
-                                     : checked_array<float>(fn, "X", x_obj,
-                                                            {kAnyDim, p.model->input_size()});
+                py::array x =
+                    tokens ? token_array(fn, "X", x_obj)
+                           : checked_array<float>(fn, "X", x_obj, {kAnyDim, p.model->input_size()});
                 const int64_t n = x.shape(0);
                 if (n != state.batch())
-                    fail(fn, "state holds " + std::to_string(state.batch()) +
-                                 " stream(s), X has " + std::to_string(n));
+                    fail(fn, "state holds " + std::to_string(state.batch()) + " stream(s), X has " +
+                                 std::to_string(n));
                 check_alloc(std::string(fn) + ": logits of " + std::to_string(n) + " streams", n,
                             p.model->output_size(), sizeof(float));
                 py::array_t<float> out({n, p.model->output_size()});

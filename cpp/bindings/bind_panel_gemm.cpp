@@ -26,15 +26,14 @@ void bind_panel_gemm(py::module_& kernels) {
                 const auto* sp = static_cast<const int32_t*>(samples.data());
                 for (int64_t i = 0; i < ns; ++i)
                     if (sp[i] < 0 || sp[i] >= n)
-                        fail(fn, "samples[" + std::to_string(i) + "] = " +
-                                     std::to_string(sp[i]) + " is out of range [0, " +
-                                     std::to_string(n) + ")");
+                        fail(fn, "samples[" + std::to_string(i) + "] = " + std::to_string(sp[i]) +
+                                     " is out of range [0, " + std::to_string(n) + ")");
             }
             py::array_t<float> out({n, m});
             const auto* wp = static_cast<const float*>(w.data());
             const auto* xp = static_cast<const float*>(x.data());
-            const auto* sp = samples_obj.is_none() ? nullptr
-                                                   : static_cast<const int32_t*>(samples.data());
+            const auto* sp =
+                samples_obj.is_none() ? nullptr : static_cast<const int32_t*>(samples.data());
             auto* yp = static_cast<float*>(out.mutable_data());
             {
                 py::gil_scoped_release release;

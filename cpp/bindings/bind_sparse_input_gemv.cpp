@@ -15,8 +15,7 @@ void bind_sparse_input_gemv(py::module_& kernels) {
             const int64_t k = wt.shape(0), m = wt.shape(1);
             py::array x = checked_array<float>(fn, "x", x_obj, {k});
             py::array rows;
-            if (!rows_obj.is_none())
-                rows = checked_array<int32_t>(fn, "rows", rows_obj, {kAnyDim});
+            if (!rows_obj.is_none()) rows = checked_array<int32_t>(fn, "rows", rows_obj, {kAnyDim});
             py::array bias;
             if (!bias_obj.is_none()) bias = checked_array<float>(fn, "bias", bias_obj, {m});
             py::array out;

@@ -57,8 +57,8 @@ std::unique_ptr<PyTreeGated> make_layer(const py::object& table_obj, const py::o
                      shape_str(std::vector<int64_t>(raw.shape(), raw.shape() + raw.ndim())));
     TreeGatedInit init;
     init.depth = depth_of(fn, raw.shape(1));
-    py::array table = checked_array<float>(fn, "table", table_obj,
-                                           {kAnyDim, tree_nodes(init.depth), kAnyDim});
+    py::array table =
+        checked_array<float>(fn, "table", table_obj, {kAnyDim, tree_nodes(init.depth), kAnyDim});
     init.p = table.shape(0);
     init.q = table.shape(2);
     check_tree_shape(fn, init.p, init.q, init.depth);
@@ -120,8 +120,8 @@ void bind_tree_gated(py::module_& m) {
 
     py::class_<PyTreeGated>(m, "TreeGatedLinear")
         .def(py::init(&make_layer), py::arg("table"), py::arg("bias"), py::arg("path"),
-             py::arg("gate_units"), py::arg("tau"), py::arg("gate_weight"),
-             py::arg("gate_bias"), py::arg("activation"))
+             py::arg("gate_units"), py::arg("tau"), py::arg("gate_weight"), py::arg("gate_bias"),
+             py::arg("activation"))
         .def_property_readonly("in_features", [](PyTreeGated& t) { return t.layer.in_features(); })
         .def_property_readonly("out_features",
                                [](PyTreeGated& t) { return t.layer.out_features(); })

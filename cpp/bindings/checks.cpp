@@ -55,8 +55,7 @@ bool overlaps(const py::array& a, const py::array& b) {
 void check_no_alias(const char* func, const py::array& out,
                     std::initializer_list<const py::array*> inputs) {
     for (const py::array* in : inputs)
-        if (in && overlaps(out, *in))
-            fail(func, "out must not share memory with an input");
+        if (in && overlaps(out, *in)) fail(func, "out must not share memory with an input");
 }
 
 }  // namespace ccinfer::bindings

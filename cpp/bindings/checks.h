@@ -57,19 +57,28 @@ bool overlaps(const py::array& a, const py::array& b);
 void check_no_alias(const char* func, const py::array& out,
                     std::initializer_list<const py::array*> inputs);
 
-
 template <typename T>
 inline const char* dtype_name();
 template <>
-inline const char* dtype_name<float>() { return "float32"; }
+inline const char* dtype_name<float>() {
+    return "float32";
+}
 template <>
-inline const char* dtype_name<int32_t>() { return "int32"; }
+inline const char* dtype_name<int32_t>() {
+    return "int32";
+}
 template <>
-inline const char* dtype_name<uint8_t>() { return "uint8"; }
+inline const char* dtype_name<uint8_t>() {
+    return "uint8";
+}
 template <>
-inline const char* dtype_name<uint16_t>() { return "uint16"; }
+inline const char* dtype_name<uint16_t>() {
+    return "uint16";
+}
 template <>
-inline const char* dtype_name<bool>() { return "bool"; }
+inline const char* dtype_name<bool>() {
+    return "bool";
+}
 
 std::string expected_str(const char* dtype, std::initializer_list<int64_t> shape);
 
@@ -92,8 +101,8 @@ py::array checked_array(const char* func, const char* name, const py::handle& ob
                        shape_str(std::vector<int64_t>(a.shape(), a.shape() + a.ndim())));
     if (!(a.flags() & py::array::c_style))
         fail(func, std::string(name) + " must be C-contiguous (use numpy.ascontiguousarray), " +
-                       "got strides " + shape_str(std::vector<int64_t>(a.strides(),
-                                                                        a.strides() + a.ndim())));
+                       "got strides " +
+                       shape_str(std::vector<int64_t>(a.strides(), a.strides() + a.ndim())));
     if (writable && !a.writeable()) fail(func, std::string(name) + " must be writeable");
     return a;
 }

@@ -51,8 +51,9 @@ PYBIND11_MODULE(_core, m) {
         return out;
     });
     m.def("get_isa", [] { return std::string(isa_name(active_isa())); });
-    m.def("set_isa", [](const std::string& name) { set_active_isa(parse_isa(name)); },
-          py::arg("name"));
+    m.def(
+        "set_isa", [](const std::string& name) { set_active_isa(parse_isa(name)); },
+        py::arg("name"));
     m.def("init_isa_from_env", [] { return std::string(isa_name(init_isa_from_env())); });
     m.def(
         "set_num_threads",

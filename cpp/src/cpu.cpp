@@ -24,8 +24,8 @@ enum Feature : unsigned {
 struct IsaSpec {
     Isa isa;
     const char* name;
-    Arch arch;        // kAny: runs on every family
-    unsigned needs;   // every bit must be detected
+    Arch arch;       // kAny: runs on every family
+    unsigned needs;  // every bit must be detected
 };
 
 // Every ISA known, in preference order (least preferred first). Adding one (neon, an int8
@@ -147,8 +147,8 @@ void set_active_isa(Isa isa) {
         }
     }
     std::string have;
-    for (Isa available : available_isas()) have += std::string(have.empty() ? "" : ", ") +
-                                                   isa_name(available);
+    for (Isa available : available_isas())
+        have += std::string(have.empty() ? "" : ", ") + isa_name(available);
     throw std::invalid_argument(std::string("ccinfer: ISA '") + isa_name(isa) +
                                 "' is not available on this CPU/build (available: " + have + ")");
 }

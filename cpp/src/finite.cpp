@@ -26,8 +26,7 @@ int64_t first_non_finite(const float* x, int64_t n) {
     return -1;
 }
 
-void check_finite(const char* fn, const char* name, const float* x, int64_t n,
-                  int64_t row_width) {
+void check_finite(const char* fn, const char* name, const float* x, int64_t n, int64_t row_width) {
     const int64_t i = first_non_finite(x, n);
     if (i < 0) return;
     const std::string where = row_width > 0 ? "[" + std::to_string(i / row_width) + ", " +

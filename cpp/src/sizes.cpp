@@ -46,8 +46,8 @@ void check_alloc(const std::string& what, int64_t count_a, int64_t count_b, size
         for (unsigned __int128 v = bytes; digits.empty() || v; v /= 10)
             digits.insert(digits.begin(), static_cast<char>('0' + static_cast<int>(v % 10)));
         throw std::invalid_argument(
-            what + (negative ? ": a negative size" :
-                               ": needs " + digits + " bytes, more than this machine's " +
+            what + (negative ? ": a negative size"
+                             : ": needs " + digits + " bytes, more than this machine's " +
                                    std::to_string(limit) + " bytes of physical memory"));
     }
 }

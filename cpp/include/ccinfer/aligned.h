@@ -6,10 +6,10 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <stdexcept>
-#include <string>
 #include <memory>
 #include <new>
+#include <stdexcept>
+#include <string>
 
 #include "ccinfer/sizes.h"
 

@@ -45,25 +45,25 @@ struct MlpLayerInit {
 /// Counters of what the conditional forward passes did, per layer.
 struct MlpLayerStats {
     int64_t samples = 0;
-    int64_t rows_computed = 0;     ///< output units computed (m per sample when dense)
-    int64_t inputs_nonzero = 0;    ///< non-zero input units seen
-    int64_t macs = 0;              ///< multiply-adds done, estimator included
+    int64_t rows_computed = 0;   ///< output units computed (m per sample when dense)
+    int64_t inputs_nonzero = 0;  ///< non-zero input units seen
+    int64_t macs = 0;            ///< multiply-adds done, estimator included
     // Filled only when accuracy tracking is on (it computes every layer densely as well).
-    int64_t actual_positive = 0;   ///< units with W a + b > 0
-    int64_t true_positive = 0;     ///< of those, the ones the estimator selected
+    int64_t actual_positive = 0;  ///< units with W a + b > 0
+    int64_t true_positive = 0;    ///< of those, the ones the estimator selected
 };
 
 /// Scratch for one caller's forward passes; not shared between threads.
 struct MlpWorkspace {
-    AlignedBuffer<float> act[2];     ///< ping-pong activations, max width * batch
-    AlignedBuffer<float> dense;      ///< dense pre-activations (accuracy tracking, masks)
-    AlignedBuffer<float> scratch;    ///< estimator scratch
-    AlignedBuffer<int32_t> rows;     ///< predicted rows of one sample
-    AlignedBuffer<uint8_t> mask;     ///< predicted rows of a batch, (n, width) bytes
+    AlignedBuffer<float> act[2];      ///< ping-pong activations, max width * batch
+    AlignedBuffer<float> dense;       ///< dense pre-activations (accuracy tracking, masks)
+    AlignedBuffer<float> scratch;     ///< estimator scratch
+    AlignedBuffer<int32_t> rows;      ///< predicted rows of one sample
+    AlignedBuffer<uint8_t> mask;      ///< predicted rows of a batch, (n, width) bytes
     AlignedBuffer<int32_t> nz_index;  ///< non-zero inputs of one sample, one block per thread
     AlignedBuffer<float> nz_value;
-    AlignedBuffer<float> u;           ///< B a of the estimator, shared by the threads of a pass
-    int nz_threads = 0;               ///< threads the nz blocks are sized for
+    AlignedBuffer<float> u;  ///< B a of the estimator, shared by the threads of a pass
+    int nz_threads = 0;      ///< threads the nz blocks are sized for
     std::vector<MlpLayerStats> stats;
     bool track_accuracy = false;
     int64_t capacity = 0;  ///< samples the buffers hold
@@ -141,8 +141,8 @@ class CondMLP {
     };
 
     /// One layer for one sample: y (m) from a (k). `relu` for hidden layers.
-    void layer_forward(size_t l, LayerKernel kernel, bool use_estimator, const float* a,
-                       float* y, MlpWorkspace& ws, MlpLayerStats* stats) const;
+    void layer_forward(size_t l, LayerKernel kernel, bool use_estimator, const float* a, float* y,
+                       MlpWorkspace& ws, MlpLayerStats* stats) const;
 
     /// The single-sample pass as one parallel region over nth threads (see above).
     void forward_parallel(const float* x, float* y, MlpWorkspace& ws, int nth) const;

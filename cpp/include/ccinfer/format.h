@@ -94,6 +94,10 @@ struct MlpPlan {
         float tau = 0.0f;
     };
     std::vector<Layer> layers;
+    /// The saved plan (docs/format.md): a kernel name per layer and the batch-1 thread count;
+    /// empty / -1 when the file has none (the model keeps its default plan).
+    std::vector<std::string> kernels;
+    int64_t single_sample_threads = -1;
 };
 
 struct TreePlan {

@@ -118,8 +118,8 @@ class GRUState {
     /// A copy (same model, same streams, same values, same step counts).
     std::unique_ptr<GRUState> clone() const;
     /// Copies stream `from` of src (state and step count) into stream `to` of this state.
-    /// Throws std::invalid_argument if src belongs to another model (a detached side needs equal widths) or an index is out of
-    /// range.
+    /// Throws std::invalid_argument if src belongs to another model (a detached side needs equal
+    /// widths) or an index is out of range.
     void copy_stream(const GRUState& src, int64_t from, int64_t to);
     /// Copies layer `layer`'s state, (batch, hidden) row-major, into out. layer < num_layers.
     void get_h(size_t layer, float* out) const;
@@ -173,7 +173,7 @@ struct GruWorkspace {
     std::vector<int64_t> active;     ///< active units per layer of the last step
     std::vector<int64_t> cursor;     ///< next unclaimed work item per layer (detail::claim)
     std::vector<int64_t> block_cost, block_on, block_split;  ///< block layers' work split
-    std::vector<int32_t> block_order;                         ///< blocks, busiest first
+    std::vector<int32_t> block_order;                        ///< blocks, busiest first
     std::vector<GruLayerStats> stats;
 };
 
@@ -225,8 +225,7 @@ class GRUStack {
     /// equals step() of stream s to rounding (sums run in another order, so a z
     /// pre-activation within rounding of 0 may fall the other way). Results are identical
     /// for every thread count.
-    void step_batch(const int32_t* tokens, GRUState& state, float* logits,
-                    GruWorkspace& ws) const;
+    void step_batch(const int32_t* tokens, GRUState& state, float* logits, GruWorkspace& ws) const;
     void step_batch(const float* x, GRUState& state, float* logits, GruWorkspace& ws) const;
 
     /// Multiply-adds of one dense-equivalent step (3h(d+h) per layer, token input: 3h h for
@@ -244,10 +243,10 @@ class GRUStack {
         /// the float32 buffers above empty (a lookup table stays float32).
         AlignedBuffer<uint16_t> w_ih16, w_hh16;
         AlignedBuffer<float> b_ih, b_hh;  ///< (gates h) unit-interleaved
-        AlignedBuffer<float> w_zl;  ///< (rank, d); token input: (d, rank) with b_zl added
-        AlignedBuffer<float> u_zl;  ///< (rank, h)
-        AlignedBuffer<float> b_zl;  ///< (rank)
-        AlignedBuffer<float> w_zt, b_z;  ///< W_z transposed (rank, h), b_z (h): kLowRank
+        AlignedBuffer<float> w_zl;        ///< (rank, d); token input: (d, rank) with b_zl added
+        AlignedBuffer<float> u_zl;        ///< (rank, h)
+        AlignedBuffer<float> b_zl;        ///< (rank)
+        AlignedBuffer<float> w_zt, b_z;   ///< W_z transposed (rank, h), b_z (h): kLowRank
         AlignedBuffer<float> z_scale, z_shift;  ///< (rank): kBlock
         AlignedBuffer<int32_t> all_rows;        ///< 0 .. gates h - 1
         bool lookup = false;                    ///< token input (layer 0)

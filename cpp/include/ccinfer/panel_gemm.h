@@ -40,7 +40,7 @@ void pack_panels(const W* w, int64_t ldw, int64_t rows, int64_t k, W* out) {
 /// single-threaded, no allocation, sizes not checked. Every ISA gives the same bits (one
 /// fused multiply-add per term, in order of k). The GRU batch step runs the same kernel over
 /// the panels it keeps (cpp/src/models/gru_panels.h).
-void panel_gemm(const float* panels, int64_t m, int64_t k, const float* x,
-                const int32_t* samples, int64_t nsamples, float* y);
+void panel_gemm(const float* panels, int64_t m, int64_t k, const float* x, const int32_t* samples,
+                int64_t nsamples, float* y);
 
 }  // namespace ccinfer

@@ -58,7 +58,14 @@ std::unique_ptr<CondMLP> build_mlp(const MlpPlan& plan, Floats& f) {
         }
         layers.push_back(init);
     }
-    return std::make_unique<CondMLP>(layers);
+    auto model = std::make_unique<CondMLP>(layers);
+    if (!plan.kernels.empty()) {
+        std::vector<LayerKernel> kernels;
+        for (const std::string& k : plan.kernels) kernels.push_back(parse_layer_kernel(k));
+        model->set_plan(kernels);
+        model->set_single_sample_threads(static_cast<int>(plan.single_sample_threads));
+    }
+    return model;
 }
 
 std::unique_ptr<TreeGatedLinear> build_tree(const TreePlan& plan, Floats& f) {

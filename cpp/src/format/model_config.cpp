@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "ccinfer/cond_mlp.h"
 #include "ccinfer/format.h"
 #include "ccinfer/tree_gated.h"
 #include "format_internal.h"
@@ -63,14 +64,47 @@ void no_extra(const ModelFile& file, const std::string& kind, const std::set<std
     if (n) fail(file.where, kind + " file has unexpected tensors [" + extra + "]");
 }
 
+/// The plan autotune chose, if saved: both keys or neither, a known kernel per layer, a rows
+/// kernel only where the layer has an estimator, a thread count in [0, 65536].
+void check_saved_plan(const std::string& w, const json& cfg, MlpPlan& plan) {
+    if (!cfg.contains("plan") && !cfg.contains("single_sample_threads")) return;
+    const size_t n = plan.layers.size();
+    const json& kernels = cfg.contains("plan") ? cfg["plan"] : json();
+    if (!kernels.is_array() || kernels.size() != n)
+        fail(w, "CondMLP config 'plan' must be a list of " + std::to_string(n) + " entries, got " +
+                    excerpt(kernels));
+    for (size_t i = 0; i < n; ++i) {
+        const json& k = kernels[i];
+        LayerKernel kernel = LayerKernel::kDense;
+        try {
+            if (!k.is_string()) throw std::invalid_argument("not a string");
+            kernel = parse_layer_kernel(k.get<std::string>());
+        } catch (const std::invalid_argument&) {
+            fail(w, "CondMLP config 'plan'[" + std::to_string(i) +
+                        "] must be one of "
+                        "['dense', 'rows', 'input_sparse', 'rows_input_sparse'], got " +
+                        excerpt(k));
+        }
+        const bool rows = kernel == LayerKernel::kRows || kernel == LayerKernel::kRowsInputSparse;
+        if (rows && plan.layers[i].rank == 0)
+            fail(w, "CondMLP config 'plan' cannot run: layer " + std::to_string(i) +
+                        " has no estimator for its rows kernel");
+        plan.kernels.push_back(k.get<std::string>());
+    }
+    const json& threads =
+        cfg.contains("single_sample_threads") ? cfg["single_sample_threads"] : json();
+    if (!get_int(threads, 0, 1 << 16, plan.single_sample_threads))
+        fail(w, "CondMLP config 'single_sample_threads' must be an integer in [0, 65536], got " +
+                    excerpt(threads));
+}
+
 MlpPlan check_mlp(const ModelFile& file, const json& cfg, Claims& claims) {
     const std::string& w = file.where;
     const std::string sizes_rule =
         "CondMLP config 'sizes' must be a list of at least two widths in [1, 2^20], got ";
-    // Keys beyond 'sizes' and 'estimators' are refused: a newer writer's field must not be
-    // silently ignored (the Python reader of this version ignores them; FORMAT.md lists two).
+    // Keys beyond these are refused: a newer writer's field must not be silently ignored.
     for (auto& [k, v] : cfg.items())
-        if (k != "sizes" && k != "estimators")
+        if (k != "sizes" && k != "estimators" && k != "plan" && k != "single_sample_threads")
             fail(w, "CondMLP config has the unknown key " + json(k).dump());
     if (!cfg.contains("sizes")) fail(w, sizes_rule + "None");
     const json& sizes = cfg["sizes"];
@@ -115,6 +149,7 @@ MlpPlan check_mlp(const ModelFile& file, const json& cfg, Claims& claims) {
         }
         plan.layers.push_back(L);
     }
+    check_saved_plan(w, cfg, plan);
     return plan;
 }
 

@@ -16,8 +16,7 @@ enum class DotTail { kMasked, kScalar };
 /// s + sum of w[j] x[j] for j in [j0, k), one fused step per element, in order.
 template <typename W>
 inline float dot_tail(const W* w, const float* x, int64_t j0, int64_t k, float s) {
-    for (int64_t j = j0; j < k; ++j)
-        s = simd::Scalar::fma(simd::Scalar::load(w + j), x[j], s);
+    for (int64_t j = j0; j < k; ++j) s = simd::Scalar::fma(simd::Scalar::load(w + j), x[j], s);
     return s;
 }
 

@@ -26,15 +26,14 @@ using GemvRowsFn = void (*)(const float* w, int64_t ldw, int64_t k, const float*
 /// The same over binary16 weights (ccinfer/half.h), widened exactly: the result equals
 /// gemv_rows over the float32 values of those weights bit for bit.
 using GemvRowsF16Fn = void (*)(const uint16_t* w, int64_t ldw, int64_t k, const float* x,
-                               const int32_t* rows, int64_t nrows, const float* bias,
-                               float* out);
+                               const int32_t* rows, int64_t nrows, const float* bias, float* out);
 
 /// y[s*ldy + r] = dot(x[s*ldx : +k], w[r*ldw : +k]) for r < nrows and s = samples[i]
 /// (s = i when samples is null), i < nsamples: a small GEMM Y[S, :] = X[S] W^T over the
 /// listed samples (block_gemm/block_gemm.h).
-using BlockGemmFn = void (*)(const float* w, int64_t ldw, int64_t nrows, int64_t k,
-                             const float* x, int64_t ldx, const int32_t* samples,
-                             int64_t nsamples, float* y, int64_t ldy);
+using BlockGemmFn = void (*)(const float* w, int64_t ldw, int64_t nrows, int64_t k, const float* x,
+                             int64_t ldx, const int32_t* samples, int64_t nsamples, float* y,
+                             int64_t ldy);
 
 /// block_gemm over binary16 weights (bit for bit block_gemm over their float32 values).
 using BlockGemmF16Fn = void (*)(const uint16_t* w, int64_t ldw, int64_t nrows, int64_t k,
@@ -48,9 +47,9 @@ using PanelGemmFn = void (*)(const float* panels, int64_t nrows, int64_t k, cons
                              int64_t ldx, const int32_t* samples, int64_t nsamples, float* y,
                              int64_t ldy, WeightStream stream);
 /// panel_gemm over binary16 panels (bit for bit panel_gemm over their float32 values).
-using PanelGemmF16Fn = void (*)(const uint16_t* panels, int64_t nrows, int64_t k,
-                                const float* x, int64_t ldx, const int32_t* samples,
-                                int64_t nsamples, float* y, int64_t ldy, WeightStream stream);
+using PanelGemmF16Fn = void (*)(const uint16_t* panels, int64_t nrows, int64_t k, const float* x,
+                                int64_t ldx, const int32_t* samples, int64_t nsamples, float* y,
+                                int64_t ldy, WeightStream stream);
 /// The sign estimator's fused step t = A u + bias over A in panels (sign_rows/sign_rows.h):
 /// the rows i < m with t_i > tau (or t_i NaN: !(t_i <= tau)), ascending, into rows_out
 /// (returns their number), or the 0/1 mask of them.
@@ -92,12 +91,12 @@ using TreeAxpyFn = void (*)(const float* table, int64_t ldt, const int32_t* node
 /// hn[i] = gru_cond_unit(gx + 2 i, gh + 2 i, z[i], h[i]) (ccinfer/gate_math.h) for
 /// i = units[a], a < n, or i = a when units is null; bx / bh (when not null) are added to
 /// gx / gh first. hn may be h.
-using GruCondUnitsFn = void (*)(const float* gx, const float* bx, const float* gh,
-                                const float* bh, const float* z, const float* h,
-                                const int32_t* units, int64_t n, float* hn);
+using GruCondUnitsFn = void (*)(const float* gx, const float* bx, const float* gh, const float* bh,
+                                const float* z, const float* h, const int32_t* units, int64_t n,
+                                float* hn);
 /// hn[i] = gru_dense_unit(gx + 3 i, gh + 3 i, h[i]) for i < n, biases as above.
-using GruDenseUnitsFn = void (*)(const float* gx, const float* bx, const float* gh,
-                                 const float* bh, const float* h, int64_t n, float* hn);
+using GruDenseUnitsFn = void (*)(const float* gx, const float* bx, const float* gh, const float* bh,
+                                 const float* h, int64_t n, float* hn);
 /// CLIPTANH in place: z[i] = tanh_gate(z[i]) where z[i] > 0, else 0; the indices of the
 /// positive entries, ascending, into units (when not null); returns their number.
 using ClipTanhFn = int64_t (*)(float* z, int64_t n, int32_t* units);
@@ -125,9 +124,7 @@ inline PanelGemmFn panel_gemm_for(const KernelTable& t, const float*) { return t
 inline PanelGemmF16Fn panel_gemm_for(const KernelTable& t, const uint16_t*) {
     return t.panel_gemm_f16;
 }
-inline GemvSamplesFn gemv_samples_for(const KernelTable& t, const float*) {
-    return t.gemv_samples;
-}
+inline GemvSamplesFn gemv_samples_for(const KernelTable& t, const float*) { return t.gemv_samples; }
 inline GemvSamplesF16Fn gemv_samples_for(const KernelTable& t, const uint16_t*) {
     return t.gemv_samples_f16;
 }
@@ -144,9 +141,9 @@ const KernelTable& table_for(Isa isa);
 // defined (constant-initialised, so usable from any static initialiser) in the <isa>.cpp of
 // the kernel's folder.
 #define CCINFER_DECLARE_KERNEL(name, Fn) extern const Fn name;
-#define CCINFER_DECLARE_ISA(ns, isa)                   \
-    namespace ccinfer::kernels::ns {                   \
-    CCINFER_KERNEL_LIST(CCINFER_DECLARE_KERNEL)        \
+#define CCINFER_DECLARE_ISA(ns, isa)            \
+    namespace ccinfer::kernels::ns {            \
+    CCINFER_KERNEL_LIST(CCINFER_DECLARE_KERNEL) \
     }
 CCINFER_KERNEL_ISAS(CCINFER_DECLARE_ISA)
 #undef CCINFER_DECLARE_ISA

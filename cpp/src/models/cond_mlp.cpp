@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "../kernels/table.h"
 #include "ccinfer/cond_gemv.h"
 #include "ccinfer/cond_gemv_batch.h"
 #include "ccinfer/dense.h"
@@ -17,7 +18,6 @@
 #include "ccinfer/sizes.h"
 #include "ccinfer/sparse_input_gemv.h"
 #include "ccinfer/threads.h"
-#include "../kernels/table.h"
 
 namespace ccinfer {
 namespace {
@@ -90,7 +90,8 @@ CondMLP::CondMLP(const std::vector<MlpLayerInit>& layers) {
         layer.b = AlignedBuffer<float>(init.bias, init.m);
         layer.wt = AlignedBuffer<float>(init.m * init.k);
         for (int64_t i = 0; i < init.m; ++i)
-            for (int64_t j = 0; j < init.k; ++j) layer.wt[j * init.m + i] = init.weight[i * init.k + j];
+            for (int64_t j = 0; j < init.k; ++j)
+                layer.wt[j * init.m + i] = init.weight[i * init.k + j];
         layers_.push_back(std::move(layer));
         plan_.push_back(LayerKernel::kDense);
     }
@@ -122,8 +123,8 @@ void CondMLP::set_estimator(size_t l, const float* est_a, const float* est_b, in
         throw std::invalid_argument("CondMLP: layer " + std::to_string(l) + ": rank " +
                                     std::to_string(rank) + " is out of [1, " +
                                     std::to_string(std::min(layer.m, layer.k)) + "]");
-    layer.estimator = std::make_unique<SignEstimator>(est_a, est_b, layer.b.data(), layer.m, rank,
-                                                      layer.k, tau);
+    layer.estimator =
+        std::make_unique<SignEstimator>(est_a, est_b, layer.b.data(), layer.m, rank, layer.k, tau);
     plan_[l] = LayerKernel::kRows;
 }
 
@@ -139,8 +140,10 @@ void CondMLP::set_plan(const std::vector<LayerKernel>& plan) {
                                     " entries, got " + std::to_string(plan.size()));
     for (size_t l = 0; l < plan.size(); ++l)
         if (needs_estimator(plan[l]) && !layers_[l].estimator)
-            throw std::invalid_argument("CondMLP: layer " + std::to_string(l) + " has no estimator, "
-                                        "so it cannot run '" + layer_kernel_name(plan[l]) + "'");
+            throw std::invalid_argument("CondMLP: layer " + std::to_string(l) +
+                                        " has no estimator, "
+                                        "so it cannot run '" +
+                                        layer_kernel_name(plan[l]) + "'");
     plan_ = plan;
 }
 
@@ -151,8 +154,8 @@ MlpWorkspace CondMLP::make_workspace(int64_t batch) const {
     for (const Layer& layer : layers_)
         if (layer.estimator) max_rank = std::max(max_rank, layer.estimator->rank());
     ws.capacity = std::max<int64_t>(batch, 1);
-    check_alloc("CondMLP: a workspace for " + std::to_string(ws.capacity) + " samples",
-                width, ws.capacity, 3 * sizeof(float));
+    check_alloc("CondMLP: a workspace for " + std::to_string(ws.capacity) + " samples", width,
+                ws.capacity, 3 * sizeof(float));
     ws.act[0] = AlignedBuffer<float>(width * ws.capacity);
     ws.act[1] = AlignedBuffer<float>(width * ws.capacity);
     ws.dense = AlignedBuffer<float>(width * ws.capacity);
@@ -360,7 +363,8 @@ void CondMLP::forward_parallel(const float* x, float* y, MlpWorkspace& ws, int n
             }
 #pragma omp atomic
             stats.macs += only_rows ? nrows * (kernel == LayerKernel::kRows ? k : nnz) : 0;
-            if (!only_rows && ith == 0) stats.macs += kernel == LayerKernel::kDense ? m * k : nnz * m;
+            if (!only_rows && ith == 0)
+                stats.macs += kernel == LayerKernel::kDense ? m * k : nnz * m;
 #pragma omp barrier
             a = out;
         }

@@ -115,8 +115,7 @@ GRUState::Lock::~Lock() {
 
 void GRUState::reset() {
     Lock lock("GRUState.reset", *this, true);
-    for (size_t l = 0; l < h_.size(); ++l)
-        std::fill_n(h_[l].data(), n_ * widths_[l], 0.0f);
+    for (size_t l = 0; l < h_.size(); ++l) std::fill_n(h_[l].data(), n_ * widths_[l], 0.0f);
     std::fill(steps_.begin(), steps_.end(), 0);
 }
 
@@ -190,8 +189,8 @@ std::vector<int64_t> GRUState::steps() const {
     return steps_;
 }
 
-GRUStack::GRUStack(const std::vector<GruLayerInit>& layers, bool token_input,
-                   const float* w_out, const float* b_out, int64_t v_out)
+GRUStack::GRUStack(const std::vector<GruLayerInit>& layers, bool token_input, const float* w_out,
+                   const float* b_out, int64_t v_out)
     : token_input_(token_input), v_out_(v_out), id_(g_next_model_id.fetch_add(1)) {
     require(!layers.empty(), "needs at least one layer");
     require(v_out >= 1 && w_out && b_out, "needs an output layer with at least one output");
@@ -294,17 +293,17 @@ const detail::BatchPanels& GRUStack::batch_panels() const {
             if (L.kind == GruKind::kLowRank) continue;
             if (L.kind == GruKind::kBlock) {  // the z path: g rows, the last panel padded
                 if (!L.lookup)
-                    packed[l].zl_x = detail::pack_weights(L.w_zl.data(), nullptr, L.rank, L.d,
-                                                          L.rank, threads);
-                packed[l].zl_h = detail::pack_weights(L.u_zl.data(), nullptr, L.rank, L.h,
-                                                      L.rank, threads);
+                    packed[l].zl_x =
+                        detail::pack_weights(L.w_zl.data(), nullptr, L.rank, L.d, L.rank, threads);
+                packed[l].zl_h =
+                    detail::pack_weights(L.u_zl.data(), nullptr, L.rank, L.h, L.rank, threads);
                 if (run % kPanelRows != 0) continue;
             }
             if (!L.lookup)
-                packed[l].ih = detail::pack_weights(L.w_ih.data(), L.w_ih16.data(), m, L.d, run,
-                                                    threads);
-            packed[l].hh = detail::pack_weights(L.w_hh.data(), L.w_hh16.data(), m, L.h, run,
-                                                threads);
+                packed[l].ih =
+                    detail::pack_weights(L.w_ih.data(), L.w_ih16.data(), m, L.d, run, threads);
+            packed[l].hh =
+                detail::pack_weights(L.w_hh.data(), L.w_hh16.data(), m, L.h, run, threads);
         }
         panels_->layers = std::move(packed);
     });
@@ -314,8 +313,7 @@ const detail::BatchPanels& GRUStack::batch_panels() const {
 std::unique_ptr<GRUState> GRUStack::new_state(int64_t n) const {
     const char* fn = "GRUStack.new_state";
     if (n < 1)
-        throw std::invalid_argument(std::string(fn) +
-                                    ": a state needs at least one stream, got " +
+        throw std::invalid_argument(std::string(fn) + ": a state needs at least one stream, got " +
                                     std::to_string(n));
     int64_t hsum = 0;
     for (const Layer& L : layers_) hsum += L.h;  // widths are bounded by the weights' sizes
@@ -377,8 +375,9 @@ void GRUStack::check_step(const char* fn, GRUState& state, int64_t n,
         bool fits = state.widths_.size() == layers_.size();
         for (size_t l = 0; fits && l < layers_.size(); ++l) fits = state.widths_[l] == layers_[l].h;
         if (!fits)
-            throw std::invalid_argument(f + ": the restored state's layer widths do not match "
-                                            "this model's");
+            throw std::invalid_argument(f +
+                                        ": the restored state's layer widths do not match "
+                                        "this model's");
     } else if (owner != id_) {
         throw std::invalid_argument(f + ": state belongs to another model (made by model #" +
                                     std::to_string(owner) + ", this is model #" +
@@ -398,9 +397,8 @@ void GRUStack::check_step(const char* fn, GRUState& state, int64_t n,
                                     std::to_string(expected));
 }
 
-
-int64_t GRUStack::z_path(const Layer& L, int32_t token, const float* x, const float* h,
-                         float* zlr, float* z, int32_t* units, int32_t* nz) const {
+int64_t GRUStack::z_path(const Layer& L, int32_t token, const float* x, const float* h, float* zlr,
+                         float* z, int32_t* units, int32_t* nz) const {
     const auto gemv_rows = kernels::active().gemv_rows;
     const int64_t r = L.rank, hh = L.h;
     const int32_t* iota = iota_.data();
@@ -444,7 +442,7 @@ void GRUStack::check_tokens(const char* fn, const int32_t* tokens, int64_t n,
             throw std::invalid_argument(
                 std::string(fn) + ": token id " + std::to_string(tokens[t]) +
                 (n > 1 || what[0] != '\0' ? " (" + std::string(what) + " " + std::to_string(t) + ")"
-                                           : std::string()) +
+                                          : std::string()) +
                 " is out of range [0, " + std::to_string(input_size()) + ")");
 }
 
@@ -541,16 +539,15 @@ void GRUStack::step_impl(int32_t token, const float* x, GRUState& state, float* 
                 }
                 const int64_t nrows = G * (a1 - a0);
                 if (!L.lookup)
-                    detail::Weights::ih(L).gemv_rows(L.d, L.d, xin, my_rows, nrows,
-                                                     L.b_ih.data(), gx_buf);
+                    detail::Weights::ih(L).gemv_rows(L.d, L.d, xin, my_rows, nrows, L.b_ih.data(),
+                                                     gx_buf);
                 detail::Weights::hh(L).gemv_rows(h, h, hs, my_rows, nrows, L.b_hh.data(), gh);
                 const float* gx = L.lookup ? L.w_ih.data() + int64_t{token} * G * h : gx_buf;
                 if (dense)
                     kernel.gru_dense_units(gx + 3 * a0, nullptr, gh + 3 * a0, nullptr, hs + a0,
                                            a1 - a0, hn + a0);
                 else
-                    kernel.gru_cond_units(gx, nullptr, gh, nullptr, z, hs, units + a0, a1 - a0,
-                                          hn);
+                    kernel.gru_cond_units(gx, nullptr, gh, nullptr, z, hs, units + a0, a1 - a0, hn);
             }
             const int64_t u0 = h * ith / nt, u1 = h * (ith + 1) / nt;
             if (!dense) {

@@ -20,11 +20,11 @@
 #include <string>
 #include <vector>
 
+#include "../kernels/table.h"
 #include "ccinfer/block_gated_gemm.h"
 #include "ccinfer/cond_gemv_batch.h"
 #include "ccinfer/finite.h"
 #include "ccinfer/gru.h"
-#include "../kernels/table.h"
 #include "ccinfer/sizes.h"
 #include "ccinfer/threads.h"
 #include "gru_internal.h"
@@ -59,9 +59,8 @@ int64_t open_samples(const float* gate_of, int64_t n, int64_t g, int64_t j, int3
 
 }  // namespace
 
-int64_t GRUStack::z_path_batch(const Layer& L, const detail::LayerPanels& P,
-                               const int32_t* tokens, const float* x, const float* H, int64_t n,
-                               GruWorkspace& ws) const {
+int64_t GRUStack::z_path_batch(const Layer& L, const detail::LayerPanels& P, const int32_t* tokens,
+                               const float* x, const float* H, int64_t n, GruWorkspace& ws) const {
     const auto block_gemm = kernels::active().block_gemm;
     const auto clip_tanh = kernels::active().clip_tanh;
     const int64_t r = L.rank, h = L.h, d = L.d;
@@ -152,8 +151,7 @@ void GRUStack::step_batch(const int32_t* tokens, GRUState& state, float* logits,
     step_batch_impl(tokens, nullptr, state, logits, ws);
 }
 
-void GRUStack::step_batch(const float* x, GRUState& state, float* logits,
-                          GruWorkspace& ws) const {
+void GRUStack::step_batch(const float* x, GRUState& state, float* logits, GruWorkspace& ws) const {
     const char* fn = "GRUStack.step";
     if (token_input_)
         throw std::invalid_argument(std::string(fn) + ": this model takes token ids, not vectors");
@@ -231,7 +229,7 @@ void GRUStack::step_batch_impl(const int32_t* tokens, const float* x, GRUState& 
                 for (int64_t s = 0; s < n; ++s) {
                     float* hs = H + s * h + u0;
                     kernel.gru_dense_units(gx_row(s) + 3 * u0, bx, GH + s * m + 3 * u0,
-                                          L.b_hh.data() + 3 * u0, hs, u1 - u0, hs);
+                                           L.b_hh.data() + 3 * u0, hs, u1 - u0, hs);
                 }
             }
             detail::count(ws.stats[l], L.kind, L.d, h, r, L.lookup, n, n * h);
@@ -262,8 +260,8 @@ void GRUStack::step_batch_impl(const int32_t* tokens, const float* x, GRUState& 
             std::iota(busiest.begin(), busiest.end(), 0);
             std::stable_sort(busiest.begin(), busiest.end(),
                              [&](int32_t a, int32_t b) { return on[a] > on[b]; });
-            const int nth = std::min<int64_t>(
-                std::min(threads_for_work(active * G * (in + h)), ws.threads), g);
+            const int nth =
+                std::min<int64_t>(std::min(threads_for_work(active * G * (in + h)), ws.threads), g);
             std::vector<int64_t>& split = ws.block_split;
             split.assign(static_cast<size_t>(nth) + 1, g);
             split[0] = 0;
@@ -299,8 +297,7 @@ void GRUStack::step_batch_impl(const int32_t* tokens, const float* x, GRUState& 
                         p_ih.gemm(j * blk, blk, xin, L.d, mine, count, GX + j * blk, m,
                                   hh_rows(j * blk, blk));
                     p_hh.gemm(j * blk, blk, H, h, mine, count, GH + j * blk, m,
-                              cn < g ? first_rows(busiest[cn] * blk, blk)
-                                     : WeightStream{streamed});
+                              cn < g ? first_rows(busiest[cn] * blk, blk) : WeightStream{streamed});
                 }
 #pragma omp barrier
                 // Every thread has read the old state: update this thread's blocks, each run
@@ -317,9 +314,8 @@ void GRUStack::step_batch_impl(const int32_t* tokens, const float* x, GRUState& 
                         const int64_t u = j * B, o = 2 * u;
                         const float* bx = L.lookup ? nullptr : L.b_ih.data() + o;
                         float* hs = H + s * h + u;
-                        kernel.gru_cond_units(gx_row(s) + o, bx, GH + s * m + o,
-                                              L.b_hh.data() + o, Z + s * h + u, hs, nullptr,
-                                              (end - j) * B, hs);
+                        kernel.gru_cond_units(gx_row(s) + o, bx, GH + s * m + o, L.b_hh.data() + o,
+                                              Z + s * h + u, hs, nullptr, (end - j) * B, hs);
                         j = end;
                     }
                 }
@@ -347,8 +343,8 @@ void GRUStack::step_batch_impl(const int32_t* tokens, const float* x, GRUState& 
                         na += z[i] > 0.0f;
                     }
                     float* hs = H + s * h;
-                    kernel.gru_cond_units(gx_row(s), nullptr, GH + s * m, nullptr, z, hs, units,
-                                         na, hs);
+                    kernel.gru_cond_units(gx_row(s), nullptr, GH + s * m, nullptr, z, hs, units, na,
+                                          hs);
                 }
             }
         }

@@ -23,9 +23,13 @@ struct Weights {
 
     /// The matrix W_ih or W_hh of a GRU layer (its *16 buffer is empty unless half precision).
     template <typename Layer>
-    static Weights ih(const Layer& L) { return {L.w_ih.data(), L.w_ih16.data()}; }
+    static Weights ih(const Layer& L) {
+        return {L.w_ih.data(), L.w_ih16.data()};
+    }
     template <typename Layer>
-    static Weights hh(const Layer& L) { return {L.w_hh.data(), L.w_hh16.data()}; }
+    static Weights hh(const Layer& L) {
+        return {L.w_hh.data(), L.w_hh16.data()};
+    }
 
     /// fn(w) with the stored pointer, typed.
     template <typename Fn>
@@ -88,8 +92,8 @@ inline int64_t claim(int64_t* cursor, int64_t count) {
 }
 
 /// Adds one step of n streams with `active` active units in total to a layer's stats.
-inline void count(GruLayerStats& s, GruKind kind, int64_t d, int64_t h, int64_t rank,
-                  bool lookup, int64_t n, int64_t active) {
+inline void count(GruLayerStats& s, GruKind kind, int64_t d, int64_t h, int64_t rank, bool lookup,
+                  int64_t n, int64_t active) {
     const int64_t in = lookup ? 0 : d;
     s.samples += n;
     s.z_active += active;

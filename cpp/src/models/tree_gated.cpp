@@ -34,7 +34,6 @@
 namespace ccinfer {
 namespace {
 
-
 std::invalid_argument error(const char* func, const std::string& what) {
     return std::invalid_argument(std::string(func) + ": " + what);
 }
@@ -82,8 +81,8 @@ void check_tree_gated(const char* func, const TreeGatedInit& init) {
         if (!std::isfinite(init.tau)) throw error(func, "tau must be finite");
         for (int64_t i = 0; i < init.nbits; ++i)
             if (init.gate_units[i] < 0 || init.gate_units[i] >= init.p)
-                throw error(func, "gate_units[" + std::to_string(i) + "] = " +
-                                      std::to_string(init.gate_units[i]) +
+                throw error(func, "gate_units[" + std::to_string(i) +
+                                      "] = " + std::to_string(init.gate_units[i]) +
                                       " is out of range [0, " + std::to_string(init.p) + ")");
     } else {
         if (!init.gate_weight) throw error(func, "gate_weight is missing");
@@ -205,8 +204,8 @@ void TreeGatedLinear::forward(const float* x, float* y, TreeWorkspace& ws) const
     const int64_t nnz = prepare(x, s);
     const int64_t len = depth_ + 1;
     const auto& table = kernels::active();
-    const int nth = static_cast<int>(std::min<int64_t>(
-        threads_for_work(nnz * len * q_), (q_ + kSliceAlign - 1) / kSliceAlign));
+    const int nth = static_cast<int>(
+        std::min<int64_t>(threads_for_work(nnz * len * q_), (q_ + kSliceAlign - 1) / kSliceAlign));
     if (nth <= 1) {
         table.tree_axpy(table_.data(), q_, s.node_rows.data(), len, s.nz_value.data(), nnz, 0, q_,
                         bias_.data(), relu_, y);
@@ -217,8 +216,8 @@ void TreeGatedLinear::forward(const float* x, float* y, TreeWorkspace& ws) const
             const int64_t c0 = aligned_slice_start(q_, ith, nth);
             const int64_t c1 = aligned_slice_start(q_, ith + 1, nth);
             if (c1 > c0)
-                table.tree_axpy(table_.data(), q_, s.node_rows.data(), len, s.nz_value.data(),
-                                nnz, c0, c1, bias_.data(), relu_, y);
+                table.tree_axpy(table_.data(), q_, s.node_rows.data(), len, s.nz_value.data(), nnz,
+                                c0, c1, bias_.data(), relu_, y);
         }
     }
     ws.stats.samples += 1;

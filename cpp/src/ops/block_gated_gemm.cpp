@@ -59,9 +59,9 @@ double block_gated_gemm_dense_threshold(Isa isa) {
 namespace {
 
 template <typename W>
-void gated_blocks(const W* w, int64_t k, const float* x, int64_t n, const float* gates,
-                  int64_t nb, int64_t block, int64_t b_begin, int64_t b_end, float* y,
-                  int64_t ldy, GatedOff off, int32_t* samples) {
+void gated_blocks(const W* w, int64_t k, const float* x, int64_t n, const float* gates, int64_t nb,
+                  int64_t block, int64_t b_begin, int64_t b_end, float* y, int64_t ldy,
+                  GatedOff off, int32_t* samples) {
     const auto block_gemm = kernels::block_gemm_for(kernels::active(), w);
     for (int64_t b = b_begin; b < b_end; ++b) {
         int64_t count = 0;

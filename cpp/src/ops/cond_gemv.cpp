@@ -23,9 +23,9 @@ void check_rows(const char* func, const int32_t* rows, int64_t nrows, int64_t m)
         if (r <= prev)
             throw std::invalid_argument(std::string(func) +
                                         ": rows must be strictly increasing (sorted, distinct), "
-                                        "got rows[" + std::to_string(i - 1) + "] = " +
-                                        std::to_string(prev) + ", rows[" + std::to_string(i) +
-                                        "] = " + std::to_string(r));
+                                        "got rows[" +
+                                        std::to_string(i - 1) + "] = " + std::to_string(prev) +
+                                        ", rows[" + std::to_string(i) + "] = " + std::to_string(r));
         prev = r;
     }
 }

@@ -66,8 +66,8 @@ void rows_for_samples(const W* w, int64_t k, const float* x, const RowSamples& r
 constexpr int64_t kRowAlign = 64;
 
 template <typename W, typename IsActive>
-void batch_dense(const W* w, int64_t m, int64_t k, const float* x, int64_t n,
-                 const float* bias, float* out, IsActive is_active) {
+void batch_dense(const W* w, int64_t m, int64_t k, const float* x, int64_t n, const float* bias,
+                 float* out, IsActive is_active) {
     thread_local std::vector<float> scratch;  // reused: no page faults per call
     if (scratch.size() < static_cast<size_t>(n * m)) scratch.resize(static_cast<size_t>(n * m));
     float* y = scratch.data();

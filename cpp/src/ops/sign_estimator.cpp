@@ -41,8 +41,8 @@ void SignEstimator::project(const float* x, int64_t j_begin, int64_t j_end, floa
     if (j_end <= j_begin) return;
     // Row j of B is one dot product whatever its tile neighbours (block_gemm.h), so splitting
     // the rows of B does not change u.
-    kernels::active().block_gemm(b_.data() + j_begin * k_, k_, j_end - j_begin, k_, x, k_,
-                                 nullptr, 1, u + j_begin, r_);
+    kernels::active().block_gemm(b_.data() + j_begin * k_, k_, j_end - j_begin, k_, x, k_, nullptr,
+                                 1, u + j_begin, r_);
 }
 
 int64_t SignEstimator::predict_panels(const float* u, int64_t p_begin, int64_t p_end,
@@ -50,9 +50,8 @@ int64_t SignEstimator::predict_panels(const float* u, int64_t p_begin, int64_t p
     const int64_t row0 = p_begin * kSignPanel;
     const int64_t rows = std::min(m_, p_end * kSignPanel) - row0;
     if (rows <= 0) return 0;
-    const int64_t count = kernels::active().sign_rows(a_panels_.data() + row0 * r_,
-                                                      bias_.data() + row0, rows, r_, u, tau_,
-                                                      rows_out);
+    const int64_t count = kernels::active().sign_rows(
+        a_panels_.data() + row0 * r_, bias_.data() + row0, rows, r_, u, tau_, rows_out);
     for (int64_t i = 0; i < count; ++i) rows_out[i] += static_cast<int32_t>(row0);
     return count;
 }

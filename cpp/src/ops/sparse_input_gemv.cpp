@@ -13,7 +13,6 @@
 namespace ccinfer {
 namespace {
 
-
 void check_dims(int64_t k, int64_t m, int64_t ldwt) {
     if (m < 0 || k < 0 || ldwt < m)
         throw std::invalid_argument("sparse_input_gemv: need m >= 0, k >= 0, ldwt >= m");
@@ -47,8 +46,8 @@ int64_t gather_nonzero(const float* x, int64_t k, int32_t* index, float* value) 
 }
 
 void sparse_input_gemv_nz(const float* wt, int64_t m, int64_t ldwt, const int32_t* nz_index,
-                          const float* nz_value, int64_t nnz, const int32_t* rows,
-                          int64_t nrows, const float* bias, float* out) {
+                          const float* nz_value, int64_t nnz, const int32_t* rows, int64_t nrows,
+                          const float* bias, float* out) {
     const auto& table = kernels::active();
     if (!rows || nrows == m) {  // all outputs (every row listed is all of them, in order)
         const int nth = threads_for_work(nnz * m);
@@ -89,8 +88,7 @@ void sparse_input_gemv(const float* wt, int64_t k, int64_t m, int64_t ldwt, cons
     check_dims(k, m, ldwt);
     NonZeros& nz = workspace(k);
     const int64_t nnz = gather_nonzero(x, k, nz.index.data(), nz.value.data());
-    sparse_input_gemv_nz(wt, m, ldwt, nz.index.data(), nz.value.data(), nnz, nullptr, 0, bias,
-                         out);
+    sparse_input_gemv_nz(wt, m, ldwt, nz.index.data(), nz.value.data(), nnz, nullptr, 0, bias, out);
 }
 
 void sparse_input_gemv_rows(const float* wt, int64_t k, int64_t m, int64_t ldwt, const float* x,

@@ -1,6 +1,7 @@
 // The block GEMM on AVX2: a tile of 3 samples x 4 weight rows keeps 12 accumulators of 8
 // lanes (7 loads per 12 FMAs, all 16 ymm registers in use), in the row-group order.
 #include "../simd/avx2.h"
+
 #include "block_gemm.h"
 
 namespace ccinfer::kernels {

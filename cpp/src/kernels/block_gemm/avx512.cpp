@@ -19,8 +19,8 @@ struct BlockSums<simd::Avx512> {
         return _mm256_add_ps(_mm512_castps512_ps256(a), _mm512_extractf32x8_ps(a, 1));
     }
     static __m128 reduce4(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
-        const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(fold(a0), fold(a1)),
-                                        _mm256_hadd_ps(fold(a2), fold(a3)));
+        const __m256 h =
+            _mm256_hadd_ps(_mm256_hadd_ps(fold(a0), fold(a1)), _mm256_hadd_ps(fold(a2), fold(a3)));
         return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
     }
     static void store4(float* y, __m512 a0, __m512 a1, __m512 a2, __m512 a3) {

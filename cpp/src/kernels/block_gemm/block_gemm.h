@@ -129,8 +129,8 @@ void block_gemm_row_groups(const Wt* w, int64_t ldw, int64_t nrows, int64_t k, c
     const bool has_tail = kw < k;
     int64_t r = 0;
     for (; r + kBlockGemmRows <= nrows; r += kBlockGemmRows)
-        block_gemm_row_group<S, kMs, kBlockGemmRows>(w + r * ldw, ldw, kw, tail, has_tail, x,
-                                                     ldx, samples, nsamples, y + r, ldy);
+        block_gemm_row_group<S, kMs, kBlockGemmRows>(w + r * ldw, ldw, kw, tail, has_tail, x, ldx,
+                                                     samples, nsamples, y + r, ldy);
     const Wt* wr = w + r * ldw;
     with_rest(nrows - r, [&](auto nw) {
         block_gemm_row_group<S, kMs, decltype(nw)::value>(wr, ldw, kw, tail, has_tail, x, ldx,
@@ -180,14 +180,13 @@ void block_gemm_panels(const Wt* w, int64_t ldw, int64_t nrows, int64_t k, const
     static_assert(kMs == 6, "by_size lists the panel tile for the sizes 1 to kMs");
     using PanelTile = void (*)(const Wt*, int64_t, int64_t, int64_t, typename S::Mask, bool,
                                const float*, int64_t, const int32_t*, float*, int64_t, bool);
-    static constexpr PanelTile by_size[kMs + 1] = {
-        nullptr,
-        block_gemm_panel_tile<S, 1, Wt>,
-        block_gemm_panel_tile<S, 2, Wt>,
-        block_gemm_panel_tile<S, 3, Wt>,
-        block_gemm_panel_tile<S, 4, Wt>,
-        block_gemm_panel_tile<S, 5, Wt>,
-        block_gemm_panel_tile<S, 6, Wt>};
+    static constexpr PanelTile by_size[kMs + 1] = {nullptr,
+                                                   block_gemm_panel_tile<S, 1, Wt>,
+                                                   block_gemm_panel_tile<S, 2, Wt>,
+                                                   block_gemm_panel_tile<S, 3, Wt>,
+                                                   block_gemm_panel_tile<S, 4, Wt>,
+                                                   block_gemm_panel_tile<S, 5, Wt>,
+                                                   block_gemm_panel_tile<S, 6, Wt>};
     constexpr int64_t W = S::kWidth;
     const int64_t kw = k & ~(W - 1);
     const typename S::Mask tail = S::first(k - kw);

@@ -8,9 +8,8 @@ namespace ccinfer::kernels::scalar {
 namespace {
 
 template <typename W>
-void block_gemm_impl(const W* w, int64_t ldw, int64_t nrows, int64_t k, const float* x,
-                     int64_t ldx, const int32_t* samples, int64_t nsamples, float* y,
-                     int64_t ldy) {
+void block_gemm_impl(const W* w, int64_t ldw, int64_t nrows, int64_t k, const float* x, int64_t ldx,
+                     const int32_t* samples, int64_t nsamples, float* y, int64_t ldy) {
     for (int64_t i = 0; i < nsamples; ++i) {
         const int64_t s = samples ? samples[i] : i;
         const float* xs = x + s * ldx;

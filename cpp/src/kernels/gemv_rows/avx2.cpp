@@ -1,6 +1,7 @@
 // gemv_rows on AVX2: two accumulators per row over alternate vector steps (eight FMA chains
 // over four rows cover the FMA latency), the tail of k after the horizontal sum (dot_tail.h).
 #include "../simd/avx2.h"
+
 #include "gemv_rows.h"
 
 namespace ccinfer::kernels::avx2 {

@@ -1,5 +1,6 @@
 // gemv_samples on AVX2: the tail of k after the horizontal sum (dot_tail.h).
 #include "../simd/avx2.h"
+
 #include "gemv_samples.h"
 
 namespace ccinfer::kernels::avx2 {

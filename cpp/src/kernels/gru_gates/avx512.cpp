@@ -65,8 +65,7 @@ inline __m512 tanh_gate(__m512 x) {
     const __m512 big = _mm512_mask_blend_ps(is_nan(x), _mm512_or_ps(splat(1.0f), sign), x);
     const __m512 out =
         _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, splat(kTanhOne), _CMP_LT_OQ), big, mid);
-    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, splat(kTanhSeries), _CMP_LT_OQ), out,
-                                series);
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, splat(kTanhSeries), _CMP_LT_OQ), out, series);
 }
 
 // Gate pair (r, n) of 16 consecutive units from p (bias b added when given): the even and odd
@@ -101,8 +100,8 @@ inline void load_triples(const float* p, const float* b, __m512& r, __m512& z, _
         // else from a2 (permutexvar reads 4: 3 i + g - 32).
         const __m512i at = _mm512_add_epi32(three_i, _mm512_set1_epi32(g));
         const __m512 low = _mm512_permutex2var_ps(a0, at, a1);
-        return _mm512_mask_permutexvar_ps(
-            low, _mm512_cmpge_epi32_mask(at, _mm512_set1_epi32(32)), at, a2);
+        return _mm512_mask_permutexvar_ps(low, _mm512_cmpge_epi32_mask(at, _mm512_set1_epi32(32)),
+                                          at, a2);
     };
     r = gate(0);
     z = gate(1);

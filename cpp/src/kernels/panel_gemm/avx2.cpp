@@ -2,6 +2,7 @@
 // of 16 rows (12 accumulators, 2 weight vectors, 1 broadcast), two strips a panel; no
 // prefetch (`stream` is ignored).
 #include "../simd/avx2.h"
+
 #include "panel_gemm.h"
 
 namespace ccinfer::kernels::avx2 {

@@ -1,6 +1,7 @@
 // The panel GEMM on AVX-512: a tile of up to 12 samples against a whole panel of 32 rows
 // (24 of the 32 zmm registers), prefetching the streamed weights.
 #include "../simd/avx512.h"
+
 #include "panel_gemm.h"
 
 namespace ccinfer::kernels::avx512 {

@@ -29,8 +29,8 @@ using ccinfer::packed_panels_size;
 // them stored. The tile issues fetch_lines prefetches at `fetch`, a few per 16 columns.
 template <class S, int MS, bool kStream, typename Wt>
 void panel_gemm_tile(const Wt* panel, int64_t k, const float* x, int64_t ldx,
-                     const int32_t* samples, float* y, int64_t ldy, int64_t rows,
-                     const char* fetch, int64_t fetch_lines) {
+                     const int32_t* samples, float* y, int64_t ldy, int64_t rows, const char* fetch,
+                     int64_t fetch_lines) {
     using V = typename S::V;
     constexpr int64_t W = S::kWidth;
     [[maybe_unused]] const int64_t steps = (k + 15) / 16;
@@ -100,14 +100,14 @@ void panel_gemm(const Wt* panels, int64_t nrows, int64_t k, const float* x, int6
         }
         for (int64_t r = 0; r < kPanelRows && p0 + r < nrows; r += kStrip) {
             const int64_t rows = std::min(kStrip, nrows - p0 - r);
-            for_each_tile(samples, nsamples, kMs, x, ldx, y, ldy,
-                          [&](int64_t t, int64_t size, const int32_t* si, const float* xi,
-                              float* yi) {
-                              const int64_t l0 = next_lines * t / ntiles;
-                              const int64_t l1 = next_lines * (t + 1) / ntiles;
-                              by_size[size](panel + r, k, xi, ldx, si, yi + p0 + r, ldy, rows,
-                                            next + 64 * l0, l1 - l0);
-                          });
+            for_each_tile(
+                samples, nsamples, kMs, x, ldx, y, ldy,
+                [&](int64_t t, int64_t size, const int32_t* si, const float* xi, float* yi) {
+                    const int64_t l0 = next_lines * t / ntiles;
+                    const int64_t l1 = next_lines * (t + 1) / ntiles;
+                    by_size[size](panel + r, k, xi, ldx, si, yi + p0 + r, ldy, rows, next + 64 * l0,
+                                  l1 - l0);
+                });
         }
     }
 }

@@ -2,9 +2,10 @@
 // bias; each of the r steps broadcasts u_j and streams 64 contiguous floats of A. Row numbers
 // are appended branch-free: every lane writes its row at the current end of the list and
 // advances the end only if it was a hit (the write stays below row m, so within rows_out).
+#include "../simd/avx2.h"
+
 #include <immintrin.h>
 
-#include "../simd/avx2.h"
 #include "sign_rows.h"
 
 namespace ccinfer::kernels::avx2 {

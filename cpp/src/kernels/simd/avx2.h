@@ -56,9 +56,7 @@ struct Avx2 {
         return _mm_cvtss_f32(s);
     }
 
-    static void prefetch(const void* p) {
-        _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0);
-    }
+    static void prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
     static void prefetch_l2(const void* p) {
         _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T1);
     }

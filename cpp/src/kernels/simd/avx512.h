@@ -44,9 +44,7 @@ struct Avx512 {
     /// The sum of the lanes (the compiler's fixed tree: halves, then quarters, ...).
     static float reduce(V v) { return _mm512_reduce_add_ps(v); }
 
-    static void prefetch(const void* p) {
-        _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0);
-    }
+    static void prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
     static void prefetch_l2(const void* p) {
         _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T1);
     }

@@ -1,5 +1,6 @@
 // The input-sparse product on AVX2: the body of sparse_input.h over the AVX2 vector layer.
 #include "../simd/avx2.h"
+
 #include "sparse_input.h"
 
 namespace ccinfer::kernels::avx2 {

@@ -1,5 +1,6 @@
 // The input-sparse product on AVX-512: the body of sparse_input.h over the AVX-512 vector layer.
 #include "../simd/avx512.h"
+
 #include "sparse_input.h"
 
 namespace ccinfer::kernels::avx512 {

@@ -5,9 +5,8 @@
 namespace ccinfer::kernels::scalar {
 namespace {
 
-void cols_reference(const float* wt, int64_t ldwt, const int32_t* nz_index,
-                       const float* nz_value, int64_t nnz, int64_t c0, int64_t c1,
-                       const float* bias, float* out) {
+void cols_reference(const float* wt, int64_t ldwt, const int32_t* nz_index, const float* nz_value,
+                    int64_t nnz, int64_t c0, int64_t c1, const float* bias, float* out) {
     for (int64_t c = c0; c < c1; ++c) out[c] = bias ? bias[c] : 0.0f;
     for (int64_t t = 0; t < nnz; ++t) {
         const float v = nz_value[t];
@@ -17,8 +16,8 @@ void cols_reference(const float* wt, int64_t ldwt, const int32_t* nz_index,
 }
 
 void rows_reference(const float* wt, int64_t ldwt, int64_t m, const int32_t* nz_index,
-                       const float* nz_value, int64_t nnz, const int32_t* rows, int64_t nrows,
-                       const float* bias, float* out) {
+                    const float* nz_value, int64_t nnz, const int32_t* rows, int64_t nrows,
+                    const float* bias, float* out) {
     for (int64_t i = 0; i < nrows; ++i) {
         const int32_t c = rows[i];
         float acc = bias ? bias[c] : 0.0f;

@@ -1,5 +1,6 @@
 // The tree-path axpy on AVX-512: tiles of up to 8 vectors (128 columns).
 #include "../simd/avx512.h"
+
 #include "tree_axpy.h"
 
 namespace ccinfer::kernels::avx512 {

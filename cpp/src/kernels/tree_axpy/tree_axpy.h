@@ -11,8 +11,8 @@ namespace ccinfer::kernels {
 
 template <class S, int V>
 void tree_axpy_tile(const float* table, int64_t ldt, const int32_t* node_rows, int64_t path_len,
-                    const float* nz_value, int64_t nnz, int64_t c, int64_t width,
-                    const float* bias, bool relu, float* out) {
+                    const float* nz_value, int64_t nnz, int64_t c, int64_t width, const float* bias,
+                    bool relu, float* out) {
     constexpr int64_t W = S::kWidth;
     typename S::Mask mask[V];
     typename S::V acc[V];
