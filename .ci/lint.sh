@@ -4,6 +4,7 @@
 # wheel from PyPI, pinned because each release formats a little differently).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+python -m pip install -q ruff "clang-format==23.1.5"
 
 ruff check .
 ruff format --check .
