@@ -11,6 +11,7 @@ of one object's calls and start again from zero in the copy.
 from __future__ import annotations
 
 import os
+from abc import ABC, abstractmethod
 from typing import Any, TypeVar
 
 import numpy as np
@@ -37,31 +38,32 @@ def _restore(cls: type[M], data: bytes, runtime: dict[str, Any]) -> M:
     return model
 
 
-class ModelBase:
+class ModelBase(ABC):
     """The shared part of ``CondMLP``, ``GRUStack``, ``Sequential`` and ``TreeGatedLinear``."""
 
     card: dict[str, str]
 
     # ---- what each model class defines ------------------------------------------------------
+    @abstractmethod
     def to_model_file(self, card: dict[str, str] | None = None) -> ModelFile:
-        raise NotImplementedError
+        """The model as a model file's contents (kind, config, tensors, card)."""
 
     @property
+    @abstractmethod
     def input_size(self) -> int:
         """Width of one input (a GRUStack with token input: the vocabulary size)."""
-        raise NotImplementedError
 
     @property
+    @abstractmethod
     def output_size(self) -> int:
         """Width of one output (logits)."""
-        raise NotImplementedError
 
     def _runtime(self) -> dict[str, Any]:
         """Settings a pickle keeps that the model file does not (switches, a stream's state)."""
         return {}
 
-    def _set_runtime(self, runtime: dict[str, Any]) -> None:
-        pass
+    def _set_runtime(self, runtime: dict[str, Any]) -> None:  # noqa: B027 (optional hook)
+        """Restore what ``_runtime`` kept; a model without such settings has nothing to do."""
 
     # ---- files and bytes --------------------------------------------------------------------
     def save(
