@@ -31,7 +31,9 @@ repaired=$(ls "$work"/wheelhouse/ccinfer-*manylinux*.whl)
 rsize=$(stat -c %s "$repaired")
 echo "repaired $(basename "$repaired"): $rsize bytes"
 [ "$rsize" -le "$limit" ] || { echo "repaired wheel is over $limit bytes"; exit 1; }
-python3 -m zipfile -l "$repaired" | grep -q 'libgomp' || { echo "libgomp not bundled"; exit 1; }
+# The listing is read whole first: `grep -q` closing the pipe early fails it under pipefail.
+listing=$(python3 -m zipfile -l "$repaired")
+grep -q 'libgomp' <<<"$listing" || { echo "libgomp not bundled"; exit 1; }
 
 python3 -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install -q "$repaired"
