@@ -58,10 +58,13 @@ CMAKE
 cmake -S "$consumer" -B "$consumer/build" -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
 cmake --build "$consumer/build" -j"$jobs" >/dev/null
 
+# Outputs are captured whole, then shortened: `| head` could end a program early (SIGPIPE),
+# which pipefail would report as a failure.
 for bin in "$work/bin" "$consumer/build"; do
-  "$bin/classify_digits" models/mnist/mnist-50-35-25.safetensors | head -2
-  "$bin/classify_digits" models/tree/mnist-tree-k4.safetensors | head -2
-  "$bin/generate_text" models/text/char-unstructured-h256.safetensors "the king said " 50 | head -1
+  out=$("$bin/classify_digits" models/mnist/mnist-50-35-25.safetensors) && head -2 <<<"$out"
+  out=$("$bin/classify_digits" models/tree/mnist-tree-k4.safetensors) && head -2 <<<"$out"
+  out=$("$bin/generate_text" models/text/char-unstructured-h256.safetensors "the king said " 50)
+  head -1 <<<"$out"
 done
 cmp <("$work/bin/generate_text" models/text/char-unstructured-h256.safetensors "the " 40) \
     <("$consumer/build/generate_text" models/text/char-unstructured-h256.safetensors "the " 40)
