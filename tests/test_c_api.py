@@ -115,6 +115,18 @@ def test_saved_plan_is_read_and_checked_like_python(rng):
             ccinfer.load(bad)
 
 
+def test_overflow_inside_a_sequential_is_refused_alike():
+    """A fuzzer find: finite inputs, a first stage whose huge weights overflow to -inf, and the
+    next stage refuses the non-finite values (never a finite answer), in C and in Python."""
+    blob = (MODELS.parent / "fuzz" / "corpus" / "overflowing-sequential.safetensors").read_bytes()
+    x = np.full((2, 5), 0.5, np.float32)
+    with pytest.raises(CError, match=r"x\[0, 1\] is -inf; inputs must be finite") as e:
+        Model(data=blob).forward(x)
+    assert e.value.status == INVALID_ARGUMENT
+    with pytest.raises(ValueError, match=r"stage 2 .*x\[0, 1\] is -inf"):
+        ccinfer.load(blob)(x)
+
+
 # ---- models through the C API ----------------------------------------------------------------
 @pytest.mark.parametrize("path", [MNIST, TREE], ids=lambda p: p.name)
 def test_forward_equals_python_bit_for_bit(path, rng):
