@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test suite against a build with -fsanitize=address,undefined. Python itself is not instrumented, so the sanitizer runtimes are
+# The test suite against a build with -fsanitize=address,undefined and the internal invariants
+# (CCINFER_DCHECK) checked. Python itself is not instrumented, so the sanitizer runtimes are
 # preloaded; leak detection is off because CPython keeps allocations alive until exit.
 # The demo's subprocess test is left out: under ASan it runs for minutes and exercises nothing
 # the model tests do not.
@@ -12,7 +13,8 @@ python -m venv --system-site-packages "$venv"
 source "$venv/bin/activate"
 python -m pip install -q scikit-build-core pybind11 scipy-openblas64 numpy
 python -m pip install -q --no-build-isolation ".[test]" -Cbuild-dir=build/ci-sanitize \
-  -Ccmake.define.CCINFER_SANITIZE=ON
+  -Ccmake.define.CCINFER_SANITIZE=ON \
+  -Ccmake.define.CCINFER_DCHECK=ON
 
 export LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
 export ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=1
