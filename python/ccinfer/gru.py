@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 
 from . import _core
+from ._arrays import as_float32_matrix
 from ._base import ModelBase
 from .char_export import layers_from_export
-from .convert import as_float32_matrix
 from .io import (
     ModelFile,
     check_no_extra_tensors,
@@ -207,87 +207,11 @@ class GRUStack(ModelBase):
     def from_torch(
         cls, gru, embedding=None, head=None, *, token_input: bool | None = None
     ) -> GRUStack:
-        """A dense GRUStack from ``torch.nn.GRU`` or ``torch.nn.GRUCell``.
+        """A dense GRUStack from ``torch.nn.GRU`` or ``torch.nn.GRUCell``, with an optional
+        ``nn.Embedding`` and ``nn.Linear`` head: :func:`ccinfer.convert.gru_stack_from_torch`."""
+        from .convert.torch import gru_stack_from_torch
 
-        Parameters
-        ----------
-        gru : torch.nn.GRU or torch.nn.GRUCell
-            Unidirectional; ``bias=False`` gives zero biases; dropout between layers is a
-            training-time effect and is ignored (inference). ``batch_first`` does not matter.
-        embedding : torch.nn.Embedding, optional
-            Token input through an embedding: the first layer's input weights become
-            ``W_ih @ E.T`` (computed in float64, one rounding), so a token is still a column
-            lookup. ``max_norm`` embeddings are refused.
-        head : torch.nn.Linear, optional
-            The output layer ``(V_out, hidden)``; None: the identity (the logits are the last
-            layer's state).
-        token_input : bool, optional
-            Without an embedding: True if the GRU's input is a one-hot vector of
-            ``input_size`` symbols (the token id is then the index of the 1), False (default)
-            for float vector input. With an embedding it is always True.
-        """
-        from torch import nn
-
-        if isinstance(gru, nn.GRU):
-            if gru.bidirectional:
-                raise ValueError("from_torch: bidirectional GRUs are not supported")
-            n_layers = gru.num_layers
-            names = [
-                (f"weight_ih_l{k}", f"weight_hh_l{k}", f"bias_ih_l{k}", f"bias_hh_l{k}")
-                for k in range(n_layers)
-            ]
-        elif isinstance(gru, nn.GRUCell):
-            names = [("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-        else:
-            raise ValueError(f"from_torch: expected nn.GRU or nn.GRUCell, got {type(gru).__name__}")
-        h = gru.hidden_size
-        layers = []
-        for w_ih, w_hh, b_ih, b_hh in names:
-            layer = {
-                "kind": "dense",
-                "W_ih": as_float32_matrix(w_ih, getattr(gru, w_ih)),
-                "W_hh": as_float32_matrix(w_hh, getattr(gru, w_hh)),
-            }
-            for name in (b_ih, b_hh):
-                b = getattr(gru, name, None)
-                key = "b_ih" if name == b_ih else "b_hh"
-                layer[key] = (
-                    np.zeros(3 * h, np.float32) if b is None else as_float32_matrix(name, b)
-                )
-            layers.append(layer)
-        if embedding is not None:
-            if not isinstance(embedding, nn.Embedding):
-                raise ValueError(
-                    f"from_torch: embedding must be nn.Embedding, got {type(embedding).__name__}"
-                )
-            if embedding.max_norm is not None:
-                raise ValueError(
-                    "from_torch: embeddings with max_norm rescale rows at lookup "
-                    "time and are not supported"
-                )
-            if token_input is False:
-                raise ValueError("from_torch: an embedding implies token input")
-            E = as_float32_matrix("embedding", embedding.weight).astype(np.float64)
-            if E.shape[1] != gru.input_size:
-                raise ValueError(
-                    f"from_torch: embedding width {E.shape[1]} != GRU input_size {gru.input_size}"
-                )
-            layers[0]["W_ih"] = (layers[0]["W_ih"].astype(np.float64) @ E.T).astype(np.float32)
-            token_input = True
-        token_input = bool(token_input)
-        if head is None:
-            output = (np.eye(h, dtype=np.float32), np.zeros(h, np.float32))
-        else:
-            if not isinstance(head, nn.Linear):
-                raise ValueError(f"from_torch: head must be nn.Linear, got {type(head).__name__}")
-            W = as_float32_matrix("head weight", head.weight)
-            b = (
-                np.zeros(W.shape[0], np.float32)
-                if head.bias is None
-                else as_float32_matrix("head bias", head.bias)
-            )
-            output = (W, b)
-        return cls(layers, output, token_input=token_input)
+        return gru_stack_from_torch(gru, embedding, head, token_input=token_input)
 
     @classmethod
     def from_char_lm(cls, model) -> GRUStack:

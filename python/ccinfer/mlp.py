@@ -10,13 +10,8 @@ from typing import Any
 import numpy as np
 
 from . import _core
+from ._arrays import as_float32_matrix, check_linear_stack
 from ._base import ModelBase
-from .convert import (
-    as_float32_matrix,
-    check_activation,
-    linear_stack_from_numpy,
-    linear_stack_from_torch,
-)
 from .estimator import truncated_svd
 from .io import (
     ModelFile,
@@ -54,7 +49,7 @@ def _pairs(weights, biases) -> tuple[list[np.ndarray], list[np.ndarray]]:
     weights, biases = list(weights), list(biases)
     if len(weights) != len(biases):
         raise ValueError(f"CondMLP: {len(weights)} weights but {len(biases)} biases")
-    return linear_stack_from_numpy(list(zip(weights, biases, strict=True)))
+    return check_linear_stack(list(zip(weights, biases, strict=True)))
 
 
 class CondMLP(ModelBase):
@@ -164,6 +159,9 @@ class CondMLP(ModelBase):
             For a layer a CondMLP does not compute, a ``state_dict`` without
             ``activation="relu"``, or an object that is neither.
         """
+        from .convert.linear import check_activation
+        from .convert.torch import linear_stack_from_torch
+
         if isinstance(module, Mapping) or activation is not None:
             check_activation("CondMLP.from_torch", activation)
         return cls.from_dense(*linear_stack_from_torch(module), ranks=ranks, tau=tau)
@@ -177,6 +175,8 @@ class CondMLP(ModelBase):
         computes, and a CondMLP computes ReLU between its layers and a linear last layer. A
         network with another activation (tanh, GELU) or a softmax layer is not a CondMLP.
         """
+        from .convert.linear import check_activation, linear_stack_from_numpy
+
         check_activation("CondMLP.from_numpy", activation)
         return cls.from_dense(*linear_stack_from_numpy(params), ranks=ranks, tau=tau)
 

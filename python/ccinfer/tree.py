@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import _core
+from ._arrays import as_float32_matrix
 from ._base import ModelBase
-from .convert import as_float32_matrix
 from .io import (
     ModelFile,
     check_no_extra_tensors,

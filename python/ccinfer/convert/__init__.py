@@ -1,0 +1,23 @@
+"""Converters: models trained elsewhere into ccinfer models.
+
+This package depends on the model classes, never the reverse: the models' ``from_*``
+classmethods are one-line forwards that import their converter when called. Each source has a
+module of its own, and every array passes :func:`ccinfer._arrays.as_float32_matrix` (float,
+finite, the right shape) on its way in, so the engine never sees a surprise.
+
+- :mod:`.linear`: ``(weight, bias)`` pairs or a ``state_dict``-like mapping of plain arrays
+  (PyTorch's ``(out, in)`` layout), with the activation stated by the caller.
+- :mod:`.torch`: ``nn.Sequential`` of Linear/ReLU, ``nn.GRU`` / ``nn.GRUCell``.
+"""
+
+from __future__ import annotations
+
+from .linear import check_activation, linear_stack_from_numpy
+from .torch import gru_stack_from_torch, linear_stack_from_torch
+
+__all__ = [
+    "check_activation",
+    "gru_stack_from_torch",
+    "linear_stack_from_numpy",
+    "linear_stack_from_torch",
+]
