@@ -214,6 +214,15 @@ class GRUStack(ModelBase):
         return gru_stack_from_torch(gru, embedding, head, token_input=token_input)
 
     @classmethod
+    def from_keras(cls, model) -> GRUStack:
+        """A dense GRUStack from a Keras 3 model: an optional ``Embedding``, ``GRU`` layers
+        (``reset_after=True``) and an optional linear ``Dense`` head
+        (:mod:`ccinfer.convert.keras`)."""
+        from .convert.keras import gru_stack_from_keras
+
+        return gru_stack_from_keras(model)
+
+    @classmethod
     def from_char_lm(cls, model) -> GRUStack:
         """From the training reference's `ccinfer.train.gru.CharLM` (any gate kind): the
         arrays of ``model.export_numpy()``, batch norm folded with its running statistics, so

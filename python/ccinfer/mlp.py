@@ -24,6 +24,7 @@ from .io import (
     register_model,
     require_tensor,
 )
+from .output_spec import OutputSpec
 
 KERNELS = ("dense", "rows", "input_sparse", "rows_input_sparse")
 # What a model file may declare: widths up to 2^20 (as GRUStack), and a bounded layer count.
@@ -62,6 +63,16 @@ class CondMLP(ModelBase):
         ``weights[i]`` has shape ``(out_i, in_i)`` (PyTorch's ``nn.Linear`` layout).
     estimators : sequence of Estimator or None, optional
         One entry per layer (``None``: computed densely). The last entry must be ``None``.
+    output_activation : {"identity", "softmax", "log_softmax", "sigmoid"}, optional
+        What the source network applied after its last layer. Calling the model always gives
+        the last layer's values (logits); :meth:`outputs`, :meth:`predict_proba` and
+        :meth:`predict` apply it. Saved with the model.
+    task : {"classifier", "regressor"}, optional
+        Whether :meth:`predict` gives class labels (argmax, or a 0.5 threshold of sigmoid
+        outputs) or the outputs themselves.
+    classes : sequence of str or numbers, optional
+        A classifier's labels, what :meth:`predict` returns instead of class indices: one per
+        output, or ``[negative, positive]`` for a single sigmoid output. Saved with the model.
 
     Examples
     --------
@@ -75,8 +86,13 @@ class CondMLP(ModelBase):
         weights: Sequence[np.ndarray],
         biases: Sequence[np.ndarray],
         estimators: Sequence[Estimator | None] | None = None,
+        *,
+        output_activation: str = "identity",
+        task: str = "classifier",
+        classes: Sequence | None = None,
     ):
         weights, biases = _pairs(weights, biases)
+        self._output = OutputSpec.checked(weights[-1].shape[0], output_activation, task, classes)
         estimators = list(estimators) if estimators is not None else [None] * len(weights)
         if len(estimators) != len(weights):
             raise ValueError(f"CondMLP: {len(weights)} layers but {len(estimators)} estimators")
@@ -114,6 +130,10 @@ class CondMLP(ModelBase):
         biases,
         ranks: Sequence[int | None] | None = None,
         tau: float | Sequence[float] = 0.0,
+        *,
+        output_activation: str = "identity",
+        task: str = "classifier",
+        classes: Sequence | None = None,
     ) -> CondMLP:
         """Add estimators to a trained network: truncated SVD of each hidden layer's weights.
 
@@ -121,6 +141,7 @@ class CondMLP(ModelBase):
         ----------
         ranks : one rank (or None) per hidden layer; None everywhere gives the dense network.
         tau : threshold(s) of the estimators; 0 is the paper's.
+        output_activation, task, classes : as in the constructor.
         """
         weights, biases = _pairs(weights, biases)
         hidden = len(weights) - 1
@@ -135,7 +156,14 @@ class CondMLP(ModelBase):
         estimators: list[Estimator | None] = []
         for W, r, t in zip(weights[:hidden], ranks, taus, strict=True):
             estimators.append(None if r is None else Estimator(*truncated_svd(W, int(r)), t))
-        return cls(weights, biases, [*estimators, None])
+        return cls(
+            weights,
+            biases,
+            [*estimators, None],
+            output_activation=output_activation,
+            task=task,
+            classes=classes,
+        )
 
     @classmethod
     def from_torch(cls, module, ranks=None, tau=0.0, *, activation: str | None = None) -> CondMLP:
@@ -180,6 +208,26 @@ class CondMLP(ModelBase):
         check_activation("CondMLP.from_numpy", activation)
         return cls.from_dense(*linear_stack_from_numpy(params), ranks=ranks, tau=tau)
 
+    @classmethod
+    def from_sklearn(cls, estimator, ranks=None, tau=0.0) -> CondMLP:
+        """From a fitted scikit-learn ``MLPClassifier`` or ``MLPRegressor`` with ReLU hidden
+        layers: its output activation, task and ``classes_`` come along, so ``predict`` and
+        ``predict_proba`` give what the estimator's give (:mod:`ccinfer.convert.sklearn`);
+        estimators as in :meth:`from_dense`."""
+        from .convert.sklearn import mlp_from_sklearn
+
+        return mlp_from_sklearn(estimator, ranks=ranks, tau=tau)
+
+    @classmethod
+    def from_keras(cls, model, ranks=None, tau=0.0) -> CondMLP:
+        """From a Keras 3 ``Sequential`` or functional model of Dense layers with ReLU
+        between them; a final softmax, log_softmax or sigmoid becomes the
+        ``output_activation`` (:mod:`ccinfer.convert.keras`); estimators as in
+        :meth:`from_dense`."""
+        from .convert.keras import mlp_from_keras
+
+        return mlp_from_keras(model, ranks=ranks, tau=tau)
+
     def calibrate(
         self,
         X: np.ndarray,
@@ -196,7 +244,8 @@ class CondMLP(ModelBase):
         Parameters
         ----------
         X, y : calibration inputs (n, in) float32 and labels (n,) (labels needed for
-            ``max_accuracy_drop``).
+            ``max_accuracy_drop``): class indices, or for a model with ``classes`` its
+            labels.
         max_accuracy_drop : largest allowed drop of top-1 accuracy, a fraction (0.001 = 0.1
             points), against the dense network on this data.
         min_recall : alternatively, the smallest share of truly positive units each layer
@@ -210,6 +259,8 @@ class CondMLP(ModelBase):
         """
         from . import calibrate as cal
 
+        if max_accuracy_drop is not None and y is not None:
+            y = self._output.class_indices(y, "CondMLP.calibrate")
         estimators, report = cal.calibrate(
             self._weights,
             self._biases,
@@ -221,7 +272,10 @@ class CondMLP(ModelBase):
             tau_scales=cal.DEFAULT_TAU_SCALES if tau_scales is None else tau_scales,
         )
         rebuilt = CondMLP(
-            self._weights, self._biases, [None if e is None else Estimator(*e) for e in estimators]
+            self._weights,
+            self._biases,
+            [None if e is None else Estimator(*e) for e in estimators],
+            **self._output_kwargs(),
         )
         self._estimators, self._core = rebuilt._estimators, rebuilt._core
         self._plan_chosen = False
@@ -235,9 +289,44 @@ class CondMLP(ModelBase):
 
     step = __call__
 
+    def outputs(self, x: np.ndarray) -> np.ndarray:
+        """What the source network returns: the logits through :attr:`output_activation`."""
+        return self._output.apply(self(x))
+
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Class indices (argmax of the logits) for a batch."""
-        return np.argmax(self(X), axis=-1)
+        """A classifier's labels (``classes``, else class indices: the argmax of the logits,
+        or a 0.5 threshold of sigmoid outputs), or a regressor's outputs."""
+        return self._output.predict(self(X))
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities: softmax (for softmax and log_softmax outputs), per-label
+        sigmoid, or ``[1 - p, p]`` for a single sigmoid output (scikit-learn's columns). A
+        ValueError for a regressor or identity outputs (logits are not probabilities)."""
+        return self._output.proba(self(X))
+
+    def predict_log_proba(self, X: np.ndarray) -> np.ndarray:
+        """The logarithm of :meth:`predict_proba`."""
+        return np.log(self.predict_proba(X))
+
+    @property
+    def output_activation(self) -> str:
+        """``identity``, ``softmax``, ``log_softmax`` or ``sigmoid``: applied after the last
+        layer by :meth:`outputs`, :meth:`predict_proba` and :meth:`predict`."""
+        return self._output.activation
+
+    @property
+    def task(self) -> str:
+        """``classifier`` or ``regressor``: what :meth:`predict` returns."""
+        return self._output.task
+
+    @property
+    def classes(self) -> np.ndarray | None:
+        """A classifier's labels, or None (predict gives class indices)."""
+        return None if self._output.classes is None else np.asarray(self._output.classes)
+
+    def _output_kwargs(self) -> dict[str, Any]:
+        spec = self._output
+        return {"output_activation": spec.activation, "task": spec.task, "classes": spec.classes}
 
     @property
     def sizes(self) -> list[int]:
@@ -262,6 +351,8 @@ class CondMLP(ModelBase):
             for W, e in zip(self._weights, self._estimators, strict=True)
         )
         tuned = " (chosen)" if self._plan_chosen else ""
+        if self.output_activation != "identity":
+            layers += f" -> {self.output_activation}"
         return (
             f"CondMLP({self.input_size} -> {layers}, weights=float32, "
             f"plan=[{', '.join(self.plan)}]{tuned})"
@@ -399,6 +490,7 @@ class CondMLP(ModelBase):
                 None if e is None else {"rank": e.rank, "tau": e.tau} for e in self._estimators
             ],
         }
+        config.update(self._output.config())
         if self._plan_chosen:
             config["plan"] = self.plan
             config["single_sample_threads"] = self.single_sample_threads
@@ -420,7 +512,7 @@ class CondMLP(ModelBase):
             mf.config,
             "CondMLP config",
             {"sizes"},
-            {"estimators", "plan", "single_sample_threads"},
+            {"estimators", "plan", "single_sample_threads", "output_activation", "task", "classes"},
         )
         sizes = config_list(cfg["sizes"], "CondMLP config 'sizes'", 2, MAX_LAYERS + 1)
         for i, s in enumerate(sizes):
@@ -452,7 +544,15 @@ class CondMLP(ModelBase):
             used[f"layers.{i}.estimator.A"], used[f"layers.{i}.estimator.B"] = A, B
             estimators.append(Estimator(A, B, tau))
         check_no_extra_tensors(mf, used)
-        model = cls(weights, biases, estimators)
+        output = OutputSpec.from_config(cfg, sizes[-1])
+        model = cls(
+            weights,
+            biases,
+            estimators,
+            output_activation=output.activation,
+            task=output.task,
+            classes=output.classes,
+        )
         model.card = mf.card
         _apply_plan(model, mf.config, n_layers)
         return model

@@ -98,13 +98,62 @@ void check_saved_plan(const std::string& w, const json& cfg, MlpPlan& plan) {
                     excerpt(threads));
 }
 
+/// What the outputs mean (docs/format.md): used by the Python model's predict methods, not by
+/// the engine (which computes the last layer's values), but checked by the same rules as
+/// mlp.py's reader so that both accept the same files.
+void check_output_spec(const std::string& w, const json& cfg, int64_t outputs) {
+    std::string activation = "identity";
+    if (cfg.contains("output_activation")) {
+        const json& a = cfg["output_activation"];
+        static const std::set<std::string> known = {"identity", "softmax", "log_softmax",
+                                                    "sigmoid"};
+        if (!a.is_string() || !known.count(a.get<std::string>()))
+            fail(w,
+                 "CondMLP config 'output_activation' must be one of ['identity', 'softmax', "
+                 "'log_softmax', 'sigmoid'], got " +
+                     excerpt(a));
+        activation = a.get<std::string>();
+    }
+    bool classifier = true;
+    if (cfg.contains("task")) {
+        const json& t = cfg["task"];
+        if (!t.is_string() || (t != "classifier" && t != "regressor"))
+            fail(w, "CondMLP config 'task' must be one of ['classifier', 'regressor'], got " +
+                        excerpt(t));
+        classifier = t == "classifier";
+    }
+    if (!cfg.contains("classes") || cfg["classes"].is_null()) return;
+    const json& classes = cfg["classes"];
+    if (!classes.is_array() || classes.empty() || classes.size() > (size_t{1} << 20))
+        fail(w, "CondMLP config 'classes' must be a list of 1 to 1048576 entries, got " +
+                    excerpt(classes));
+    if (!classifier) fail(w, "CondMLP config classes: only a classifier has class labels");
+    size_t strings = 0;
+    for (size_t i = 0; i < classes.size(); ++i) {
+        if (!classes[i].is_string() && !classes[i].is_number())
+            fail(w, "CondMLP config classes[" + std::to_string(i) +
+                        "]: labels must be strings or numbers, got " + excerpt(classes[i]));
+        strings += classes[i].is_string();
+    }
+    const int64_t needed = activation == "sigmoid" && outputs == 1 ? 2 : outputs;
+    if (static_cast<int64_t>(classes.size()) != needed)
+        fail(w, "CondMLP config classes: " + std::to_string(needed) + " labels needed for " +
+                    std::to_string(outputs) + " " + activation + " output(s), got " +
+                    std::to_string(classes.size()));
+    if (strings != 0 && strings != classes.size())
+        fail(w, "CondMLP config classes: labels must be all strings or all numbers");
+    if (std::set<json>(classes.begin(), classes.end()).size() != classes.size())
+        fail(w, "CondMLP config classes: labels must be distinct, got " + excerpt(classes));
+}
+
 MlpPlan check_mlp(const ModelFile& file, const json& cfg, Claims& claims) {
     const std::string& w = file.where;
     const std::string sizes_rule =
         "CondMLP config 'sizes' must be a list of at least two widths in [1, 2^20], got ";
     // Keys beyond these are refused: a newer writer's field must not be silently ignored.
     for (auto& [k, v] : cfg.items())
-        if (k != "sizes" && k != "estimators" && k != "plan" && k != "single_sample_threads")
+        if (k != "sizes" && k != "estimators" && k != "plan" && k != "single_sample_threads" &&
+            k != "output_activation" && k != "task" && k != "classes")
             fail(w, "CondMLP config has the unknown key " + json(k).dump());
     if (!cfg.contains("sizes")) fail(w, sizes_rule + "None");
     const json& sizes = cfg["sizes"];
@@ -149,6 +198,7 @@ MlpPlan check_mlp(const ModelFile& file, const json& cfg, Claims& claims) {
         }
         plan.layers.push_back(L);
     }
+    check_output_spec(w, cfg, plan.sizes.back());
     check_saved_plan(w, cfg, plan);
     return plan;
 }
