@@ -8,15 +8,19 @@ finite, the right shape) on its way in, so the engine never sees a surprise.
 - :mod:`.linear`: ``(weight, bias)`` pairs or a ``state_dict``-like mapping of plain arrays
   (PyTorch's ``(out, in)`` layout), with the activation stated by the caller.
 - :mod:`.torch`: ``nn.Sequential`` of Linear/ReLU, ``nn.GRU`` / ``nn.GRUCell``.
+- :mod:`.onnx`: ONNX graphs of MLPs and GRUs (``onnx`` imported only when called;
+  :mod:`.onnx_file` reads the file within bounds).
 """
 
 from __future__ import annotations
 
 from .linear import check_activation, linear_stack_from_numpy
+from .onnx import from_onnx
 from .torch import gru_stack_from_torch, linear_stack_from_torch
 
 __all__ = [
     "check_activation",
+    "from_onnx",
     "gru_stack_from_torch",
     "linear_stack_from_numpy",
     "linear_stack_from_torch",
