@@ -40,6 +40,13 @@ def check_linear_stack(
         w = as_float32_matrix(f"layer {i} weight", w)
         if w.ndim != 2:
             raise ValueError(f"layer {i} weight: expected 2-D (out, in), got shape {w.shape}")
+        if w.shape[0] != w.shape[1] and tuple(np.shape(b)) == (w.shape[1],):
+            raise ValueError(
+                f"layer {i} weight: shape {w.shape} with a bias of {w.shape[1]} looks like an "
+                f"(in, out) kernel; weights here are (out, in) as in PyTorch. A scikit-learn "
+                f"coefs_ or a Keras kernel is (in, out): use CondMLP.from_sklearn or "
+                f"CondMLP.from_keras, or pass the transposes"
+            )
         b = as_float32_matrix(f"layer {i} bias", b, (w.shape[0],))
         if weights and w.shape[1] != weights[-1].shape[0]:
             raise ValueError(

@@ -28,6 +28,12 @@ def linear_stack_from_numpy(
     -------
     weights, biases : lists of float32 arrays, consecutive shapes checked.
     """
+    for attribute, route in (("coefs_", "CondMLP.from_sklearn"), ("get_config", "from_keras")):
+        if hasattr(params, attribute):
+            raise ValueError(
+                f"linear_stack_from_numpy: got a {type(params).__name__}, not arrays: use "
+                f"{route}, which also reads its layout and activations"
+            )
     pairs = _pairs_from_state_dict(params) if isinstance(params, Mapping) else list(params)
     if not pairs:
         raise ValueError("linear_stack_from_numpy: no layers found")
