@@ -94,11 +94,11 @@ def refuse_foreign_format(path: str | os.PathLike | bytes) -> None:
         return
     name = "<bytes>" if isinstance(path, (bytes, bytearray, memoryview)) else os.fspath(path)
     how = {
-        ONNX: "convert it with ccinfer.from_onnx(path) or `ccinfer convert FILE -o "
+        ONNX: f"convert it with ccinfer.from_onnx(path) or `ccinfer convert {name} -o "
         "model.safetensors`",
         ZIP: "load a PyTorch state_dict with torch.load(path, weights_only=True) and convert "
         "it with CondMLP.from_torch(state_dict, activation='relu'), or run `ccinfer convert "
-        "FILE --activation relu -o model.safetensors`",
+        f"{name} --activation relu -o model.safetensors`",
         PICKLE: "ccinfer never unpickles files; load it with the tool that wrote it and "
         "convert the arrays (CondMLP.from_numpy, GRUStack.from_numpy)",
     }.get(kind, "load its arrays with the tool that wrote it and convert them")

@@ -313,6 +313,28 @@ class _Walk:
             return _Zeros()
         self._refuse(node, "only an expanded zero (a GRU's initial state) is supported")
 
+    def _op_ConstantOfShape(self, node, a, shape):
+        value = to_array(a["value"]) if "value" in a else np.zeros(1)
+        if value.any():
+            self._refuse(node, "only a zero-filled tensor (a GRU's initial state) is supported")
+        if isinstance(shape, np.ndarray):
+            return np.zeros(tuple(int(v) for v in shape), value.dtype)
+        return _Zeros()
+
+    def _op_Slice(self, node, a, data, starts, ends, axes=None, steps=None):
+        if isinstance(data, _Zeros):
+            return data  # a slice of zeros (torch's initial state per layer) is zeros
+        bounds = (starts, ends, axes, steps)
+        if isinstance(data, (_Shape, np.ndarray)) and all(
+            b is None or isinstance(b, np.ndarray) for b in bounds
+        ):
+            if np.ndim(data) == 1 and (axes is None or np.ravel(axes).tolist() in ([0], [-1])):
+                step = 1 if steps is None else int(np.ravel(steps)[0])
+                start, end = int(np.ravel(starts)[0]), int(np.ravel(ends)[0])
+                picked = list(data)[slice(start, end, step)]
+                return _Shape(picked) if isinstance(data, _Shape) else np.array(picked)
+        self._refuse(node, "only slices of zeros or of a shape are supported")
+
     def _op_Cast(self, node, a, x):
         to = a["to"]
         if isinstance(x, np.ndarray):
