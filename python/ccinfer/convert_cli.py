@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -176,7 +177,7 @@ def _choose_estimators(model, args: argparse.Namespace):
             f"--ranks and --calibrate are for MLPs; this is a {type(model).__name__}, written "
             f"dense (ccinfer.train.gru makes a GRU conditional by fine-tuning)"
         )
-    output = {
+    output: dict[str, Any] = {
         "output_activation": model.output_activation,
         "task": model.task,
         "classes": model.classes,

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -254,10 +254,10 @@ class _Walk:
         for name, value in zip(node.output, outs, strict=False):
             self.values[name] = value
 
-    def _missing(self, node, name):
+    def _missing(self, node, name) -> NoReturn:
         raise ValueError(f"from_onnx: {_node_name(node)} reads {name!r}, which nothing defines")
 
-    def _refuse(self, node, why: str):
+    def _refuse(self, node, why: str) -> NoReturn:
         raise ValueError(f"from_onnx: {_node_name(node)}: {why}")
 
     def _flow_and_const(self, node, a, b):
@@ -388,7 +388,7 @@ class _Walk:
     def _flatten(self, node, x: _Flow) -> _Flow:
         if x.stage == "input":
             rest = x.sizes[1:]
-            width = math.prod(rest) if all(s is not None for s in rest) else None
+            width = math.prod(s for s in rest if s is not None) if None not in rest else None
             return replace(x, axes=(x.axes[0], "feat"), sizes=(x.sizes[0], width))
         if len(x.axes) == 2:
             return x  # already (batch, features)
