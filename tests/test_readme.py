@@ -1,7 +1,7 @@
 """Every ```python block of README.md runs as written: each block is written to a file of its
 own in a temporary folder and run by a fresh interpreter whose working directory is the
 repository root (the blocks name the shipped models by their paths there). Blocks that import
-an optional package (torch, dask, threadpoolctl, sklearn, keras) skip when it is missing."""
+an optional package (torch, dask, threadpoolctl, sklearn, keras, onnx) skip when it is missing."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-OPTIONAL = ("torch", "dask", "threadpoolctl", "sklearn", "keras")
+OPTIONAL = ("torch", "dask", "threadpoolctl", "sklearn", "keras", "onnx")
 
 
 def python_blocks() -> list[str]:

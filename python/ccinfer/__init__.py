@@ -70,6 +70,22 @@ def set_num_threads(n: int) -> None:
     _core.set_num_threads(n)
 
 
+# Converters load on first use, so `import ccinfer` imports no converter or framework.
+_LAZY = {
+    "from_onnx": ("ccinfer.convert.onnx", "from_onnx"),
+    "from_keras": ("ccinfer.convert.keras", "from_keras"),
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'ccinfer' has no attribute {name!r}")
+
+
 def build_info() -> dict:
     """What this build is and what it runs on.
 
@@ -93,6 +109,7 @@ __all__ = [
     "TreeGatedLinear",
     "available_isas",
     "build_info",
+    "from_onnx",
     "get_isa",
     "get_num_threads",
     "kernels",

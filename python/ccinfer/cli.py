@@ -1,5 +1,6 @@
-"""The ``ccinfer`` command: ``ccinfer demo`` (the main job), ``ccinfer info`` and
-``ccinfer bench`` (the benchmark suites and their report, from a source checkout)."""
+"""The ``ccinfer`` command: ``ccinfer demo`` (the main job), ``ccinfer info``, ``ccinfer
+convert`` (a model from another trainer into a model file) and ``ccinfer bench`` (the
+benchmark suites and their report, from a source checkout)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import time
 
 import ccinfer
 
-from . import bench_cli, timing
+from . import bench_cli, convert_cli, timing
 
 MIN_SYMBOLS = 1000  # the demo warms streams on up to 500 held-out symbols before using them
 
@@ -78,11 +79,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.set_defaults(func=demo)
     sub.add_parser("info", help="print build_info() as JSON").set_defaults(func=info)
+    p = sub.add_parser(
+        "convert",
+        help="convert an ONNX, PyTorch or array file into a ccinfer model file",
+        description=convert_cli.DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    convert_cli.add_arguments(p)
+    p.set_defaults(func=convert_cli.run)
     p = sub.add_parser("bench", help="run bench/ and write bench/RESULTS.md with plots")
     bench_cli.add_arguments(p)
     p.set_defaults(func=bench_cli.run)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, FileNotFoundError, ImportError) as e:
         parser.exit(2, f"ccinfer {args.command}: {e}\n")

@@ -419,10 +419,12 @@ def load(path: str | os.PathLike | bytes):
     ValueError
         For a malformed, truncated or hostile file, naming the problem.
     """
+    from .formats import refuse_foreign_format
     from .shipped import resolve
 
     if not isinstance(path, (bytes, bytearray, memoryview)):
         path = resolve(path)
+    refuse_foreign_format(path)  # an ONNX or torch file: say so, and how to convert it
     model_file = read_model_file(path)
     try:
         return _READERS[model_file.kind](model_file)

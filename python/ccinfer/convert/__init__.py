@@ -10,18 +10,22 @@ finite, the right shape) on its way in, so the engine never sees a surprise.
 - :mod:`.torch`: ``nn.Sequential`` of Linear/ReLU, ``nn.GRU`` / ``nn.GRUCell``.
 - :mod:`.sklearn`: ``MLPClassifier`` / ``MLPRegressor`` with ReLU hidden layers.
 - :mod:`.keras`: Keras 3 models of Dense layers, or of GRU layers with an embedding and a head.
+- :mod:`.onnx`: ONNX graphs of MLPs and GRUs (``onnx`` imported only when called;
+  :mod:`.onnx_file` reads the file within bounds).
 """
 
 from __future__ import annotations
 
 from .keras import from_keras
 from .linear import check_activation, linear_stack_from_numpy
+from .onnx import from_onnx
 from .sklearn import mlp_from_sklearn
 from .torch import gru_stack_from_torch, linear_stack_from_torch
 
 __all__ = [
     "check_activation",
     "from_keras",
+    "from_onnx",
     "gru_stack_from_torch",
     "linear_stack_from_numpy",
     "linear_stack_from_torch",
