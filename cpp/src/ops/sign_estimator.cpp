@@ -51,7 +51,8 @@ int64_t SignEstimator::predict_panels(const float* u, int64_t p_begin, int64_t p
     if (rows <= 0) return 0;
     const int64_t count = kernels::active().sign_rows(
         a_panels_.data() + row0 * r_, bias_.data() + row0, rows, r_, u, tau_, rows_out);
-    for (int64_t i = 0; i < count; ++i) rows_out[i] += static_cast<int32_t>(row0);
+    if (row0 > 0)  // the first panels (a one-thread pass) need no offset
+        for (int64_t i = 0; i < count; ++i) rows_out[i] += static_cast<int32_t>(row0);
     return count;
 }
 
