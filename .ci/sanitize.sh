@@ -19,4 +19,6 @@ python -m pip install -q --no-build-isolation ".[test]" -Cbuild-dir=build/ci-san
 export LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
 export ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+# tests/test_dcheck.py fails unless this build really checks its invariants.
+export CCINFER_REQUIRE_DCHECK=1
 python -m pytest tests -q -p no:cacheprovider --ignore=tests/test_demo.py

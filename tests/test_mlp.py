@@ -84,6 +84,47 @@ def test_stats_and_flop_bound(rng):
     assert model.stats["layers"][0]["samples"] == 0
 
 
+def test_accuracy_without_estimators_counts_every_row_computed(rng):
+    """Estimators off, every unit is computed: recall is 1 and precision the positive share,
+    whatever rows an earlier pass with estimators left in the workspace."""
+    W, b, est = _integer_model(rng)
+    model = ccinfer.CondMLP(W, b, est)
+    X = _sparse_integer_inputs(rng, 20, SIZES[0])
+    for x in X:
+        model(x)
+    model.estimators_enabled = False
+    model.track_accuracy = True
+    model.reset_stats()
+    for x in X:
+        model(x)
+    _, positive = zip(*reference.cond_mlp_masks(W, b, [None] * 4, X), strict=True)
+    for layer, pos in zip(model.stats["layers"][:-1], positive, strict=True):
+        assert layer["recall"] == 1.0
+        assert layer["precision"] == pytest.approx(pos.mean())
+
+
+@pytest.mark.parametrize("plan", ["dense", "rows", "input_sparse", "rows_input_sparse"])
+def test_stats_same_for_every_thread_count(rng, plan):
+    """A single-sample pass split over threads counts what the one-thread pass counts."""
+    W, b, est = _integer_model(rng, sizes=[300, 400, 300, 200, 10])
+    model = ccinfer.CondMLP(W, b, est)
+    model.plan = [plan] * 3 + [plan if plan in ("dense", "input_sparse") else "dense"]
+    X = _sparse_integer_inputs(rng, 30, 300)
+    previous = ccinfer.get_num_threads()
+    counts = []
+    try:
+        ccinfer.set_num_threads(2)
+        for n in (1, 2):
+            model.single_sample_threads = n
+            model.reset_stats()
+            for x in X:
+                model(x)
+            counts.append(model.stats["layers"])
+    finally:
+        ccinfer.set_num_threads(previous)
+    assert counts[0] == counts[1]
+
+
 def test_plan_validation(rng):
     W, b, est = _integer_model(rng)
     model = ccinfer.CondMLP(W, b, est)

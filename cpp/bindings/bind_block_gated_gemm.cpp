@@ -3,6 +3,7 @@
 #include <string>
 
 #include "ccinfer/block_gated_gemm.h"
+#include "ccinfer/check.h"
 #include "ccinfer/cpu.h"
 #include "checks.h"
 
@@ -27,9 +28,8 @@ void bind_block_gated_gemm(py::module_& kernels) {
             const int64_t m = w.shape(0), k = w.shape(1);
             py::array x = checked_array<float>(fn, "X", x_obj, {kAnyDim, k});
             const int64_t n = x.shape(0);
-            if (block < 1 || m % block != 0)
-                fail(fn, "block must be >= 1 and divide m = " + std::to_string(m) +
-                             ", got block = " + std::to_string(block));
+            CCINFER_CHECK(block >= 1 && m % block == 0, fn,
+                          ": block must be >= 1 and divide m = ", m, ", got block = ", block);
             py::array gates = checked_array<float>(fn, "gates", gates_obj, {n, m / block});
             const bool fresh = out_obj.is_none();
             py::array out = fresh ? py::array_t<float>({n, m})

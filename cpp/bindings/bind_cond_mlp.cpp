@@ -3,6 +3,7 @@
 
 #include <mutex>
 
+#include "ccinfer/check.h"
 #include "ccinfer/cond_mlp.h"
 #include "checks.h"
 
@@ -30,7 +31,7 @@ std::vector<MlpLayerInit> layers_from(const py::list& weights, const py::list& b
         fail(fn, "weights, biases, estimator factors and taus must have one entry per layer");
     std::vector<MlpLayerInit> layers;
     for (size_t l = 0; l < n; ++l) {
-        const std::string tag = "layer " + std::to_string(l);
+        const std::string tag = str("layer ", l);
         py::array w =
             checked_array<float>(fn, (tag + " weight").c_str(), weights[l], {kAnyDim, kAnyDim});
         const int64_t m = w.shape(0), k = w.shape(1);
@@ -61,9 +62,8 @@ std::vector<MlpLayerInit> layers_from(const py::list& weights, const py::list& b
 /// large one.
 size_t layer_index(const char* fn, const PyCondMLP& p, const py::handle& obj) {
     const int64_t l = checked_int(fn, "layer", obj);
-    if (l < 0 || l >= static_cast<int64_t>(p.model.num_layers()))
-        fail(fn, "layer must be in [0, " + std::to_string(p.model.num_layers()) + "), got " +
-                     std::to_string(l));
+    CCINFER_CHECK(l >= 0 && l < static_cast<int64_t>(p.model.num_layers()), fn,
+                  ": layer must be in [0, ", p.model.num_layers(), "), got ", l);
     return static_cast<size_t>(l);
 }
 
@@ -153,9 +153,9 @@ void bind_cond_mlp(py::module_& m) {
             [](PyCondMLP& p, const py::object& x_obj) {
                 const char* fn = "CondMLP.forward";
                 const int64_t in = p.model.in_features(), out = p.model.out_features();
-                if (!py::isinstance<py::array>(x_obj))
-                    fail(fn, "x must be a numpy.ndarray, float32 of shape (" + std::to_string(in) +
-                                 ",) or (n, " + std::to_string(in) + "), got " + describe(x_obj));
+                CCINFER_CHECK(py::isinstance<py::array>(x_obj), fn,
+                              ": x must be a numpy.ndarray, float32 of shape (", in, ",) or (n, ",
+                              in, "), got ", describe(x_obj));
                 const bool single = py::reinterpret_borrow<py::array>(x_obj).ndim() == 1;
                 py::array x = single ? checked_array<float>(fn, "x", x_obj, {in})
                                      : checked_array<float>(fn, "x", x_obj, {kAnyDim, in});

@@ -1,4 +1,5 @@
 // The memory-bandwidth probe, for the benchmark report (bench/report.py).
+#include "ccinfer/check.h"
 #include "ccinfer/membw.h"
 #include "ccinfer/threads.h"
 #include "checks.h"
@@ -10,11 +11,11 @@ void bind_membw(py::module_& kernels) {
         "memory_bandwidth",
         [](double mb, const py::object& threads_obj, int repeats) {
             const char* fn = "memory_bandwidth";
-            if (!(mb * 1e6 >= 4096 && mb <= 65536))
-                fail(fn, "mb must be in [0.004096, 65536], got " + std::to_string(mb));
-            if (repeats < 1) fail(fn, "repeats must be >= 1, got " + std::to_string(repeats));
+            CCINFER_CHECK(mb * 1e6 >= 4096 && mb <= 65536, fn,
+                          ": mb must be in [0.004096, 65536], got ", mb);
+            CCINFER_CHECK(repeats >= 1, fn, ": repeats must be >= 1, got ", repeats);
             const int threads = threads_obj.is_none() ? get_num_threads() : threads_obj.cast<int>();
-            if (threads < 1) fail(fn, "threads must be >= 1, got " + std::to_string(threads));
+            CCINFER_CHECK(threads >= 1, fn, ": threads must be >= 1, got ", threads);
             MemoryBandwidth r;
             {
                 py::gil_scoped_release release;

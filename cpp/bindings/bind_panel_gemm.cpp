@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "ccinfer/aligned.h"
+#include "ccinfer/check.h"
 #include "ccinfer/panel_gemm.h"
 #include "checks.h"
 
@@ -25,9 +26,8 @@ void bind_panel_gemm(py::module_& kernels) {
                 ns = samples.shape(0);
                 const auto* sp = static_cast<const int32_t*>(samples.data());
                 for (int64_t i = 0; i < ns; ++i)
-                    if (sp[i] < 0 || sp[i] >= n)
-                        fail(fn, "samples[" + std::to_string(i) + "] = " + std::to_string(sp[i]) +
-                                     " is out of range [0, " + std::to_string(n) + ")");
+                    CCINFER_CHECK(sp[i] >= 0 && sp[i] < n, fn, ": samples[", i, "] = ", sp[i],
+                                  " is out of range [0, ", n, ")");
             }
             py::array_t<float> out({n, m});
             const auto* wp = static_cast<const float*>(w.data());

@@ -4,6 +4,7 @@
 
 #include <mutex>
 
+#include "ccinfer/check.h"
 #include "ccinfer/threads.h"
 #include "ccinfer/tree_gated.h"
 #include "checks.h"
@@ -36,9 +37,9 @@ struct PyTreeGated {
 int64_t depth_of(const char* fn, int64_t nodes) {
     for (int64_t k = 0; k <= kTreeMaxDepth; ++k)
         if (tree_nodes(k) == nodes) return k;
-    fail(fn, "table must have shape (p, 2^(k+1) - 1, q) with k in [0, " +
-                 std::to_string(kTreeMaxDepth) + "]: 1, 3, 7, 15, ... nodes per unit, got " +
-                 std::to_string(nodes));
+    throw std::invalid_argument(
+        str(fn, ": table must have shape (p, 2^(k+1) - 1, q) with k in [0, ", kTreeMaxDepth,
+            "]: 1, 3, 7, 15, ... nodes per unit, got ", nodes));
 }
 
 std::unique_ptr<PyTreeGated> make_layer(const py::object& table_obj, const py::object& bias_obj,
@@ -146,9 +147,9 @@ void bind_tree_gated(py::module_& m) {
             [](PyTreeGated& t, const py::object& x_obj) {
                 const char* fn = "TreeGatedLinear";
                 const int64_t p = t.layer.in_features(), q = t.layer.out_features();
-                if (!py::isinstance<py::array>(x_obj))
-                    fail(fn, "x must be a numpy.ndarray, float32 of shape (" + std::to_string(p) +
-                                 ",) or (n, " + std::to_string(p) + "), got " + describe(x_obj));
+                CCINFER_CHECK(py::isinstance<py::array>(x_obj), fn,
+                              ": x must be a numpy.ndarray, float32 of shape (", p, ",) or (n, ", p,
+                              "), got ", describe(x_obj));
                 const bool single = py::reinterpret_borrow<py::array>(x_obj).ndim() == 1;
                 py::array x = single ? checked_array<float>(fn, "x", x_obj, {p})
                                      : checked_array<float>(fn, "x", x_obj, {kAnyDim, p});

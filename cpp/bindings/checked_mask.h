@@ -14,12 +14,8 @@ inline py::array checked_mask(const char* func, const char* name, const py::hand
     if (py::isinstance<py::array>(obj) &&
         !has_dtype<uint8_t>(py::reinterpret_borrow<py::array>(obj))) {
         py::array a = py::reinterpret_borrow<py::array>(obj);
-        std::string want;
-        for (int64_t d : shape)
-            want +=
-                (want.empty() ? "" : ", ") + (d == kAnyDim ? std::string("*") : std::to_string(d));
-        fail(func, std::string(name) + " must be bool or uint8 of shape (" + want +
-                       (shape.size() == 1 ? ",)" : ")") + ", got " + dtype_str(a.dtype()) + " " +
+        fail(func, std::string(name) + " must be " + expected_str("bool or uint8", shape) +
+                       ", got " + dtype_str(a.dtype()) + " " +
                        shape_str(std::vector<int64_t>(a.shape(), a.shape() + a.ndim())));
     }
     return checked_array<uint8_t>(func, name, obj, shape);

@@ -1,5 +1,7 @@
 #include "checks.h"
 
+#include <sstream>
+
 namespace ccinfer::bindings {
 
 std::string describe(const py::handle& obj) {
@@ -7,17 +9,26 @@ std::string describe(const py::handle& obj) {
 }
 
 std::string shape_str(const std::vector<int64_t>& shape) {
-    std::string s = "(";
-    for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-    return s + (shape.size() == 1 ? ",)" : ")");
+    std::ostringstream s;
+    s << "(";
+    for (size_t i = 0; i < shape.size(); ++i) s << (i ? ", " : "") << shape[i];
+    s << (shape.size() == 1 ? ",)" : ")");
+    return s.str();
 }
 
 std::string expected_str(const char* dtype, std::initializer_list<int64_t> shape) {
-    std::string want = std::string(dtype) + " of shape (";
+    std::ostringstream want;
+    want << dtype << " of shape (";
     int i = 0;
-    for (int64_t d : shape)
-        want += (i++ ? ", " : "") + (d == kAnyDim ? std::string("*") : std::to_string(d));
-    return want + (shape.size() == 1 ? ",)" : ")");
+    for (int64_t d : shape) {
+        want << (i++ ? ", " : "");
+        if (d == kAnyDim)
+            want << "*";
+        else
+            want << d;
+    }
+    want << (shape.size() == 1 ? ",)" : ")");
+    return want.str();
 }
 
 std::string dtype_str(const py::dtype& dt) {

@@ -5,6 +5,7 @@
 #include "ccinfer/build_info.h"
 #include "ccinfer/cpu.h"
 #include "ccinfer/finite.h"
+#include "ccinfer/sparse_input_gemv.h"
 #include "ccinfer/threads.h"
 #include "checks.h"
 
@@ -43,6 +44,7 @@ PYBIND11_MODULE(_core, m) {
         d["openblas_num_threads"] = info.openblas_num_threads;
         d["openblas_library"] = info.openblas_library;
         d["compiler"] = info.compiler;
+        d["dchecks"] = info.dchecks;
         return d;
     });
     m.def("available_isas", [] {
@@ -73,6 +75,20 @@ PYBIND11_MODULE(_core, m) {
         },
         py::arg("x"));
     m.def("get_num_threads", &get_num_threads);
+    // Test-only: breaks a kernel precondition (rows not increasing) on purpose, so a test can
+    // see, in a subprocess, that a build with CCINFER_DCHECK aborts naming the file and line.
+    // Without DCHECKs the call is harmless (one tiny product into a local buffer).
+    m.def("_violate_kernel_precondition", [] {
+        // sparse_input_gemv_nz passes its row list to the kernel unchecked; {2, 0} is not
+        // increasing (the kernel's precondition).
+        const float wt[3] = {1.0f, 2.0f, 3.0f};
+        const int32_t nz_index[1] = {0};
+        const float nz_value[1] = {1.0f};
+        const int32_t rows[2] = {2, 0};
+        float out[3] = {};
+        sparse_input_gemv_nz(wt, 3, 3, nz_index, nz_value, 1, rows, 2, nullptr, out);
+        return out[0] + out[2];
+    });
 
     py::module_ kernels = m.def_submodule("kernels", "Kernels: conditional and dense baselines");
     bindings::bind_dense(kernels);

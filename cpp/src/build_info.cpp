@@ -43,6 +43,11 @@ BuildInfo build_info() {
 #else
     info.compiler = "unknown";
 #endif
+#ifdef CCINFER_ENABLE_DCHECK
+    info.dchecks = true;
+#else
+    info.dchecks = false;
+#endif
     return info;
 }
 

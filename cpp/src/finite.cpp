@@ -4,6 +4,9 @@
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
+#include <string>
+
+#include "ccinfer/check.h"
 
 namespace ccinfer {
 
@@ -29,13 +32,12 @@ int64_t first_non_finite(const float* x, int64_t n) {
 void check_finite(const char* fn, const char* name, const float* x, int64_t n, int64_t row_width) {
     const int64_t i = first_non_finite(x, n);
     if (i < 0) return;
-    const std::string where = row_width > 0 ? "[" + std::to_string(i / row_width) + ", " +
-                                                  std::to_string(i % row_width) + "]"
-                                            : "[" + std::to_string(i) + "]";
-    const std::string value = std::isnan(x[i]) ? "nan" : (x[i] > 0 ? "inf" : "-inf");
-    throw std::invalid_argument(std::string(fn) + ": " + name + where + " is " + value +
-                                "; inputs must be finite (a NaN or an infinity has no "
-                                "meaningful conditional answer)");
+    const std::string where =
+        row_width > 0 ? str("[", i / row_width, ", ", i % row_width, "]") : str("[", i, "]");
+    const char* value = std::isnan(x[i]) ? "nan" : (x[i] > 0 ? "inf" : "-inf");
+    throw std::invalid_argument(str(fn, ": ", name, where, " is ", value,
+                                    "; inputs must be finite (a NaN or an infinity has no "
+                                    "meaningful conditional answer)"));
 }
 
 }  // namespace ccinfer

@@ -3,20 +3,17 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <stdexcept>
-#include <string>
 
 #include "ccinfer/blas.h"
+#include "ccinfer/check.h"
 
 namespace ccinfer {
 
 int max_num_threads() { return std::max(64, 4 * omp_get_num_procs()); }
 
 void set_num_threads(int64_t n) {
-    if (n < 1 || n > max_num_threads())
-        throw std::invalid_argument(
-            "set_num_threads: n must be in [1, " + std::to_string(max_num_threads()) +
-            "] (4 x the processors, at least 64), got " + std::to_string(n));
+    CCINFER_CHECK(n >= 1 && n <= max_num_threads(), "set_num_threads: n must be in [1, ",
+                  max_num_threads(), "] (4 x the processors, at least 64), got ", n);
     omp_set_num_threads(static_cast<int>(n));
     CCINFER_BLAS(openblas_set_num_threads)(static_cast<int>(n));
 }

@@ -95,7 +95,8 @@ def build_info() -> dict:
         ``version``, ``compiled_isas``, ``available_isas``, ``detected_isa``, ``active_isa``,
         ``omp_max_threads``, ``openblas_config``, ``openblas_corename``,
         ``openblas_num_threads``, ``openblas_library`` (the file the dynamic linker bound
-        ccinfer's BLAS calls to), ``compiler``.
+        ccinfer's BLAS calls to), ``compiler``, ``dchecks`` (whether this build checks
+        its internal invariants: the CMake option ``CCINFER_DCHECK``).
     """
     return _core.build_info()
 

@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "ccinfer/check.h"
 #include "ccinfer/sizes.h"
 
 #if defined(__linux__)
@@ -35,9 +36,8 @@ class AlignedBuffer {
     /// exceeds the machine's physical memory (sizes.h), so a wrapped size never allocates.
     explicit AlignedBuffer(size_t n) : size_(n) {
         if (n == 0) return;
-        if (n > static_cast<size_t>(INT64_MAX))
-            throw std::invalid_argument("AlignedBuffer: " + std::to_string(n) +
-                                        " elements is beyond any size");
+        CCINFER_CHECK(n <= static_cast<size_t>(INT64_MAX), "AlignedBuffer: ", n,
+                      " elements is beyond any size");
         check_alloc("AlignedBuffer", static_cast<int64_t>(n), sizeof(T));
         const size_t align = n * sizeof(T) >= kHugePage ? kHugePage : kAlignment;
         const size_t bytes = (n * sizeof(T) + align - 1) / align * align;

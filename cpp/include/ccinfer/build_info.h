@@ -18,6 +18,7 @@ struct BuildInfo {
     int openblas_num_threads;
     std::string openblas_library;  ///< file the linker bound cblas_sgemv to ("" if unknown)
     std::string compiler;
+    bool dchecks;  ///< internal invariants (CCINFER_DCHECK) checked: the CCINFER_DCHECK option
 };
 
 BuildInfo build_info();

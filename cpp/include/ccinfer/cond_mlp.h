@@ -51,6 +51,17 @@ struct MlpLayerStats {
     // Filled only when accuracy tracking is on (it computes every layer densely as well).
     int64_t actual_positive = 0;  ///< units with W a + b > 0
     int64_t true_positive = 0;    ///< of those, the ones the estimator selected
+
+    /// Adds another count of the same layer (a thread's share of a pass, say).
+    MlpLayerStats& operator+=(const MlpLayerStats& o) {
+        samples += o.samples;
+        rows_computed += o.rows_computed;
+        inputs_nonzero += o.inputs_nonzero;
+        macs += o.macs;
+        actual_positive += o.actual_positive;
+        true_positive += o.true_positive;
+        return *this;
+    }
 };
 
 /// Scratch for one caller's forward passes; not shared between threads.
@@ -65,6 +76,7 @@ struct MlpWorkspace {
     AlignedBuffer<float> u;  ///< B a of the estimator, shared by the threads of a pass
     int nz_threads = 0;      ///< threads the nz blocks are sized for
     std::vector<MlpLayerStats> stats;
+    std::vector<MlpLayerStats> shares;  ///< per thread and layer during a parallel pass
     bool track_accuracy = false;
     int64_t capacity = 0;  ///< samples the buffers hold
 };
@@ -140,12 +152,20 @@ class CondMLP {
         std::unique_ptr<SignEstimator> estimator;
     };
 
-    /// One layer for one sample: y (m) from a (k). `relu` for hidden layers.
-    void layer_forward(size_t l, LayerKernel kernel, bool use_estimator, const float* a, float* y,
-                       MlpWorkspace& ws, MlpLayerStats* stats) const;
+    /// Thread ith's share of layer l for one sample, out of nth threads (nth = 1: the whole
+    /// layer, on the calling thread): the output rows of its slice of 64-row panels from a
+    /// (k floats) into y (m floats), with the estimator's prediction for those rows, the
+    /// ReLU of a hidden layer, and the share's counts added to stats (the per-sample counts
+    /// go with share 0). Runs the layer's plan entry. With nth > 1 every thread of the team
+    /// must call it: they wait at one barrier after the estimator's projection B a, which
+    /// they split by rows.
+    void layer_forward(size_t l, int ith, int nth, const float* a, float* y, MlpWorkspace& ws,
+                       MlpLayerStats& stats) const;
 
-    /// The single-sample pass as one parallel region over nth threads (see above).
-    void forward_parallel(const float* x, float* y, MlpWorkspace& ws, int nth) const;
+    /// Thread ith's share of the whole single-sample pass (every layer, a barrier between
+    /// layers when nth > 1), counts into stats[0 .. num_layers).
+    void forward_share(const float* x, float* y, MlpWorkspace& ws, int ith, int nth,
+                       MlpLayerStats* stats) const;
 
     std::vector<Layer> layers_;
     AlignedBuffer<int32_t> iota_;  ///< 0, 1, 2, ...: every row of the widest layer

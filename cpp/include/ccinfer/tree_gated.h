@@ -137,6 +137,11 @@ class TreeGatedLinear {
     /// active input into s; returns the number of active inputs.
     int64_t prepare(const float* x, TreeScratch& s) const;
     void compute_bits(const float* x, int64_t nnz, TreeScratch& s) const;
+    /// Thread ith's share of the path sums of a prepared sample, out of nth threads (nth = 1:
+    /// all q outputs): the outputs of its slice of 64 columns (threads.h) into y.
+    void axpy_share(const TreeScratch& s, int64_t nnz, int ith, int nth, float* y) const;
+    /// Adds `samples` samples with `nonzero` active inputs in all to stats.
+    void count(TreeGatedStats& stats, int64_t samples, int64_t nonzero) const;
     int64_t path_starts() const;
 
     int64_t p_, q_, depth_, nbits_;

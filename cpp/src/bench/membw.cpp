@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ccinfer/aligned.h"
+#include "ccinfer/check.h"
 
 namespace ccinfer {
 
@@ -23,15 +24,10 @@ double median(std::vector<double> v) {
 }  // namespace
 
 MemoryBandwidth memory_bandwidth(int64_t bytes_per_array, int threads, int repeats) {
-    if (bytes_per_array < 4096)
-        throw std::invalid_argument("memory_bandwidth: bytes_per_array must be >= 4096, got " +
-                                    std::to_string(bytes_per_array));
-    if (threads < 1)
-        throw std::invalid_argument("memory_bandwidth: threads must be >= 1, got " +
-                                    std::to_string(threads));
-    if (repeats < 1)
-        throw std::invalid_argument("memory_bandwidth: repeats must be >= 1, got " +
-                                    std::to_string(repeats));
+    CCINFER_CHECK(bytes_per_array >= 4096,
+                  "memory_bandwidth: bytes_per_array must be >= 4096, got ", bytes_per_array);
+    CCINFER_CHECK(threads >= 1, "memory_bandwidth: threads must be >= 1, got ", threads);
+    CCINFER_CHECK(repeats >= 1, "memory_bandwidth: repeats must be >= 1, got ", repeats);
     const int64_t n = bytes_per_array / static_cast<int64_t>(sizeof(float));
     AlignedBuffer<float> a_buf(n), b_buf(n), c_buf(n);
     float* a = a_buf.data();
@@ -94,8 +90,7 @@ MemoryBandwidth memory_bandwidth(int64_t bytes_per_array, int threads, int repea
     for (int r = 0; r <= repeats; ++r) want_c = want_a, want_a = 2.0f + s * want_c;
     for (int64_t i : {int64_t{0}, n / 2, n - 1})
         if (a[i] != want_a || c[i] != want_c)
-            throw std::runtime_error("memory_bandwidth: wrong result at element " +
-                                     std::to_string(i));
+            throw std::runtime_error(str("memory_bandwidth: wrong result at element ", i));
     for (double sum : read_sum)
         if (sum != 2.0 * static_cast<double>(n16))
             throw std::runtime_error("memory_bandwidth: wrong sum in the read pass");

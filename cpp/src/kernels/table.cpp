@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "ccinfer/check.h"
+
 namespace ccinfer::kernels {
 
 // One table per compiled ISA, inside its namespace so that each name of the kernel list
@@ -20,8 +22,8 @@ const KernelTable& table_for(Isa isa) {
     if (isa == Isa::isa_enum) return ns::kTable;
     CCINFER_KERNEL_ISAS(CCINFER_TABLE_CASE)
 #undef CCINFER_TABLE_CASE
-    throw std::invalid_argument(std::string("ccinfer: ISA ") + isa_name(isa) +
-                                " is not compiled into this build");
+    throw std::invalid_argument(
+        str("ccinfer: ISA ", isa_name(isa), " is not compiled into this build"));
 }
 
 }  // namespace ccinfer::kernels

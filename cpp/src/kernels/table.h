@@ -3,7 +3,8 @@
 ///
 /// Kernels here are single-threaded primitives over a slice of the work; the operations in
 /// cpp/src/ops/ validate arguments once, split the work across threads and call them. Kernels
-/// do not allocate, do not throw and check only with debug assertions (docs/kernels.md).
+/// do not allocate, do not throw, and state their preconditions as CCINFER_DCHECKs
+/// (preconditions.h), checked only in a build with the CCINFER_DCHECK option.
 ///
 /// Adding a kernel: its pointer type here, one line in kernel_list.h, and a folder
 /// kernels/<op>/ with the body written once over the vector layer (<op>.h) and scalar.cpp /

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "../kernels/table.h"
-#include "ccinfer/cond_gemv.h"
+#include "ccinfer/check.h"
 #include "ccinfer/cond_gemv_batch.h"
 #include "ccinfer/dense.h"
 #include "ccinfer/finite.h"
@@ -68,21 +68,19 @@ const char* layer_kernel_name(LayerKernel kernel) {
 LayerKernel parse_layer_kernel(const std::string& name) {
     for (LayerKernel kernel : kAllKernels)
         if (name == layer_kernel_name(kernel)) return kernel;
-    throw std::invalid_argument("CondMLP: unknown layer kernel '" + name +
-                                "', expected dense, rows, input_sparse or rows_input_sparse");
+    throw std::invalid_argument(str("CondMLP: unknown layer kernel '", name,
+                                    "', expected dense, rows, input_sparse or rows_input_sparse"));
 }
 
 CondMLP::CondMLP(const std::vector<MlpLayerInit>& layers) {
-    if (layers.empty()) throw std::invalid_argument("CondMLP: needs at least one layer");
+    CCINFER_CHECK(!layers.empty(), "CondMLP: needs at least one layer");
     for (size_t l = 0; l < layers.size(); ++l) {
         const MlpLayerInit& init = layers[l];
-        const std::string where = "CondMLP: layer " + std::to_string(l);
-        if (init.m < 1 || init.k < 1)
-            throw std::invalid_argument(where + ": weight must not be empty");
-        if (l > 0 && init.k != layers[l - 1].m)
-            throw std::invalid_argument(where + ": input width " + std::to_string(init.k) +
-                                        " does not match the previous layer's output width " +
-                                        std::to_string(layers[l - 1].m));
+        CCINFER_CHECK(init.m >= 1 && init.k >= 1, "CondMLP: layer ", l,
+                      ": weight must not be empty");
+        CCINFER_CHECK(l == 0 || init.k == layers[l - 1].m, "CondMLP: layer ", l, ": input width ",
+                      init.k, " does not match the previous layer's output width ",
+                      layers[l - 1].m);
         Layer layer;
         layer.m = init.m;
         layer.k = init.k;
@@ -110,40 +108,34 @@ int64_t CondMLP::max_width() const {
 
 void CondMLP::set_estimator(size_t l, const float* est_a, const float* est_b, int64_t rank,
                             float tau) {
-    if (l >= layers_.size()) throw std::invalid_argument("CondMLP: no layer " + std::to_string(l));
-    if (l + 1 == layers_.size() && est_a)
-        throw std::invalid_argument("CondMLP: the output layer cannot have an estimator");
+    CCINFER_CHECK(l < layers_.size(), "CondMLP: no layer ", l);
+    CCINFER_CHECK(l + 1 < layers_.size() || !est_a,
+                  "CondMLP: the output layer cannot have an estimator");
     Layer& layer = layers_[l];
     if (!est_a) {
         layer.estimator.reset();
         plan_[l] = LayerKernel::kDense;
         return;
     }
-    if (rank < 1 || rank > std::min(layer.m, layer.k))
-        throw std::invalid_argument("CondMLP: layer " + std::to_string(l) + ": rank " +
-                                    std::to_string(rank) + " is out of [1, " +
-                                    std::to_string(std::min(layer.m, layer.k)) + "]");
+    CCINFER_CHECK(rank >= 1 && rank <= std::min(layer.m, layer.k), "CondMLP: layer ", l, ": rank ",
+                  rank, " is out of [1, ", std::min(layer.m, layer.k), "]");
     layer.estimator =
         std::make_unique<SignEstimator>(est_a, est_b, layer.b.data(), layer.m, rank, layer.k, tau);
     plan_[l] = LayerKernel::kRows;
 }
 
 void CondMLP::set_tau(size_t l, float tau) {
-    if (l >= layers_.size() || !layers_[l].estimator)
-        throw std::invalid_argument("CondMLP: layer " + std::to_string(l) + " has no estimator");
+    CCINFER_CHECK(l < layers_.size() && layers_[l].estimator, "CondMLP: layer ", l,
+                  " has no estimator");
     layers_[l].estimator->set_tau(tau);
 }
 
 void CondMLP::set_plan(const std::vector<LayerKernel>& plan) {
-    if (plan.size() != layers_.size())
-        throw std::invalid_argument("CondMLP: plan needs " + std::to_string(layers_.size()) +
-                                    " entries, got " + std::to_string(plan.size()));
+    CCINFER_CHECK(plan.size() == layers_.size(), "CondMLP: plan needs ", layers_.size(),
+                  " entries, got ", plan.size());
     for (size_t l = 0; l < plan.size(); ++l)
-        if (needs_estimator(plan[l]) && !layers_[l].estimator)
-            throw std::invalid_argument("CondMLP: layer " + std::to_string(l) +
-                                        " has no estimator, "
-                                        "so it cannot run '" +
-                                        layer_kernel_name(plan[l]) + "'");
+        CCINFER_CHECK(!needs_estimator(plan[l]) || layers_[l].estimator, "CondMLP: layer ", l,
+                      " has no estimator, so it cannot run '", layer_kernel_name(plan[l]), "'");
     plan_ = plan;
 }
 
@@ -154,8 +146,8 @@ MlpWorkspace CondMLP::make_workspace(int64_t batch) const {
     for (const Layer& layer : layers_)
         if (layer.estimator) max_rank = std::max(max_rank, layer.estimator->rank());
     ws.capacity = std::max<int64_t>(batch, 1);
-    check_alloc("CondMLP: a workspace for " + std::to_string(ws.capacity) + " samples", width,
-                ws.capacity, 3 * sizeof(float));
+    check_alloc(str("CondMLP: a workspace for ", ws.capacity, " samples"), width, ws.capacity,
+                3 * sizeof(float));
     ws.act[0] = AlignedBuffer<float>(width * ws.capacity);
     ws.act[1] = AlignedBuffer<float>(width * ws.capacity);
     ws.dense = AlignedBuffer<float>(width * ws.capacity);
@@ -170,68 +162,107 @@ MlpWorkspace CondMLP::make_workspace(int64_t batch) const {
     return ws;
 }
 
-void CondMLP::layer_forward(size_t l, LayerKernel kernel, bool use_estimator, const float* a,
-                            float* y, MlpWorkspace& ws, MlpLayerStats* stats) const {
+void CondMLP::layer_forward(size_t l, int ith, int nth, const float* a, float* y, MlpWorkspace& ws,
+                            MlpLayerStats& stats) const {
     const Layer& layer = layers_[l];
     const int64_t m = layer.m, k = layer.k;
     const bool hidden = l + 1 < layers_.size();
-    const bool estimate = use_estimator && layer.estimator != nullptr;
+    const bool estimate = estimators_enabled_ && layer.estimator != nullptr;
+    LayerKernel kernel = plan_[l];
     if (!estimate && needs_estimator(kernel)) kernel = LayerKernel::kDense;
+    const kernels::KernelTable& kt = kernels::active();
 
-    int32_t* rows = ws.rows.data();
-    int64_t nrows = m;
-    if (estimate) nrows = layer.estimator->predict(a, rows, ws.scratch.data());
+    // This thread's outputs [m0, m1): whole 64-row panels, so every output row is computed by
+    // the same kernel calls whatever the thread count (threads.h).
+    static_assert(kSliceAlign == SignEstimator::kPanelRows, "slices are whole panels");
+    const int64_t m0 = aligned_slice_start(m, ith, nth);
+    const int64_t m1 = aligned_slice_start(m, ith + 1, nth);
+    CCINFER_DCHECK(0 <= m0 && m0 <= m1 && m1 <= m);
 
-    int64_t nnz = 0;
+    // The rows to compute: all of the slice, or the ones the estimator predicts active. B a is
+    // split by its rows between the threads, so they all wait for it before predicting.
+    const int32_t* rows = iota_.data() + m0;
+    int64_t nrows = m1 - m0;
+    if (estimate) {
+        const int64_t r = layer.estimator->rank();
+        layer.estimator->project(a, r * ith / nth, r * (ith + 1) / nth, ws.u.data());
+        if (nth > 1) {
+#pragma omp barrier
+        }
+        int32_t* mine = ws.rows.data() + m0;  // disjoint per thread
+        const int64_t p0 = m0 / SignEstimator::kPanelRows;
+        const int64_t p1 = (m1 + SignEstimator::kPanelRows - 1) / SignEstimator::kPanelRows;
+        nrows = m1 > m0 ? layer.estimator->predict_panels(ws.u.data(), p0, p1, mine) : 0;
+        rows = mine;
+    }
+
+    const bool only_rows = kernel == LayerKernel::kRows || kernel == LayerKernel::kRowsInputSparse;
     const bool input_sparse =
         kernel == LayerKernel::kInputSparse || kernel == LayerKernel::kRowsInputSparse;
-    if (input_sparse) {
-        nnz = gather_nonzero(a, k, ws.nz_index.data(), ws.nz_value.data());
-    } else if (stats) {
-        for (int64_t j = 0; j < k; ++j) nnz += a[j] != 0.0f;  // vectorises; stats only
-    }
-
-    int64_t macs = estimate ? layer.estimator->rank() * (m + k) : 0;
+    int32_t* nz_index = ws.nz_index.data() + ith * max_width();
+    float* nz_value = ws.nz_value.data() + ith * max_width();
+    const int64_t nnz = input_sparse ? gather_nonzero(a, k, nz_index, nz_value) : 0;
+    if (only_rows) std::fill(y + m0, y + m1, 0.0f);
+    int64_t macs = 0;
     switch (kernel) {
         case LayerKernel::kDense:
-            dense_gemv(layer.w.data(), m, k, k, a, y);
-            for (int64_t i = 0; i < m; ++i) y[i] += layer.b[i];
-            macs += m * k;
+            if (nth == 1) {
+                // Alone, the whole layer is one OpenBLAS sgemv; inside a parallel region
+                // OpenBLAS is never called, so the threads run ccinfer's gemv on their slices
+                // (rounding may differ between the two: cond_mlp.h).
+                dense_gemv(layer.w.data(), m, k, k, a, y);
+                for (int64_t i = 0; i < m; ++i) y[i] += layer.b[i];
+            } else {
+                kt.gemv_rows(layer.w.data(), k, k, a, iota_.data() + m0, m1 - m0, layer.b.data(),
+                             y);
+            }
+            macs = (m1 - m0) * k;
             break;
         case LayerKernel::kRows:
-            std::memset(y, 0, sizeof(float) * m);
-            cond_gemv_unchecked(layer.w.data(), k, k, a, rows, nrows, layer.b.data(), y);
-            macs += nrows * k;
+            kt.gemv_rows(layer.w.data(), k, k, a, rows, nrows, layer.b.data(), y);
+            macs = nrows * k;
             break;
         case LayerKernel::kInputSparse:
-            sparse_input_gemv_nz(layer.wt.data(), m, m, ws.nz_index.data(), ws.nz_value.data(), nnz,
-                                 nullptr, m, layer.b.data(), y);
-            macs += nnz * m;
+            if (m1 > m0)
+                kt.sparse_input_cols(layer.wt.data(), m, nz_index, nz_value, nnz, m0, m1,
+                                     layer.b.data(), y);
+            macs = nnz * (m1 - m0);
             break;
         case LayerKernel::kRowsInputSparse:
-            std::memset(y, 0, sizeof(float) * m);
-            sparse_input_gemv_nz(layer.wt.data(), m, m, ws.nz_index.data(), ws.nz_value.data(), nnz,
-                                 rows, nrows, layer.b.data(), y);
-            macs += nnz * nrows;
+            // Every row of the slice predicted: the column kernel gives the same bits faster.
+            if (nrows == m1 - m0 && m1 > m0)
+                kt.sparse_input_cols(layer.wt.data(), m, nz_index, nz_value, nnz, m0, m1,
+                                     layer.b.data(), y);
+            else
+                kt.sparse_input_rows(layer.wt.data(), m, m, nz_index, nz_value, nnz, rows, nrows,
+                                     layer.b.data(), y);
+            macs = nnz * nrows;
             break;
     }
-    const bool computed_only_rows =
-        kernel == LayerKernel::kRows || kernel == LayerKernel::kRowsInputSparse;
     if (hidden) {
-        if (computed_only_rows) {
+        if (only_rows) {
             relu_rows(y, rows, nrows);
         } else {
-            relu(y, m);
-            if (estimate) keep_rows(y, m, rows, nrows);
+            relu(y + m0, m1 - m0);
+            if (estimate) keep_rows(y + m0, m1 - m0, rows, nrows, m0);
         }
     }
-    if (!stats) return;
-    stats->samples += 1;
-    stats->rows_computed += nrows;
-    stats->inputs_nonzero += nnz;
-    stats->macs += macs;
+
+    // This share's counts; what belongs to the sample as a whole goes with share 0.
+    stats.rows_computed += nrows;
+    stats.macs += macs;
+    if (ith == 0) {
+        int64_t nonzero = nnz;
+        if (!input_sparse)
+            for (int64_t j = 0; j < k; ++j) nonzero += a[j] != 0.0f;  // vectorises
+        stats.samples += 1;
+        stats.inputs_nonzero += nonzero;
+        if (estimate) stats.macs += layer.estimator->rank() * (m + k);
+    }
     if (ws.track_accuracy && hidden) {
         // Exact accounting: the dense pre-activation of every unit, compared with the rows.
+        // OpenBLAS, so only on the one-thread pass (forward runs that when tracking).
+        CCINFER_DCHECK(nth == 1);
         float* z = ws.dense.data();
         dense_gemv(layer.w.data(), m, k, k, a, z);
         int64_t r = 0;
@@ -239,9 +270,22 @@ void CondMLP::layer_forward(size_t l, LayerKernel kernel, bool use_estimator, co
             const bool positive = z[i] + layer.b[i] > 0.0f;
             const bool selected = r < nrows && rows[r] == i;
             r += selected;
-            stats->actual_positive += positive;
-            stats->true_positive += positive && selected;
+            stats.actual_positive += positive;
+            stats.true_positive += positive && selected;
         }
+    }
+}
+
+void CondMLP::forward_share(const float* x, float* y, MlpWorkspace& ws, int ith, int nth,
+                            MlpLayerStats* stats) const {
+    const float* a = x;
+    for (size_t l = 0; l < layers_.size(); ++l) {
+        float* out = l + 1 == layers_.size() ? y : ws.act[l % 2].data();
+        layer_forward(l, ith, nth, a, out, ws, stats[l]);
+        if (nth > 1) {  // the next layer reads every thread's outputs
+#pragma omp barrier
+        }
+        a = out;
     }
 }
 
@@ -265,118 +309,35 @@ class ThreadLimit {
 void CondMLP::forward(const float* x, float* y, MlpWorkspace& ws) const {
     check_finite("CondMLP.forward", "x", x, in_features());
     const int all = omp_get_max_threads();
-    const int nth = single_sample_threads_ > 0 ? std::min(single_sample_threads_, all) : all;
-    if (nth > 1 && !ws.track_accuracy) {
-        forward_parallel(x, y, ws, nth);
+    int nth = single_sample_threads_ > 0 ? std::min(single_sample_threads_, all) : all;
+    if (ws.track_accuracy) nth = 1;  // its dense reference pass calls OpenBLAS
+    if (nth <= 1) {
+        const ThreadLimit limit(1);
+        forward_share(x, y, ws, 0, 1, ws.stats.data());
         return;
     }
-    const ThreadLimit limit(1);
-    const float* a = x;
-    for (size_t l = 0; l < layers_.size(); ++l) {
-        float* out = l + 1 == layers_.size() ? y : ws.act[l % 2].data();
-        layer_forward(l, plan_[l], estimators_enabled_, a, out, ws, &ws.stats[l]);
-        a = out;
-    }
-}
-
-void CondMLP::forward_parallel(const float* x, float* y, MlpWorkspace& ws, int nth) const {
+    const size_t num_layers = layers_.size();
     if (ws.nz_threads < nth) {  // the thread count grew since the workspace was made
         ws.nz_threads = nth;
         ws.nz_index = AlignedBuffer<int32_t>(max_width() * nth);
         ws.nz_value = AlignedBuffer<float>(max_width() * nth);
     }
-    const kernels::KernelTable& kt = kernels::active();
+    ws.shares.assign(static_cast<size_t>(nth) * num_layers, MlpLayerStats{});
 #pragma omp parallel num_threads(nth)
     {
         const int ith = omp_get_thread_num();
         const int team = omp_get_num_threads();  // may be fewer than asked
-        int32_t* nz_index = ws.nz_index.data() + ith * max_width();
-        float* nz_value = ws.nz_value.data() + ith * max_width();
-        const float* a = x;
-        for (size_t l = 0; l < layers_.size(); ++l) {
-            const Layer& layer = layers_[l];
-            const int64_t m = layer.m, k = layer.k;
-            const bool hidden = l + 1 < layers_.size();
-            const bool estimate = estimators_enabled_ && layer.estimator != nullptr;
-            LayerKernel kernel = plan_[l];
-            if (!estimate && needs_estimator(kernel)) kernel = LayerKernel::kDense;
-            float* out = hidden ? ws.act[l % 2].data() : y;
-            static_assert(kSliceAlign == SignEstimator::kPanelRows, "slices are whole panels");
-            const int64_t m0 = aligned_slice_start(m, ith, team);
-            const int64_t m1 = aligned_slice_start(m, ith + 1, team);
-            const int64_t p0 = m0 / SignEstimator::kPanelRows;
-            const int64_t p1 = (m1 + SignEstimator::kPanelRows - 1) / SignEstimator::kPanelRows;
-
-            const int32_t* rows = iota_.data() + m0;
-            int64_t nrows = m1 - m0;
-            if (estimate) {
-                const int64_t r = layer.estimator->rank();
-                layer.estimator->project(a, r * ith / team, r * (ith + 1) / team, ws.u.data());
-#pragma omp barrier
-                int32_t* mine = ws.rows.data() + m0;  // disjoint per thread
-                nrows = m1 > m0 ? layer.estimator->predict_panels(ws.u.data(), p0, p1, mine) : 0;
-                rows = mine;
-            }
-            int64_t nnz = 0;
-            switch (kernel) {
-                case LayerKernel::kDense:
-                    kt.gemv_rows(layer.w.data(), k, k, a, iota_.data() + m0, m1 - m0,
-                                 layer.b.data(), out);
-                    break;
-                case LayerKernel::kRows:
-                    std::fill(out + m0, out + m1, 0.0f);
-                    kt.gemv_rows(layer.w.data(), k, k, a, rows, nrows, layer.b.data(), out);
-                    break;
-                case LayerKernel::kInputSparse:
-                    nnz = gather_nonzero(a, k, nz_index, nz_value);
-                    if (m1 > m0)
-                        kt.sparse_input_cols(layer.wt.data(), m, nz_index, nz_value, nnz, m0, m1,
-                                             layer.b.data(), out);
-                    break;
-                case LayerKernel::kRowsInputSparse:
-                    std::fill(out + m0, out + m1, 0.0f);
-                    nnz = gather_nonzero(a, k, nz_index, nz_value);
-                    kt.sparse_input_rows(layer.wt.data(), m, m, nz_index, nz_value, nnz, rows,
-                                         nrows, layer.b.data(), out);
-                    break;
-            }
-            const bool only_rows =
-                kernel == LayerKernel::kRows || kernel == LayerKernel::kRowsInputSparse;
-            if (hidden) {
-                if (only_rows) {
-                    relu_rows(out, rows, nrows);
-                } else {
-                    relu(out + m0, m1 - m0);
-                    if (estimate) keep_rows(out + m0, m1 - m0, rows, nrows, m0);
-                }
-            }
-            MlpLayerStats& stats = ws.stats[l];
-#pragma omp atomic
-            stats.rows_computed += nrows;
-            if (ith == 0) {
-                if (nnz == 0)
-                    for (int64_t j = 0; j < k; ++j) nnz += a[j] != 0.0f;
-                stats.samples += 1;
-                stats.inputs_nonzero += nnz;
-                const int64_t est = estimate ? layer.estimator->rank() * (m + k) : 0;
-                stats.macs += est;
-            }
-#pragma omp atomic
-            stats.macs += only_rows ? nrows * (kernel == LayerKernel::kRows ? k : nnz) : 0;
-            if (!only_rows && ith == 0)
-                stats.macs += kernel == LayerKernel::kDense ? m * k : nnz * m;
-#pragma omp barrier
-            a = out;
-        }
+        forward_share(x, y, ws, ith, team, ws.shares.data() + ith * num_layers);
     }
+    for (int t = 0; t < nth; ++t)
+        for (size_t l = 0; l < num_layers; ++l) ws.stats[l] += ws.shares[t * num_layers + l];
 }
 
 void CondMLP::forward_batch(const float* x, int64_t n, float* y, MlpWorkspace& ws) const {
     check_finite("CondMLP.forward", "x", x, checked_mul(n, in_features(), "CondMLP.forward"),
                  in_features());
-    if (n > ws.capacity)
-        throw std::invalid_argument("CondMLP: workspace holds " + std::to_string(ws.capacity) +
-                                    " samples, batch has " + std::to_string(n));
+    CCINFER_CHECK(n <= ws.capacity, "CondMLP: workspace holds ", ws.capacity,
+                  " samples, batch has ", n);
     const float* a = x;
     for (size_t l = 0; l < layers_.size(); ++l) {
         const Layer& layer = layers_[l];
@@ -395,7 +356,7 @@ void CondMLP::forward_batch(const float* x, int64_t n, float* y, MlpWorkspace& w
             for (int64_t i = 0; i < n * m; ++i) active += mask[i];
             std::memset(out, 0, sizeof(float) * n * m);
             cond_gemv_batch(layer.w.data(), m, k, a, n, mask, layer.b.data(), out);
-            for (int64_t i = 0; i < n * m; ++i) out[i] = std::max(out[i], 0.0f);
+            relu(out, n * m);
             stats.rows_computed += active;
             stats.macs += n * layer.estimator->rank() * (m + k) + active * k;
             if (ws.track_accuracy) {

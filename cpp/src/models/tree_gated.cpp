@@ -4,10 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <stdexcept>
-#include <string>
 
 #include "../kernels/table.h"
+#include "ccinfer/check.h"
 #include "ccinfer/finite.h"
 #include "ccinfer/sizes.h"
 #include "ccinfer/sparse_input_gemv.h"
@@ -32,63 +31,46 @@
 // unit-major spreads them one row per tree. So the layer copies the table node-major.
 
 namespace ccinfer {
-namespace {
-
-std::invalid_argument error(const char* func, const std::string& what) {
-    return std::invalid_argument(std::string(func) + ": " + what);
-}
-
-}  // namespace
 
 int64_t check_tree_shape(const char* func, int64_t p, int64_t q, int64_t depth) {
-    if (p < 1 || q < 1)
-        throw error(func, "in_features p and out_features q must be >= 1, got p = " +
-                              std::to_string(p) + ", q = " + std::to_string(q));
-    if (depth < 0 || depth > kTreeMaxDepth)
-        throw error(func, "depth k must be in [0, " + std::to_string(kTreeMaxDepth) + "], got " +
-                              std::to_string(depth));
+    CCINFER_CHECK(p >= 1 && q >= 1, func,
+                  ": in_features p and out_features q must be >= 1, got p = ", p, ", q = ", q);
+    CCINFER_CHECK(depth >= 0 && depth <= kTreeMaxDepth, func, ": depth k must be in [0, ",
+                  kTreeMaxDepth, "], got ", depth);
     const int64_t nodes = tree_nodes(depth);
     const int64_t max_floats = kTreeMaxTableBytes / 4;
     // Divisions, not products: p * nodes * q may overflow int64.
-    if (p > max_floats / nodes || q > max_floats / (p * nodes))
-        throw error(func, "a node table of p * (2^(k+1) - 1) * q = " + std::to_string(p) + " * " +
-                              std::to_string(nodes) + " * " + std::to_string(q) +
-                              " float32 exceeds the limit of " +
-                              std::to_string(kTreeMaxTableBytes >> 30) +
-                              " GiB (k too large for memory)");
+    CCINFER_CHECK(p <= max_floats / nodes && q <= max_floats / (p * nodes), func,
+                  ": a node table of p * (2^(k+1) - 1) * q = ", p, " * ", nodes, " * ", q,
+                  " float32 exceeds the limit of ", kTreeMaxTableBytes >> 30,
+                  " GiB (k too large for memory)");
     return p * nodes * q;
 }
 
 void check_tree_gated(const char* func, const TreeGatedInit& init) {
     check_tree_shape(func, init.p, init.q, init.depth);
-    if (!init.table) throw error(func, "table is missing");
+    CCINFER_CHECK(init.table, func, ": table is missing");
     if (init.gates == TreeGates::kNone) {
-        if (init.depth > 0)
-            throw error(func, "depth " + std::to_string(init.depth) +
-                                  " needs gating bits (gate_units or gate_weight)");
+        CCINFER_CHECK(init.depth == 0, func, ": depth ", init.depth,
+                      " needs gating bits (gate_units or gate_weight)");
         return;
     }
-    if (init.nbits < 1 || init.nbits > kTreeMaxBits)
-        throw error(func, "the number of gating bits must be in [1, " +
-                              std::to_string(kTreeMaxBits) + "], got " +
-                              std::to_string(init.nbits));
-    if (init.nbits < init.depth)
-        throw error(func, "a path of depth " + std::to_string(init.depth) + " needs at least " +
-                              std::to_string(init.depth) + " gating bits, got " +
-                              std::to_string(init.nbits));
+    CCINFER_CHECK(init.nbits >= 1 && init.nbits <= kTreeMaxBits, func,
+                  ": the number of gating bits must be in [1, ", kTreeMaxBits, "], got ",
+                  init.nbits);
+    CCINFER_CHECK(init.nbits >= init.depth, func, ": a path of depth ", init.depth,
+                  " needs at least ", init.depth, " gating bits, got ", init.nbits);
     if (init.gates == TreeGates::kThreshold) {
-        if (!init.gate_units) throw error(func, "gate_units is missing");
-        if (!std::isfinite(init.tau)) throw error(func, "tau must be finite");
+        CCINFER_CHECK(init.gate_units, func, ": gate_units is missing");
+        CCINFER_CHECK(std::isfinite(init.tau), func, ": tau must be finite");
         for (int64_t i = 0; i < init.nbits; ++i)
-            if (init.gate_units[i] < 0 || init.gate_units[i] >= init.p)
-                throw error(func, "gate_units[" + std::to_string(i) +
-                                      "] = " + std::to_string(init.gate_units[i]) +
-                                      " is out of range [0, " + std::to_string(init.p) + ")");
+            CCINFER_CHECK(init.gate_units[i] >= 0 && init.gate_units[i] < init.p, func,
+                          ": gate_units[", i, "] = ", init.gate_units[i], " is out of range [0, ",
+                          init.p, ")");
     } else {
-        if (!init.gate_weight) throw error(func, "gate_weight is missing");
-        if (init.nbits > kTreeMaxTableBytes / 4 / init.p)
-            throw error(func, "gate_weight of " + std::to_string(init.nbits) + " x " +
-                                  std::to_string(init.p) + " float32 exceeds the limit");
+        CCINFER_CHECK(init.gate_weight, func, ": gate_weight is missing");
+        CCINFER_CHECK(init.nbits <= kTreeMaxTableBytes / 4 / init.p, func, ": gate_weight of ",
+                      init.nbits, " x ", init.p, " float32 exceeds the limit");
     }
 }
 
@@ -198,41 +180,43 @@ void TreeGatedLinear::gate_bits(const float* x, uint8_t* bits, TreeWorkspace& ws
     std::copy_n(s.bits.data(), nbits_, bits);
 }
 
+void TreeGatedLinear::axpy_share(const TreeScratch& s, int64_t nnz, int ith, int nth,
+                                 float* y) const {
+    const int64_t c0 = aligned_slice_start(q_, ith, nth);
+    const int64_t c1 = aligned_slice_start(q_, ith + 1, nth);
+    if (c1 > c0)
+        kernels::active().tree_axpy(table_.data(), q_, s.node_rows.data(), depth_ + 1,
+                                    s.nz_value.data(), nnz, c0, c1, bias_.data(), relu_, y);
+}
+
+void TreeGatedLinear::count(TreeGatedStats& stats, int64_t samples, int64_t nonzero) const {
+    stats.samples += samples;
+    stats.inputs_nonzero += nonzero;
+    stats.node_rows += nonzero * (depth_ + 1);
+}
+
 void TreeGatedLinear::forward(const float* x, float* y, TreeWorkspace& ws) const {
     check_finite("TreeGatedLinear", "x", x, p_);
-    TreeScratch& s = ws.slots[0];
-    const int64_t nnz = prepare(x, s);
-    const int64_t len = depth_ + 1;
-    const auto& table = kernels::active();
-    const int nth = static_cast<int>(
-        std::min<int64_t>(threads_for_work(nnz * len * q_), (q_ + kSliceAlign - 1) / kSliceAlign));
+    const TreeScratch& s = ws.slots[0];
+    const int64_t nnz = prepare(x, ws.slots[0]);
+    const int nth = static_cast<int>(std::min<int64_t>(threads_for_work(nnz * (depth_ + 1) * q_),
+                                                       (q_ + kSliceAlign - 1) / kSliceAlign));
     if (nth <= 1) {
-        table.tree_axpy(table_.data(), q_, s.node_rows.data(), len, s.nz_value.data(), nnz, 0, q_,
-                        bias_.data(), relu_, y);
+        axpy_share(s, nnz, 0, 1, y);
     } else {
 #pragma omp parallel num_threads(nth)
-        {
-            const int ith = omp_get_thread_num();
-            const int64_t c0 = aligned_slice_start(q_, ith, nth);
-            const int64_t c1 = aligned_slice_start(q_, ith + 1, nth);
-            if (c1 > c0)
-                table.tree_axpy(table_.data(), q_, s.node_rows.data(), len, s.nz_value.data(), nnz,
-                                c0, c1, bias_.data(), relu_, y);
-        }
+        axpy_share(s, nnz, omp_get_thread_num(), omp_get_num_threads(), y);
     }
-    ws.stats.samples += 1;
-    ws.stats.inputs_nonzero += nnz;
-    ws.stats.node_rows += nnz * len;
+    count(ws.stats, 1, nnz);
 }
 
 void TreeGatedLinear::forward_batch(const float* x, int64_t n, float* y, TreeWorkspace& ws) const {
     if (n <= 0) return;
     check_finite("TreeGatedLinear", "x", x, checked_mul(n, p_, "TreeGatedLinear"), p_);
-    const int64_t len = depth_ + 1;
-    const auto& table = kernels::active();
     // Work estimate from a dense input; the split only decides how many threads start.
-    const int nth = static_cast<int>(std::min<int64_t>(
-        {static_cast<int64_t>(ws.slots.size()), n, threads_for_work(n * p_ * len * q_ / 4)}));
+    const int nth =
+        static_cast<int>(std::min<int64_t>({static_cast<int64_t>(ws.slots.size()), n,
+                                            threads_for_work(n * p_ * (depth_ + 1) * q_ / 4)}));
     int64_t nonzero = 0;
 #pragma omp parallel num_threads(nth) if (nth > 1) reduction(+ : nonzero)
     {
@@ -241,14 +225,11 @@ void TreeGatedLinear::forward_batch(const float* x, int64_t n, float* y, TreeWor
         const int64_t s0 = n * ith / nth, s1 = n * (ith + 1) / nth;
         for (int64_t i = s0; i < s1; ++i) {
             const int64_t nnz = prepare(x + i * p_, s);
-            table.tree_axpy(table_.data(), q_, s.node_rows.data(), len, s.nz_value.data(), nnz, 0,
-                            q_, bias_.data(), relu_, y + i * q_);
+            axpy_share(s, nnz, 0, 1, y + i * q_);
             nonzero += nnz;
         }
     }
-    ws.stats.samples += n;
-    ws.stats.inputs_nonzero += nonzero;
-    ws.stats.node_rows += nonzero * len;
+    count(ws.stats, n, nonzero);
 }
 
 }  // namespace ccinfer

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "../kernels/table.h"
+#include "ccinfer/check.h"
 #include "ccinfer/dense.h"
 #include "ccinfer/threads.h"
 
@@ -94,13 +95,10 @@ void block_gated_gemm(const float* w, int64_t m, int64_t k, const float* x, int6
                       const float* gates, int64_t block, float* y, GatedOff off,
                       std::optional<double> dense_threshold) {
     const char* fn = "block_gated_gemm";
-    if (m < 0 || k < 0 || n < 0)
-        throw std::invalid_argument(std::string(fn) +
-                                    ": need m, k, n >= 0, got m = " + std::to_string(m) +
-                                    ", k = " + std::to_string(k) + ", n = " + std::to_string(n));
-    if (block < 1 || m % block != 0)
-        throw std::invalid_argument(std::string(fn) + ": block must be >= 1 and divide m = " +
-                                    std::to_string(m) + ", got block = " + std::to_string(block));
+    CCINFER_CHECK(m >= 0 && k >= 0 && n >= 0, fn, ": need m, k, n >= 0, got m = ", m, ", k = ", k,
+                  ", n = ", n);
+    CCINFER_CHECK(block >= 1 && m % block == 0, fn, ": block must be >= 1 and divide m = ", m,
+                  ", got block = ", block);
     const int64_t nb = m / block;
     if (n == 0 || m == 0) return;
 

@@ -8,6 +8,7 @@
 
 #include "../kernels/table.h"
 #include "ccinfer/blas.h"
+#include "ccinfer/check.h"
 #include "ccinfer/threads.h"
 
 namespace ccinfer {
@@ -16,16 +17,11 @@ void check_rows(const char* func, const int32_t* rows, int64_t nrows, int64_t m)
     int64_t prev = -1;
     for (int64_t i = 0; i < nrows; ++i) {
         const int64_t r = rows[i];
-        if (r < 0 || r >= m)
-            throw std::invalid_argument(std::string(func) + ": rows[" + std::to_string(i) +
-                                        "] = " + std::to_string(r) + " is out of range [0, " +
-                                        std::to_string(m) + ")");
-        if (r <= prev)
-            throw std::invalid_argument(std::string(func) +
-                                        ": rows must be strictly increasing (sorted, distinct), "
-                                        "got rows[" +
-                                        std::to_string(i - 1) + "] = " + std::to_string(prev) +
-                                        ", rows[" + std::to_string(i) + "] = " + std::to_string(r));
+        CCINFER_CHECK(r >= 0 && r < m, func, ": rows[", i, "] = ", r, " is out of range [0, ", m,
+                      ")");
+        CCINFER_CHECK(r > prev, func,
+                      ": rows must be strictly increasing (sorted, distinct), got rows[", i - 1,
+                      "] = ", prev, ", rows[", i, "] = ", r);
         prev = r;
     }
 }
@@ -92,8 +88,7 @@ void cond_gemv_dense(const float* w, int64_t m, int64_t k, int64_t ldw, const fl
 
 void cond_gemv(const float* w, int64_t m, int64_t k, int64_t ldw, const float* x,
                const int32_t* rows, int64_t nrows, const float* bias, float* out) {
-    if (m < 0 || k < 0 || ldw < k)
-        throw std::invalid_argument("cond_gemv: need m >= 0, k >= 0, ldw >= k");
+    CCINFER_CHECK(m >= 0 && k >= 0 && ldw >= k, "cond_gemv: need m >= 0, k >= 0, ldw >= k");
     check_rows("cond_gemv", rows, nrows, m);
     cond_gemv_prechecked(w, m, k, ldw, x, rows, nrows, bias, out);
 }
@@ -108,8 +103,7 @@ void cond_gemv_prechecked(const float* w, int64_t m, int64_t k, int64_t ldw, con
 
 void cond_gemv_mask(const float* w, int64_t m, int64_t k, int64_t ldw, const float* x,
                     const uint8_t* mask, const float* bias, float* out) {
-    if (m < 0 || k < 0 || ldw < k)
-        throw std::invalid_argument("cond_gemv: need m >= 0, k >= 0, ldw >= k");
+    CCINFER_CHECK(m >= 0 && k >= 0 && ldw >= k, "cond_gemv: need m >= 0, k >= 0, ldw >= k");
     thread_local std::vector<int32_t> rows;  // reused: no allocation per call
     if (static_cast<int64_t>(rows.size()) < m) rows.resize(m);
     const int64_t nrows = mask_to_rows(mask, m, rows.data());

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../kernels/table.h"
+#include "ccinfer/check.h"
 #include "ccinfer/cond_gemv.h"
 #include "ccinfer/threads.h"
 
@@ -102,31 +103,24 @@ bool batch_uses_dense(int64_t nnz, int64_t n, int64_t m) {
 }
 
 void check_dims(int64_t m, int64_t k, int64_t n) {
-    if (m < 0 || k < 0 || n < 0)
-        throw std::invalid_argument("cond_gemv_batch: need m >= 0, k >= 0, n >= 0");
+    CCINFER_CHECK(m >= 0 && k >= 0 && n >= 0, "cond_gemv_batch: need m >= 0, k >= 0, n >= 0");
 }
 
 }  // namespace
 
 void check_csr_rows(const char* func, const int32_t* indptr, int64_t n, const int32_t* indices,
                     int64_t nnz, int64_t m) {
-    const std::string f(func);
-    if (indptr[0] != 0)
-        throw std::invalid_argument(f + ": indptr[0] must be 0, got " + std::to_string(indptr[0]));
-    if (indptr[n] != nnz)
-        throw std::invalid_argument(f + ": indptr[n] must equal len(indices) = " +
-                                    std::to_string(nnz) + ", got " + std::to_string(indptr[n]));
+    CCINFER_CHECK(indptr[0] == 0, func, ": indptr[0] must be 0, got ", indptr[0]);
+    CCINFER_CHECK(indptr[n] == nnz, func, ": indptr[n] must equal len(indices) = ", nnz, ", got ",
+                  indptr[n]);
     for (int64_t s = 0; s < n; ++s) {
-        if (indptr[s + 1] < indptr[s])
-            throw std::invalid_argument(f + ": indptr must be non-decreasing, got indptr[" +
-                                        std::to_string(s) + "] = " + std::to_string(indptr[s]) +
-                                        ", indptr[" + std::to_string(s + 1) +
-                                        "] = " + std::to_string(indptr[s + 1]));
+        CCINFER_CHECK(indptr[s + 1] >= indptr[s], func,
+                      ": indptr must be non-decreasing, got indptr[", s, "] = ", indptr[s],
+                      ", indptr[", s + 1, "] = ", indptr[s + 1]);
         try {
             check_rows(func, indices + indptr[s], indptr[s + 1] - indptr[s], m);
         } catch (const std::invalid_argument& e) {
-            throw std::invalid_argument(std::string(e.what()) + " (rows of sample " +
-                                        std::to_string(s) + ")");
+            throw std::invalid_argument(str(e.what(), " (rows of sample ", s, ")"));
         }
     }
 }

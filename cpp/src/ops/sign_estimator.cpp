@@ -9,6 +9,7 @@
 
 #include "../kernels/sign_rows/sign_rows.h"
 #include "../kernels/table.h"
+#include "ccinfer/check.h"
 #include "ccinfer/threads.h"
 
 namespace ccinfer {
@@ -18,10 +19,8 @@ using kernels::kSignPanel;
 SignEstimator::SignEstimator(const float* a, const float* b, const float* bias, int64_t m,
                              int64_t r, int64_t k, float tau)
     : m_(m), r_(r), k_(k), tau_(tau) {
-    if (m < 1 || r < 1 || k < 1)
-        throw std::invalid_argument(
-            "SignEstimator: need m, r, k >= 1, got m = " + std::to_string(m) +
-            ", r = " + std::to_string(r) + ", k = " + std::to_string(k));
+    CCINFER_CHECK(m >= 1 && r >= 1 && k >= 1, "SignEstimator: need m, r, k >= 1, got m = ", m,
+                  ", r = ", r, ", k = ", k);
     const int64_t padded = (m + kSignPanel - 1) / kSignPanel * kSignPanel;
     a_panels_ = AlignedBuffer<float>(static_cast<size_t>(padded * r));
     b_ = AlignedBuffer<float>(b, static_cast<size_t>(r * k));
@@ -52,7 +51,8 @@ int64_t SignEstimator::predict_panels(const float* u, int64_t p_begin, int64_t p
     if (rows <= 0) return 0;
     const int64_t count = kernels::active().sign_rows(
         a_panels_.data() + row0 * r_, bias_.data() + row0, rows, r_, u, tau_, rows_out);
-    for (int64_t i = 0; i < count; ++i) rows_out[i] += static_cast<int32_t>(row0);
+    if (row0 > 0)  // the first panels (a one-thread pass) need no offset
+        for (int64_t i = 0; i < count; ++i) rows_out[i] += static_cast<int32_t>(row0);
     return count;
 }
 

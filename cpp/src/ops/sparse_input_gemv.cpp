@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../kernels/table.h"
+#include "ccinfer/check.h"
 #include "ccinfer/cond_gemv.h"
 #include "ccinfer/threads.h"
 
@@ -14,8 +15,8 @@ namespace ccinfer {
 namespace {
 
 void check_dims(int64_t k, int64_t m, int64_t ldwt) {
-    if (m < 0 || k < 0 || ldwt < m)
-        throw std::invalid_argument("sparse_input_gemv: need m >= 0, k >= 0, ldwt >= m");
+    CCINFER_CHECK(m >= 0 && k >= 0 && ldwt >= m,
+                  "sparse_input_gemv: need m >= 0, k >= 0, ldwt >= m");
 }
 
 struct NonZeros {

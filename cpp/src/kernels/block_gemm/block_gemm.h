@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <type_traits>
 
+#include "../preconditions.h"
 #include "../sample_tiles.h"
 #include "../table.h"
 
@@ -123,6 +124,8 @@ template <class S, int kMs, typename Wt>
 void block_gemm_row_groups(const Wt* w, int64_t ldw, int64_t nrows, int64_t k, const float* x,
                            int64_t ldx, const int32_t* samples, int64_t nsamples, float* y,
                            int64_t ldy) {
+    CCINFER_DCHECK(nrows >= 0 && k >= 0 && ldw >= k && ldx >= k && nsamples >= 0);
+    CCINFER_DCHECK(!samples || indices_in_range(samples, nsamples, kAnyIndex));
     constexpr int64_t W = S::kWidth;
     const int64_t kw = k & ~(W - 1);
     const typename S::Mask tail = S::first(k - kw);
@@ -176,6 +179,8 @@ template <class S, int kMs, typename Wt>
 void block_gemm_panels(const Wt* w, int64_t ldw, int64_t nrows, int64_t k, const float* x,
                        int64_t ldx, const int32_t* samples, int64_t nsamples, float* y,
                        int64_t ldy) {
+    CCINFER_DCHECK(nrows >= 0 && k >= 0 && ldw >= k && ldx >= k && nsamples >= 0);
+    CCINFER_DCHECK(!samples || indices_in_range(samples, nsamples, kAnyIndex));
     constexpr int64_t kBlockPanelRows = 32;
     static_assert(kMs == 6, "by_size lists the panel tile for the sizes 1 to kMs");
     using PanelTile = void (*)(const Wt*, int64_t, int64_t, int64_t, typename S::Mask, bool,

@@ -7,6 +7,7 @@
 // multiplied the next block's rows are prefetched (the hardware stream prefetcher restarts at
 // every jump to a new row).
 #include "../dot_tail.h"
+#include "../preconditions.h"
 #include "../table.h"
 
 namespace ccinfer::kernels {
@@ -92,6 +93,8 @@ void gemv_rows_body(const Wt* w, int64_t ldw, int64_t k, const float* x, const i
 template <class S, int kAcc, DotTail kTail, typename Wt>
 void gemv_rows(const Wt* w, int64_t ldw, int64_t k, const float* x, const int32_t* rows,
                int64_t nrows, const float* bias, float* out) {
+    CCINFER_DCHECK(k >= 0 && ldw >= k && nrows >= 0);
+    CCINFER_DCHECK(indices_in_range(rows, nrows, kAnyIndex));
     if (k < kGemvRowsNoPrefetchRowLength)
         gemv_rows_body<S, kAcc, kTail, true>(w, ldw, k, x, rows, nrows, bias, out);
     else

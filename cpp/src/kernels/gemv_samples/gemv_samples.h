@@ -4,6 +4,7 @@
 // serves four products. Which samples share a block depends only on the row's sample set,
 // never on the thread split. The tail of k is kTail (dot_tail.h).
 #include "../dot_tail.h"
+#include "../preconditions.h"
 #include "../table.h"
 
 namespace ccinfer::kernels {
@@ -11,6 +12,8 @@ namespace ccinfer::kernels {
 template <class S, DotTail kTail, typename Wt>
 void gemv_samples(const Wt* wrow, int64_t k, const float* x, int64_t ldx, const int32_t* samples,
                   int64_t nsamples, const float* bias, float* out, int64_t ldo) {
+    CCINFER_DCHECK(k >= 0 && ldx >= k && nsamples >= 0);
+    CCINFER_DCHECK(indices_in_range(samples, nsamples, kAnyIndex));
     using V = typename S::V;
     constexpr int64_t W = S::kWidth;
     const int64_t kw = k & ~(W - 1);

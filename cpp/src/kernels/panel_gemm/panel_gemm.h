@@ -16,6 +16,7 @@
 #include <array>
 #include <utility>
 
+#include "../preconditions.h"
 #include "../sample_tiles.h"
 #include "../table.h"
 #include "ccinfer/panel_gemm.h"
@@ -81,6 +82,8 @@ template <class S, int kMs, bool kStream, typename Wt>
 void panel_gemm(const Wt* panels, int64_t nrows, int64_t k, const float* x, int64_t ldx,
                 const int32_t* samples, int64_t nsamples, float* y, int64_t ldy,
                 WeightStream stream) {
+    CCINFER_DCHECK(nrows >= 0 && k >= 0 && ldx >= k && nsamples >= 0);
+    CCINFER_DCHECK(!samples || indices_in_range(samples, nsamples, kAnyIndex));
     constexpr int64_t kStrip = 2 * S::kWidth;
     static_assert(kPanelRows % kStrip == 0, "a panel is whole strips");
     static constexpr auto by_size =

@@ -35,6 +35,7 @@ inline void for_each_register(const float* a_panels, const float* bias, int64_t 
 
 int64_t sign_rows_impl(const float* a_panels, const float* bias, int64_t m, int64_t r,
                        const float* u, float tau, int32_t* rows_out) {
+    CCINFER_DCHECK(m >= 0 && r >= 0);
     int64_t count = 0;
     for_each_register(a_panels, bias, m, r, u, tau, [&](int64_t row0, unsigned hit, int64_t lanes) {
         for (int64_t l = 0; l < lanes; ++l) {
@@ -47,6 +48,7 @@ int64_t sign_rows_impl(const float* a_panels, const float* bias, int64_t m, int6
 
 void sign_mask_impl(const float* a_panels, const float* bias, int64_t m, int64_t r, const float* u,
                     float tau, uint8_t* mask) {
+    CCINFER_DCHECK(m >= 0 && r >= 0);
     for_each_register(a_panels, bias, m, r, u, tau, [&](int64_t row0, unsigned hit, int64_t lanes) {
         for (int64_t l = 0; l < lanes; ++l) mask[row0 + l] = (hit >> l) & 1u;
     });

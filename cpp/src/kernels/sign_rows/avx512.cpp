@@ -33,6 +33,7 @@ inline int64_t scores_from(const float* a_panels, const float* bias, int64_t m, 
 
 int64_t sign_rows_impl(const float* a_panels, const float* bias, int64_t m, int64_t r,
                        const float* u, float tau, int32_t* rows_out) {
+    CCINFER_DCHECK(m >= 0 && r >= 0);
     const __m512 tau_v = _mm512_set1_ps(tau);
     const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     int64_t count = 0;
@@ -56,6 +57,7 @@ int64_t sign_rows_impl(const float* a_panels, const float* bias, int64_t m, int6
 
 void sign_mask_impl(const float* a_panels, const float* bias, int64_t m, int64_t r, const float* u,
                     float tau, uint8_t* mask) {
+    CCINFER_DCHECK(m >= 0 && r >= 0);
     const __m512 tau_v = _mm512_set1_ps(tau);
     const __m128i one = _mm_set1_epi8(1);
     for (int64_t p0 = 0; p0 < m;) {

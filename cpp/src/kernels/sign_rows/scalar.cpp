@@ -24,6 +24,7 @@ inline void scores(const float* a_panels, const float* bias, int64_t m, int64_t 
 
 int64_t sign_rows_impl(const float* a_panels, const float* bias, int64_t m, int64_t r,
                        const float* u, float tau, int32_t* rows_out) {
+    CCINFER_DCHECK(m >= 0 && r >= 0);
     int64_t count = 0;
     scores(a_panels, bias, m, r, u, [&](int64_t i, float t) {
         if (!(t <= tau)) rows_out[count++] = static_cast<int32_t>(i);
@@ -33,6 +34,7 @@ int64_t sign_rows_impl(const float* a_panels, const float* bias, int64_t m, int6
 
 void sign_mask_impl(const float* a_panels, const float* bias, int64_t m, int64_t r, const float* u,
                     float tau, uint8_t* mask) {
+    CCINFER_DCHECK(m >= 0 && r >= 0);
     scores(a_panels, bias, m, r, u, [&](int64_t i, float t) { mask[i] = !(t <= tau); });
 }
 

@@ -1,4 +1,5 @@
 #pragma once
+#include "../preconditions.h"
 #include "../table.h"
 
 namespace ccinfer::kernels {

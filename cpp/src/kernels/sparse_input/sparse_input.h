@@ -8,6 +8,7 @@
 //  - sparse_input_rows: for each group of four vectors of columns holding a requested row,
 //    four accumulators in registers over all non-zero inputs, then only the requested rows
 //    are stored.
+#include "../preconditions.h"
 #include "../table.h"
 
 namespace ccinfer::kernels {
@@ -64,6 +65,8 @@ template <class S>
 void sparse_input_cols(const float* wt, int64_t ldwt, const int32_t* nz_index,
                        const float* nz_value, int64_t nnz, int64_t c0, int64_t c1,
                        const float* bias, float* out) {
+    CCINFER_DCHECK(0 <= c0 && c0 <= c1 && c1 <= ldwt && nnz >= 0);
+    CCINFER_DCHECK(indices_in_range(nz_index, nnz, kAnyIndex));
     if (c1 - c0 < kSparseInputNoPrefetchSlice)
         sparse_input_cols_body<S, true>(wt, ldwt, nz_index, nz_value, nnz, c0, c1, bias, out);
     else
@@ -74,6 +77,9 @@ template <class S>
 void sparse_input_rows(const float* wt, int64_t ldwt, int64_t m, const int32_t* nz_index,
                        const float* nz_value, int64_t nnz, const int32_t* rows, int64_t nrows,
                        const float* bias, float* out) {
+    // Rows are taken group by group in order: an unsorted list would index ys out of range.
+    CCINFER_DCHECK(m <= ldwt && nnz >= 0 && rows_increasing(rows, nrows, m));
+    CCINFER_DCHECK(indices_in_range(nz_index, nnz, kAnyIndex));
     using V = typename S::V;
     constexpr int64_t W = S::kWidth;
     constexpr int64_t kGroup = 4 * W;

@@ -5,6 +5,7 @@
 // in registers (w = ((T_0 + T_1) + T_2) + ...), then y = fma(x_t, w, y). The tile only chooses
 // how many columns share a pass: every column gets the same chain whatever the tile or thread
 // slice, so results do not depend on either. Tails are masked loads and stores.
+#include "../preconditions.h"
 #include "../table.h"
 
 namespace ccinfer::kernels {
@@ -46,6 +47,8 @@ void tree_axpy(const float* table, int64_t ldt, const int32_t* node_rows, int64_
                const float* nz_value, int64_t nnz, int64_t c0, int64_t c1, const float* bias,
                bool relu, float* out) {
     static_assert(kMaxRegs == 4 || kMaxRegs == 8, "tiles of 8, 4, 2 and 1 vectors");
+    CCINFER_DCHECK(0 <= c0 && c0 <= c1 && c1 <= ldt && path_len >= 1 && nnz >= 0);
+    CCINFER_DCHECK(indices_in_range(node_rows, nnz * path_len, kAnyIndex));
     constexpr int64_t W = S::kWidth;
     for (int64_t c = c0; c < c1;) {
         const int64_t width = c1 - c;
