@@ -4,7 +4,7 @@
 
 #include "ccinfer/build_info.h"
 #include "ccinfer/cpu.h"
-#include "ccinfer/finite.h"
+#include "ccinfer/kernel_listing.h"
 #include "ccinfer/threads.h"
 #include "checks.h"
 
@@ -23,6 +23,7 @@ void bind_tree_gated(py::module_& m);
 void bind_gru(py::module_& m);
 void bind_membw(py::module_& kernels);
 void bind_format(py::module_& m);
+void bind_test_hooks(py::module_& m);
 }  // namespace ccinfer::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -62,16 +63,6 @@ PYBIND11_MODULE(_core, m) {
         },
         py::arg("n"));
     m.def("max_num_threads", &max_num_threads);
-    // The non-finite input scan every model entry point runs (ccinfer/finite.h), for tests
-    // and for timing it against a whole call.
-    m.def(
-        "_first_non_finite",
-        [](const py::handle& x_obj) {
-            const py::array x = bindings::checked_array<float>("_first_non_finite", "x", x_obj,
-                                                               {bindings::kAnyDim});
-            return first_non_finite(static_cast<const float*>(x.data()), x.size());
-        },
-        py::arg("x"));
     m.def("get_num_threads", &get_num_threads);
 
     py::module_ kernels = m.def_submodule("kernels", "Kernels: conditional and dense baselines");
@@ -83,8 +74,26 @@ PYBIND11_MODULE(_core, m) {
     bindings::bind_panel_gemm(kernels);
     bindings::bind_sign_estimator(kernels);
     bindings::bind_membw(kernels);
+    kernels.def(
+        "kernel_list",
+        [] {
+            py::list out;
+            for (const KernelListing& k : kernel_listing()) {
+                py::dict d;
+                d["name"] = k.name;
+                d["entry"] = k.entry;
+                d["reference"] = k.reference;
+                py::dict code;
+                for (const auto& [isa, set] : k.code) code[py::str(isa)] = set;
+                d["code"] = code;
+                out.append(d);
+            }
+            return out;
+        },
+        "The kernels this build compiles (cpp/src/kernels/kernel_list.h), in table order.");
     bindings::bind_cond_mlp(m);
     bindings::bind_tree_gated(m);
     bindings::bind_gru(m);
     bindings::bind_format(m);
+    bindings::bind_test_hooks(m);
 }
