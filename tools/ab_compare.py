@@ -140,6 +140,9 @@ class Worker:
         if select:
             cmd += ["-k", select]
         env = dict(os.environ, PYTHONPATH="")
+        # Older builds look for the data sets elsewhere by default; both get this checkout's.
+        if (REPO / "data").is_dir():
+            env.setdefault("CCINFER_DATA", str(REPO / "data"))
         self.log = open(log, "w")
         self.proc = subprocess.Popen(
             cmd,
