@@ -13,6 +13,7 @@ import pytest
 
 import ccinfer
 from ccinfer import _core, kernels
+from ccinfer._core import _testing
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 MNIST = MODELS / "mnist" / "mnist-50-35-25.safetensors"
@@ -351,14 +352,14 @@ def test_non_finite_inputs_are_refused(mnist, seq_model, vector_gru, bad):
 
 def test_first_non_finite_scan():
     x = np.ones(5000, np.float32)
-    assert _core._first_non_finite(x) == -1
+    assert _testing.first_non_finite(x) == -1
     for i in (0, 1023, 1024, 4999):
         y = x.copy()
         y[i] = np.nan
         y[-1] = np.inf
-        assert _core._first_non_finite(y) == min(i, 4999)
+        assert _testing.first_non_finite(y) == min(i, 4999)
     big = np.array([np.finfo(np.float32).max, np.finfo(np.float32).tiny, 0.0, -0.0], np.float32)
-    assert _core._first_non_finite(big) == -1
+    assert _testing.first_non_finite(big) == -1
 
 
 def test_nan_sign_estimate_counts_as_active(isa, rng):

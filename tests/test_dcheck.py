@@ -34,12 +34,12 @@ def test_build_reports_whether_dchecks_are_on():
 @pytest.mark.skipif(DCHECKS, reason="with DCHECKs the hook aborts (tested in a subprocess)")
 def test_without_dchecks_the_hook_runs_through_the_kernel():
     # W^T = [[1, 2, 3]], x = [1]: rows {2, 0} of W x are 3 and 1, whatever their order.
-    assert _core._violate_kernel_precondition() == 4.0
+    assert _core._testing.violate_kernel_precondition() == 4.0
 
 
 @pytest.mark.skipif(not DCHECKS, reason="built without CCINFER_DCHECK")
 def test_violated_invariant_aborts_with_file_and_line():
-    code = "import ccinfer; ccinfer._core._violate_kernel_precondition()"
+    code = "import ccinfer; ccinfer._core._testing.violate_kernel_precondition()"
     r = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
     )

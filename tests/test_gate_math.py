@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import ccinfer
-from ccinfer import _core
+from ccinfer._core import _testing
 
 from .conftest import ODD_SIZES
 
@@ -39,7 +39,7 @@ def sigmoid_by_kernel(u):
     u = np.asarray(u, np.float32)
     gx = np.zeros((u.size, 3), np.float32)
     gx[:, 1] = u
-    return _core._gate_units(gx.ravel(), np.zeros(3 * u.size, np.float32), np.ones_like(u))
+    return _testing.gate_units(gx.ravel(), np.zeros(3 * u.size, np.float32), np.ones_like(u))
 
 
 def test_tanh_within_three_ulps(isa):
@@ -47,7 +47,7 @@ def test_tanh_within_three_ulps(isa):
     # Every float32 near 0 and around the switch between the series and the exp form.
     small = np.arange(0, 0x3E900000, 97, dtype=np.uint32).view(np.float32)  # 0 .. 0.28
     x = np.concatenate([grid, small, -small])
-    err = ulps(_core._gate_tanh(x), np.tanh(x.astype(np.float64)))
+    err = ulps(_testing.gate_tanh(x), np.tanh(x.astype(np.float64)))
     assert err.max() <= 3.0, x[np.argmax(err)]
 
 
@@ -56,15 +56,15 @@ def test_tanh_every_float_of_the_exp_form_matches_scalar(isa):
     as the scalar reference, within 3 ulps of the exact value."""
     lo, hi = np.float32(0.25).view(np.uint32), np.float32(9.0).view(np.uint32)
     x = np.arange(lo, hi, dtype=np.uint32).view(np.float32)
-    got = _core._gate_tanh(x)
+    got = _testing.gate_tanh(x)
     assert ulps(got, np.tanh(x.astype(np.float64))).max() <= 3.0
-    same_bits(got, on_scalar(_core._gate_tanh, x))
-    same_bits(_core._gate_tanh(-x), -got)
+    same_bits(got, on_scalar(_testing.gate_tanh, x))
+    same_bits(_testing.gate_tanh(-x), -got)
 
 
 def test_tanh_special_values(isa):
     x = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 9.0, -9.0, 1e-30, 1e-45], np.float32)
-    y = _core._gate_tanh(x)
+    y = _testing.gate_tanh(x)
     assert np.isnan(y[0])
     np.testing.assert_array_equal(y[1:], np.array([1, -1, 0, 0, 1, -1, 1e-30, 1e-45], np.float32))
     assert np.signbit(y[4])  # tanh(-0) = -0
@@ -88,12 +88,12 @@ def test_clip_tanh(isa, rng, n):
     z[::5] = 0.0
     if n > 3:
         z[3] = np.nan  # NaN counts as off
-    out, units = _core._gate_clip_tanh(z)
+    out, units = _testing.gate_clip_tanh(z)
     on = z > 0
     np.testing.assert_array_equal(units, np.flatnonzero(on))
     np.testing.assert_array_equal(out[~on], 0.0)
-    same_bits(out[on], _core._gate_tanh(z[on]))
-    out_s, units_s = on_scalar(_core._gate_clip_tanh, z)
+    same_bits(out[on], _testing.gate_tanh(z[on]))
+    out_s, units_s = on_scalar(_testing.gate_clip_tanh, z)
     same_bits(out, out_s)
     np.testing.assert_array_equal(units, units_s)
 
@@ -127,13 +127,13 @@ def test_cond_units(isa, rng, n, listed, bias):
     z = rng.uniform(0.01, 1, n).astype(np.float32)
     h = rng.uniform(-1, 1, n).astype(np.float32)
     units = np.flatnonzero(rng.random(n) < 0.6).astype(np.int32) if listed else None
-    got = _core._gate_units(gx, gh, h, z=z, units=units, bx=bx, bh=bh)
+    got = _testing.gate_units(gx, gh, h, z=z, units=units, bx=bx, bh=bh)
     np.testing.assert_allclose(
         got, cond_reference(gx, gh, z, h, units, bx, bh), rtol=2e-6, atol=2e-7
     )
     if listed:  # units not listed keep their state
         np.testing.assert_array_equal(np.delete(got, units), np.delete(h, units))
-    same_bits(got, on_scalar(_core._gate_units, gx, gh, h, z=z, units=units, bx=bx, bh=bh))
+    same_bits(got, on_scalar(_testing.gate_units, gx, gh, h, z=z, units=units, bx=bx, bh=bh))
 
 
 @pytest.mark.parametrize("n", ODD_SIZES)
@@ -142,19 +142,19 @@ def test_dense_units(isa, rng, n, bias):
     gx, gh = (rng.normal(0, 2, 3 * n).astype(np.float32) for _ in range(2))
     bx, bh = (rng.normal(0, 1, 3 * n).astype(np.float32) if bias else None for _ in range(2))
     h = rng.uniform(-1, 1, n).astype(np.float32)
-    got = _core._gate_units(gx, gh, h, bx=bx, bh=bh)
+    got = _testing.gate_units(gx, gh, h, bx=bx, bh=bh)
     np.testing.assert_allclose(got, dense_reference(gx, gh, h, bx, bh), rtol=2e-6, atol=2e-7)
-    same_bits(got, on_scalar(_core._gate_units, gx, gh, h, bx=bx, bh=bh))
+    same_bits(got, on_scalar(_testing.gate_units, gx, gh, h, bx=bx, bh=bh))
 
 
 def test_checks_its_input():
     with pytest.raises(ValueError, match="float32"):
-        _core._gate_tanh(np.zeros(3))
+        _testing.gate_tanh(np.zeros(3))
     h = np.zeros(4, np.float32)
     with pytest.raises(ValueError, match="gx"):
-        _core._gate_units(np.zeros(8, np.float32), np.zeros(12, np.float32), h)
+        _testing.gate_units(np.zeros(8, np.float32), np.zeros(12, np.float32), h)
     with pytest.raises(ValueError, match="range"):
-        _core._gate_units(
+        _testing.gate_units(
             np.zeros(8, np.float32),
             np.zeros(8, np.float32),
             h,

@@ -11,7 +11,6 @@
 
 #include "ccinfer/finite.h"
 #include "ccinfer/gru.h"
-#include "ccinfer/gru_gates.h"
 #include "ccinfer/sizes.h"
 #include "ccinfer/threads.h"
 #include "checks.h"
@@ -188,72 +187,6 @@ py::array token_array(const char* fn, const char* name, const py::handle& obj) {
 }  // namespace
 
 void bind_gru(py::module_& m) {
-    // The gate kernels of the active ISA, for tests (tests/test_gate_math.py).
-    m.def(
-        "_gate_tanh",
-        [](const py::handle& x_obj) {
-            const py::array x = checked_array<float>("_gate_tanh", "x", x_obj, {kAnyDim});
-            py::array_t<float> y(x.size());
-            gate_tanh(static_cast<const float*>(x.data()), x.size(), y.mutable_data());
-            return y;
-        },
-        py::arg("x"), "The GRU step's tanh on a 1-D float32 array (for tests).");
-    m.def(
-        "_gate_clip_tanh",
-        [](const py::handle& z_obj) {
-            const py::array z = checked_array<float>("_gate_clip_tanh", "z", z_obj, {kAnyDim});
-            py::array_t<float> out(z.size());
-            py::array_t<int32_t> units(z.size());
-            std::copy_n(static_cast<const float*>(z.data()), z.size(), out.mutable_data());
-            const int64_t count =
-                gate_clip_tanh(out.mutable_data(), out.size(), units.mutable_data());
-            return py::make_tuple(out, units[py::slice(0, count, 1)]);
-        },
-        py::arg("z"), "CLIPTANH of a 1-D float32 array and the indices of its positive entries.");
-    m.def(
-        "_gate_units",
-        [](const py::handle& gx_obj, const py::handle& gh_obj, const py::handle& h_obj,
-           const py::handle& z_obj, const py::handle& units_obj, const py::handle& bx_obj,
-           const py::handle& bh_obj) {
-            const char* fn = "_gate_units";
-            const py::array h = checked_array<float>(fn, "h", h_obj, {kAnyDim});
-            const int64_t n = h.size(), G = z_obj.is_none() ? 3 : 2;
-            const py::array gx = checked_array<float>(fn, "gx", gx_obj, {G * n});
-            const py::array gh = checked_array<float>(fn, "gh", gh_obj, {G * n});
-            const auto optional = [&](const py::handle& obj, const char* name) {
-                return obj.is_none() ? py::array() : checked_array<float>(fn, name, obj, {G * n});
-            };
-            const py::array bx = optional(bx_obj, "bx"), bh = optional(bh_obj, "bh");
-            const auto ptr = [](const py::array& a) {
-                return a.size() ? static_cast<const float*>(a.data()) : nullptr;
-            };
-            py::array_t<float> hn(n);
-            std::copy_n(static_cast<const float*>(h.data()), n, hn.mutable_data());
-            if (G == 3) {
-                if (!units_obj.is_none()) throw py::value_error(std::string(fn) + ": units need z");
-                gate_dense_units(ptr(gx), ptr(bx), ptr(gh), ptr(bh), ptr(h), n, hn.mutable_data());
-                return hn;
-            }
-            const py::array z = checked_array<float>(fn, "z", z_obj, {n});
-            py::array units;
-            if (!units_obj.is_none()) {
-                units = checked_array<int32_t>(fn, "units", units_obj, {kAnyDim});
-                const auto* u = static_cast<const int32_t*>(units.data());
-                for (py::ssize_t a = 0; a < units.size(); ++a)
-                    if (u[a] < 0 || u[a] >= n)
-                        throw py::value_error(std::string(fn) + ": unit index out of range");
-            }
-            gate_cond_units(
-                ptr(gx), ptr(bx), ptr(gh), ptr(bh), ptr(z), ptr(h),
-                units_obj.is_none() ? nullptr : static_cast<const int32_t*>(units.data()),
-                units_obj.is_none() ? n : units.size(), hn.mutable_data());
-            return hn;
-        },
-        py::arg("gx"), py::arg("gh"), py::arg("h"), py::arg("z") = py::none(),
-        py::arg("units") = py::none(), py::arg("bx") = py::none(), py::arg("bh") = py::none(),
-        "The new state of n GRU units from their gate pre-activations by the active ISA's "
-        "kernel (for tests): dense (z None; gx, gh of 3 n, gates r z n per unit) or "
-        "conditional (gx, gh of 2 n, gates r n; z of n; units: the ones to update, else all).");
     py::class_<GRUState, std::unique_ptr<GRUState>>(
         m, "GRUState",
         "The recurrent state of one or more streams of one GRUStack (make it with "

@@ -4,8 +4,7 @@
 
 #include "ccinfer/build_info.h"
 #include "ccinfer/cpu.h"
-#include "ccinfer/finite.h"
-#include "ccinfer/sparse_input_gemv.h"
+#include "ccinfer/kernel_listing.h"
 #include "ccinfer/threads.h"
 #include "checks.h"
 
@@ -24,6 +23,7 @@ void bind_tree_gated(py::module_& m);
 void bind_gru(py::module_& m);
 void bind_membw(py::module_& kernels);
 void bind_format(py::module_& m);
+void bind_test_hooks(py::module_& m);
 }  // namespace ccinfer::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -64,31 +64,7 @@ PYBIND11_MODULE(_core, m) {
         },
         py::arg("n"));
     m.def("max_num_threads", &max_num_threads);
-    // The non-finite input scan every model entry point runs (ccinfer/finite.h), for tests
-    // and for timing it against a whole call.
-    m.def(
-        "_first_non_finite",
-        [](const py::handle& x_obj) {
-            const py::array x = bindings::checked_array<float>("_first_non_finite", "x", x_obj,
-                                                               {bindings::kAnyDim});
-            return first_non_finite(static_cast<const float*>(x.data()), x.size());
-        },
-        py::arg("x"));
     m.def("get_num_threads", &get_num_threads);
-    // Test-only: breaks a kernel precondition (rows not increasing) on purpose, so a test can
-    // see, in a subprocess, that a build with CCINFER_DCHECK aborts naming the file and line.
-    // Without DCHECKs the call is harmless (one tiny product into a local buffer).
-    m.def("_violate_kernel_precondition", [] {
-        // sparse_input_gemv_nz passes its row list to the kernel unchecked; {2, 0} is not
-        // increasing (the kernel's precondition).
-        const float wt[3] = {1.0f, 2.0f, 3.0f};
-        const int32_t nz_index[1] = {0};
-        const float nz_value[1] = {1.0f};
-        const int32_t rows[2] = {2, 0};
-        float out[3] = {};
-        sparse_input_gemv_nz(wt, 3, 3, nz_index, nz_value, 1, rows, 2, nullptr, out);
-        return out[0] + out[2];
-    });
 
     py::module_ kernels = m.def_submodule("kernels", "Kernels: conditional and dense baselines");
     bindings::bind_dense(kernels);
@@ -99,8 +75,26 @@ PYBIND11_MODULE(_core, m) {
     bindings::bind_panel_gemm(kernels);
     bindings::bind_sign_estimator(kernels);
     bindings::bind_membw(kernels);
+    kernels.def(
+        "kernel_list",
+        [] {
+            py::list out;
+            for (const KernelListing& k : kernel_listing()) {
+                py::dict d;
+                d["name"] = k.name;
+                d["entry"] = k.entry;
+                d["reference"] = k.reference;
+                py::dict code;
+                for (const auto& [isa, set] : k.code) code[py::str(isa)] = set;
+                d["code"] = code;
+                out.append(d);
+            }
+            return out;
+        },
+        "The kernels this build compiles (cpp/src/kernels/kernel_list.h), in table order.");
     bindings::bind_cond_mlp(m);
     bindings::bind_tree_gated(m);
     bindings::bind_gru(m);
     bindings::bind_format(m);
+    bindings::bind_test_hooks(m);
 }

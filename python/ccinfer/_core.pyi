@@ -191,7 +191,6 @@ def _check_alloc(
     count_b: typing.SupportsIndex,
     elem_size: typing.SupportsInt,
 ) -> None: ...
-def _first_non_finite(x: typing.Any) -> int: ...
 def set_isa(name: str) -> None: ...
 def read_model_bytes(
     data: bytes, where: str
@@ -213,3 +212,4 @@ def tree_table_shape(
 TREE_MAX_DEPTH: int = 24
 TREE_MAX_TABLE_BYTES: int = 4294967296
 kernels: types.ModuleType
+_testing: types.ModuleType  # entry points for the tests only (cpp/bindings/bind_test_hooks.cpp)

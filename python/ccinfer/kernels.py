@@ -40,6 +40,15 @@ The batch (server) path and the estimator:
   rows of a ReLU layer predicted active, ``A @ (B @ x) + bias > tau``; ``predict(x)`` gives
   int32 rows, ascending, ``predict_batch(X)`` an (n, m) bool mask.
 
+The listing:
+
+- ``kernel_list()``: the single-threaded kernels under the functions above and the models, as
+  this build compiles them, in dispatch-table order, read from the one list of kernels in
+  ``cpp/src/kernels/kernel_list.h``: per kernel a dict of ``name``, ``entry`` (where Python
+  reaches it, relative to the ``ccinfer`` package), ``reference`` (the NumPy function every
+  ISA's version is tested against) and ``code`` (per compiled ISA, the kernel set whose code
+  it runs: its own, or the one it borrows where it has no port of its own).
+
 For the benchmark report:
 
 - ``memory_bandwidth(mb=64.0, threads=None, repeats=5)``: STREAM-style copy and triad over
@@ -57,6 +66,7 @@ from ._core.kernels import (
     cond_gemv_batch,
     dense_gemm,
     dense_gemv,
+    kernel_list,
     memory_bandwidth,
     panel_gemm,
     sparse_input_gemv,
@@ -71,6 +81,7 @@ __all__ = [
     "cond_gemv_batch",
     "dense_gemm",
     "dense_gemv",
+    "kernel_list",
     "memory_bandwidth",
     "panel_gemm",
     "sparse_input_gemv",

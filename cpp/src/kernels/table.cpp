@@ -8,7 +8,7 @@ namespace ccinfer::kernels {
 
 // One table per compiled ISA, inside its namespace so that each name of the kernel list
 // finds that ISA's definition.
-#define CCINFER_TABLE_ENTRY(name, Fn) name,
+#define CCINFER_TABLE_ENTRY(name, Fn, ...) name,
 #define CCINFER_DEFINE_TABLE(ns, isa_enum)                                             \
     namespace ns {                                                                     \
     const KernelTable kTable{Isa::isa_enum, CCINFER_KERNEL_LIST(CCINFER_TABLE_ENTRY)}; \

@@ -106,7 +106,7 @@ using TanhGateArrayFn = void (*)(const float* x, int64_t n, float* y);
 
 struct KernelTable {
     Isa isa;
-#define CCINFER_TABLE_FIELD(name, Fn) Fn name;
+#define CCINFER_TABLE_FIELD(name, Fn, ...) Fn name;
     CCINFER_KERNEL_LIST(CCINFER_TABLE_FIELD)
 #undef CCINFER_TABLE_FIELD
 };
@@ -141,7 +141,7 @@ const KernelTable& table_for(Isa isa);
 // Every kernel of every compiled ISA, as a constant pointer: ccinfer::kernels::<isa>::<name>,
 // defined (constant-initialised, so usable from any static initialiser) in the <isa>.cpp of
 // the kernel's folder.
-#define CCINFER_DECLARE_KERNEL(name, Fn) extern const Fn name;
+#define CCINFER_DECLARE_KERNEL(name, Fn, ...) extern const Fn name;
 #define CCINFER_DECLARE_ISA(ns, isa)            \
     namespace ccinfer::kernels::ns {            \
     CCINFER_KERNEL_LIST(CCINFER_DECLARE_KERNEL) \
