@@ -31,8 +31,7 @@ struct PyGRUStack {
 size_t layer_index(const char* fn, const GRUState& s, const py::handle& obj) {
     const int64_t l = checked_int(fn, "layer", obj);
     if (l < 0 || l >= static_cast<int64_t>(s.num_layers()))
-        fail(fn, "layer must be in [0, " + std::to_string(s.num_layers()) + "), got " +
-                     std::to_string(l));
+        fail(fn, str("layer must be in [0, ", s.num_layers(), "), got ", l));
     return static_cast<size_t>(l);
 }
 
@@ -88,7 +87,7 @@ std::unique_ptr<PyGRUStack> make_stack(const py::list& layers, bool token_input,
         const bool ranked = spec.contains("rank") && !spec["rank"].is_none();
         in.rank = ranked ? spec["rank"].cast<int64_t>() : 0;
         if (in.h < 1 || (ranked && in.rank < 1))
-            fail(fn, "layer " + std::to_string(l) + ": hidden and rank must be >= 1");
+            fail(fn, str("layer ", l, ": hidden and rank must be >= 1"));
         layer_arrays(fn, spec["arrays"].cast<py::dict>(), in, keep);
         inits.push_back(in);
         d = in.h;
@@ -132,9 +131,8 @@ std::unique_ptr<GRUState> restore_state(const py::tuple& t) {
     // The version first: a pickle from another version may have another layout.
     if (t.size() >= 1 && py::isinstance<py::int_>(t[0]) &&
         checked_int(fn, "version", t[0]) != kStatePickleVersion)
-        fail(fn, "pickle version " + std::to_string(checked_int(fn, "version", t[0])) +
-                     " is not supported (this ccinfer reads version " +
-                     std::to_string(kStatePickleVersion) + ")");
+        fail(fn, str("pickle version ", checked_int(fn, "version", t[0]),
+                     " is not supported (this ccinfer reads version ", kStatePickleVersion, ")"));
     if (t.size() != 4 || !py::isinstance<py::int_>(t[0]) || !py::isinstance<py::int_>(t[1]) ||
         !py::isinstance<py::list>(t[2]) || !py::isinstance<py::list>(t[3]))
         fail(fn,
@@ -142,12 +140,12 @@ std::unique_ptr<GRUState> restore_state(const py::tuple& t) {
     const int64_t n = checked_int(fn, "batch", t[1]);
     const auto layers = t[2].cast<py::list>();
     if (n < 1 || layers.empty())
-        fail(fn, "a state needs batch >= 1 and at least one layer, got batch " + std::to_string(n) +
-                     " and " + std::to_string(layers.size()) + " layers");
+        fail(fn, str("a state needs batch >= 1 and at least one layer, got batch ", n, " and ",
+                     layers.size(), " layers"));
     std::vector<py::array> arrays;
     std::vector<int64_t> widths;
     for (size_t l = 0; l < layers.size(); ++l) {
-        const std::string name = "h[" + std::to_string(l) + "]";
+        const std::string name = str("h[", l, "]");
         arrays.push_back(checked_array<float>(fn, name.c_str(), layers[l], {n, kAnyDim}));
         widths.push_back(arrays.back().shape(1));
         if (widths.back() < 1) fail(fn, name + " has no units");
@@ -156,8 +154,7 @@ std::unique_ptr<GRUState> restore_state(const py::tuple& t) {
     }
     const auto counts = t[3].cast<py::list>();
     if (static_cast<int64_t>(counts.size()) != n)
-        fail(fn, "expected a step count per stream (" + std::to_string(n) + "), got " +
-                     std::to_string(counts.size()));
+        fail(fn, str("expected a step count per stream (", n, "), got ", counts.size()));
     std::vector<int64_t> steps;
     for (const auto& c : counts) {
         steps.push_back(checked_int(fn, "steps", c));
@@ -363,8 +360,8 @@ void bind_gru(py::module_& m) {
                 const char* fn = "GRUStack.step";
                 GRUState& state = checked_state(fn, state_obj);
                 if (token < 0 || token >= p.model->input_size())
-                    fail(fn, "token id " + std::to_string(token) + " is out of range [0, " +
-                                 std::to_string(p.model->input_size()) + ")");
+                    fail(fn, str("token id ", token, " is out of range [0, ", p.model->input_size(),
+                                 ")"));
                 py::array_t<float> out(p.model->output_size());
                 float* o = out.mutable_data();
                 {
@@ -403,10 +400,9 @@ void bind_gru(py::module_& m) {
                            : checked_array<float>(fn, "X", x_obj, {kAnyDim, p.model->input_size()});
                 const int64_t n = x.shape(0);
                 if (n != state.batch())
-                    fail(fn, "state holds " + std::to_string(state.batch()) + " stream(s), X has " +
-                                 std::to_string(n));
-                check_alloc(std::string(fn) + ": logits of " + std::to_string(n) + " streams", n,
-                            p.model->output_size(), sizeof(float));
+                    fail(fn, str("state holds ", state.batch(), " stream(s), X has ", n));
+                check_alloc(str(fn, ": logits of ", n, " streams"), n, p.model->output_size(),
+                            sizeof(float));
                 py::array_t<float> out({n, p.model->output_size()});
                 const void* xp = x.data();
                 float* o = out.mutable_data();
@@ -431,8 +427,7 @@ void bind_gru(py::module_& m) {
                                      : checked_array<float>(fn, "sequence", x_obj,
                                                             {kAnyDim, p.model->input_size()});
                 const int64_t T = x.shape(0), V = p.model->output_size();
-                check_alloc(std::string(fn) + ": logits of " + std::to_string(T) + " steps", T, V,
-                            sizeof(float));
+                check_alloc(str(fn, ": logits of ", T, " steps"), T, V, sizeof(float));
                 py::array_t<float> out({T, V});
                 const void* xp = x.data();
                 float* o = out.mutable_data();

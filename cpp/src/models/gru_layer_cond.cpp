@@ -46,7 +46,12 @@ int64_t CondLayer::step(const StreamStep& s) const {
         kernel.gemv_rows(w_zl_.data(), d_, d_, s.x, s.iota, r, b_zl_.data(), ux);
     kernel.gemv_rows(u_zl_.data(), h, h, s.h, s.iota, r, nullptr, uh);
     for (int64_t j = 0; j < r; ++j) ux[j] = std::max(ux[j] + uh[j], 0.0f);
-    const int64_t na = z_of(ux, uh, s.z, s.units, s.nz);
+    int32_t* units = s.units;  // locals: the loops below store through none of them
+    int32_t* rows = s.rows;
+    const float* z = s.z;
+    const float* hs = s.h;
+    float* hn = s.hn;
+    const int64_t na = z_of(ux, uh, s.z, units, s.nz);
 
     // The active units in chunks claimed from the shared cursor.
     const int64_t chunk = s.nt == 1 ? std::max<int64_t>(na, 1) : kStreamUnitsPerClaim;
@@ -54,17 +59,17 @@ int64_t CondLayer::step(const StreamStep& s) const {
     for (int64_t a0; (a0 = claim(s.cursor, chunk)) < na;) {
         const int64_t a1 = std::min(na, a0 + chunk);
         for (int64_t a = a0; a < a1; ++a) {
-            s.rows[2 * (a - a0)] = 2 * s.units[a];
-            s.rows[2 * (a - a0) + 1] = 2 * s.units[a] + 1;
+            rows[2 * (a - a0)] = 2 * units[a];
+            rows[2 * (a - a0) + 1] = 2 * units[a] + 1;
         }
         const int64_t nrows = 2 * (a1 - a0);
-        if (!lookup_) w_ih().gemv_rows(d_, d_, s.x, s.rows, nrows, b_ih_.data(), s.gx);
-        w_hh().gemv_rows(h, h, s.h, s.rows, nrows, b_hh_.data(), s.gh);
-        kernel.gru_cond_units(gx, nullptr, s.gh, nullptr, s.z, s.h, s.units + a0, a1 - a0, s.hn);
+        if (!lookup_) w_ih().gemv_rows(d_, d_, s.x, rows, nrows, b_ih_.data(), s.gx);
+        w_hh().gemv_rows(h, h, hs, rows, nrows, b_hh_.data(), s.gh);
+        kernel.gru_cond_units(gx, nullptr, s.gh, nullptr, z, hs, units + a0, a1 - a0, hn);
     }
     const int64_t u0 = h * s.ith / s.nt, u1 = h * (s.ith + 1) / s.nt;
     for (int64_t i = u0; i < u1; ++i)  // units with z = 0 keep their state
-        if (!(s.z[i] > 0.0f)) s.hn[i] = s.h[i];
+        if (!(z[i] > 0.0f)) hn[i] = hs[i];
     return na;
 }
 
