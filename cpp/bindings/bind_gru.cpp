@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "ccinfer/check.h"
 #include "ccinfer/finite.h"
 #include "ccinfer/gru.h"
 #include "ccinfer/sizes.h"
@@ -29,31 +30,44 @@ struct PyGRUStack {
 size_t layer_index(const char* fn, const GRUState& s, const py::handle& obj) {
     const int64_t l = checked_int(fn, "layer", obj);
     if (l < 0 || l >= static_cast<int64_t>(s.num_layers()))
-        fail(fn, "layer must be in [0, " + std::to_string(s.num_layers()) + "), got " +
-                     std::to_string(l));
+        fail(fn, str("layer must be in [0, ", s.num_layers(), "), got ", l));
     return static_cast<size_t>(l);
 }
 
-const float* tensor(const char* fn, const py::dict& arrays, const char* name,
-                    std::initializer_list<int64_t> shape, std::vector<py::array>& keep) {
-    if (!arrays.contains(name)) fail(fn, std::string("missing array ") + name);
-    py::array a = checked_array<float>(fn, name, arrays[name], shape);
-    keep.push_back(a);
-    return static_cast<const float*>(a.data());
+/// A layer array of the schema (1-D or 2-D) checked as T: ValueError naming it when it is
+/// missing or of another shape or dtype.
+template <typename T>
+py::array schema_array(const char* fn, const GruTensorSpec& t, const py::object& obj) {
+    CCINFER_DCHECK(t.shape.size() == 1 || t.shape.size() == 2);
+    return t.shape.size() == 1 ? checked_array<T>(fn, t.name, obj, {t.shape[0]})
+                               : checked_array<T>(fn, t.name, obj, {t.shape[0], t.shape[1]});
 }
 
-/// A float16 array's bit patterns (checked as uint16 of the same shape), or nullptr when the
-/// array is not float16 (then it must be float32: see tensor()).
-const uint16_t* half_tensor(const char* fn, const py::dict& arrays, const char* name,
-                            std::initializer_list<int64_t> shape, std::vector<py::array>& keep) {
-    if (!arrays.contains(name)) fail(fn, std::string("missing array ") + name);
-    const py::object obj = arrays[name];
-    if (!py::isinstance<py::array>(obj) ||
-        !has_dtype(py::reinterpret_borrow<py::array>(obj), py::dtype("float16")))
-        return nullptr;
-    py::array a = checked_array<uint16_t>(fn, name, obj.attr("view")("uint16"), shape);
-    keep.push_back(a);
-    return static_cast<const uint16_t*>(a.data());
+py::object schema_entry(const char* fn, const py::dict& arrays, const GruTensorSpec& t) {
+    if (!arrays.contains(t.name)) fail(fn, std::string("missing array ") + t.name);
+    return arrays[t.name];
+}
+
+/// The layer's arrays, as its kind's schema lists them (gru_layer_tensors), into `in`. W_ih
+/// and W_hh may both come as float16: the layer keeps them in half precision.
+void layer_arrays(const char* fn, const py::dict& a, GruLayerInit& in,
+                  std::vector<py::array>& keep) {
+    const std::vector<GruTensorSpec> specs = gru_layer_tensors(in.kind, in.d, in.h, in.rank);
+    for (const GruTensorSpec& t : specs) {
+        if (!t.half_field) continue;
+        const py::object obj = schema_entry(fn, a, t);
+        if (!py::isinstance<py::array>(obj) ||
+            !has_dtype(py::reinterpret_borrow<py::array>(obj), py::dtype("float16")))
+            continue;
+        keep.push_back(schema_array<uint16_t>(fn, t, obj.attr("view")("uint16")));
+        in.*t.half_field = static_cast<const uint16_t*>(keep.back().data());
+    }
+    if (!in.w_ih_f16 != !in.w_hh_f16) fail(fn, "W_ih and W_hh must both be float16 or float32");
+    for (const GruTensorSpec& t : specs) {
+        if (t.half_field && in.*t.half_field) continue;
+        keep.push_back(schema_array<float>(fn, t, schema_entry(fn, a, t)));
+        in.*t.field = static_cast<const float*>(keep.back().data());
+    }
 }
 
 std::unique_ptr<PyGRUStack> make_stack(const py::list& layers, bool token_input, int64_t input_size,
@@ -68,35 +82,14 @@ std::unique_ptr<PyGRUStack> make_stack(const py::list& layers, bool token_input,
         in.kind = parse_gru_kind(spec["kind"].cast<std::string>());
         in.d = d;
         in.h = spec["hidden"].cast<int64_t>();
-        in.rank = in.kind == GruKind::kDense ? 0 : spec["rank"].cast<int64_t>();
-        if (in.h < 1 || (in.kind != GruKind::kDense && in.rank < 1))
-            fail(fn, "layer " + std::to_string(l) + ": hidden and rank must be >= 1");
-        const py::dict a = spec["arrays"].cast<py::dict>();
-        const int64_t G = in.kind == GruKind::kDense ? 3 : 2, h = in.h, r = in.rank;
-        // float16 W_ih and W_hh: the layer keeps them in half precision.
-        in.w_ih_f16 = half_tensor(fn, a, "W_ih", {G * h, d}, keep);
-        in.w_hh_f16 = half_tensor(fn, a, "W_hh", {G * h, h}, keep);
-        if (!in.w_ih_f16 != !in.w_hh_f16) fail(fn, "W_ih and W_hh must both be float16 or float32");
-        if (!in.w_ih_f16) {
-            in.w_ih = tensor(fn, a, "W_ih", {G * h, d}, keep);
-            in.w_hh = tensor(fn, a, "W_hh", {G * h, h}, keep);
-        }
-        in.b_ih = tensor(fn, a, "b_ih", {G * h}, keep);
-        in.b_hh = tensor(fn, a, "b_hh", {G * h}, keep);
-        if (in.kind != GruKind::kDense) {
-            in.w_zl = tensor(fn, a, "W_zl", {r, d}, keep);
-            in.u_zl = tensor(fn, a, "U_zl", {r, h}, keep);
-            in.b_zl = tensor(fn, a, "b_zl", {r}, keep);
-        }
-        if (in.kind == GruKind::kLowRank) {
-            in.w_z = tensor(fn, a, "W_z", {h, r}, keep);
-            in.b_z = tensor(fn, a, "b_z", {h}, keep);
-        } else if (in.kind == GruKind::kBlock) {
-            in.z_scale = tensor(fn, a, "z_scale", {r}, keep);
-            in.z_shift = tensor(fn, a, "z_shift", {r}, keep);
-        }
+        // rank: None for a dense layer.
+        const bool ranked = spec.contains("rank") && !spec["rank"].is_none();
+        in.rank = ranked ? spec["rank"].cast<int64_t>() : 0;
+        if (in.h < 1 || (ranked && in.rank < 1))
+            fail(fn, str("layer ", l, ": hidden and rank must be >= 1"));
+        layer_arrays(fn, spec["arrays"].cast<py::dict>(), in, keep);
         inits.push_back(in);
-        d = h;
+        d = in.h;
     }
     if (inits.empty()) fail(fn, "needs at least one layer");
     py::array w_out = checked_array<float>(fn, "W_out", w_out_obj, {kAnyDim, d});
@@ -137,9 +130,8 @@ std::unique_ptr<GRUState> restore_state(const py::tuple& t) {
     // The version first: a pickle from another version may have another layout.
     if (t.size() >= 1 && py::isinstance<py::int_>(t[0]) &&
         checked_int(fn, "version", t[0]) != kStatePickleVersion)
-        fail(fn, "pickle version " + std::to_string(checked_int(fn, "version", t[0])) +
-                     " is not supported (this ccinfer reads version " +
-                     std::to_string(kStatePickleVersion) + ")");
+        fail(fn, str("pickle version ", checked_int(fn, "version", t[0]),
+                     " is not supported (this ccinfer reads version ", kStatePickleVersion, ")"));
     if (t.size() != 4 || !py::isinstance<py::int_>(t[0]) || !py::isinstance<py::int_>(t[1]) ||
         !py::isinstance<py::list>(t[2]) || !py::isinstance<py::list>(t[3]))
         fail(fn,
@@ -147,12 +139,12 @@ std::unique_ptr<GRUState> restore_state(const py::tuple& t) {
     const int64_t n = checked_int(fn, "batch", t[1]);
     const auto layers = t[2].cast<py::list>();
     if (n < 1 || layers.empty())
-        fail(fn, "a state needs batch >= 1 and at least one layer, got batch " + std::to_string(n) +
-                     " and " + std::to_string(layers.size()) + " layers");
+        fail(fn, str("a state needs batch >= 1 and at least one layer, got batch ", n, " and ",
+                     layers.size(), " layers"));
     std::vector<py::array> arrays;
     std::vector<int64_t> widths;
     for (size_t l = 0; l < layers.size(); ++l) {
-        const std::string name = "h[" + std::to_string(l) + "]";
+        const std::string name = str("h[", l, "]");
         arrays.push_back(checked_array<float>(fn, name.c_str(), layers[l], {n, kAnyDim}));
         widths.push_back(arrays.back().shape(1));
         if (widths.back() < 1) fail(fn, name + " has no units");
@@ -161,8 +153,7 @@ std::unique_ptr<GRUState> restore_state(const py::tuple& t) {
     }
     const auto counts = t[3].cast<py::list>();
     if (static_cast<int64_t>(counts.size()) != n)
-        fail(fn, "expected a step count per stream (" + std::to_string(n) + "), got " +
-                     std::to_string(counts.size()));
+        fail(fn, str("expected a step count per stream (", n, "), got ", counts.size()));
     std::vector<int64_t> steps;
     for (const auto& c : counts) {
         steps.push_back(checked_int(fn, "steps", c));
@@ -187,6 +178,22 @@ py::array token_array(const char* fn, const char* name, const py::handle& obj) {
 }  // namespace
 
 void bind_gru(py::module_& m) {
+    // The layer schema, written once in the core (gru_layer_tensors): python/ccinfer/gru.py
+    // reads the kinds and their arrays from here.
+    m.def(
+        "_gru_layer_tensors",
+        [](const std::string& kind, int64_t d, int64_t h, int64_t r) {
+            py::list out;
+            for (const GruTensorSpec& t : gru_layer_tensors(parse_gru_kind(kind), d, h, r))
+                out.append(py::make_tuple(t.name, py::tuple(py::cast(t.shape))));
+            return out;
+        },
+        py::arg("kind"), py::arg("d"), py::arg("h"), py::arg("rank"),
+        "The arrays of a GRU layer of `kind` (dense, lowrank, block): [(name, shape)] in order, "
+        "for input width d, h units and rank / gating `rank` (ignored by dense).");
+    py::list kinds;
+    for (GruKind kind : kGruKinds) kinds.append(gru_kind_name(kind));
+    m.attr("_GRU_KINDS") = py::tuple(kinds);
     py::class_<GRUState, std::unique_ptr<GRUState>>(
         m, "GRUState",
         "The recurrent state of one or more streams of one GRUStack (make it with "
@@ -286,8 +293,8 @@ void bind_gru(py::module_& m) {
                 const char* fn = "GRUStack.step";
                 GRUState& state = checked_state(fn, state_obj);
                 if (token < 0 || token >= p.model->input_size())
-                    fail(fn, "token id " + std::to_string(token) + " is out of range [0, " +
-                                 std::to_string(p.model->input_size()) + ")");
+                    fail(fn, str("token id ", token, " is out of range [0, ", p.model->input_size(),
+                                 ")"));
                 py::array_t<float> out(p.model->output_size());
                 float* o = out.mutable_data();
                 {
@@ -326,10 +333,9 @@ void bind_gru(py::module_& m) {
                            : checked_array<float>(fn, "X", x_obj, {kAnyDim, p.model->input_size()});
                 const int64_t n = x.shape(0);
                 if (n != state.batch())
-                    fail(fn, "state holds " + std::to_string(state.batch()) + " stream(s), X has " +
-                                 std::to_string(n));
-                check_alloc(std::string(fn) + ": logits of " + std::to_string(n) + " streams", n,
-                            p.model->output_size(), sizeof(float));
+                    fail(fn, str("state holds ", state.batch(), " stream(s), X has ", n));
+                check_alloc(str(fn, ": logits of ", n, " streams"), n, p.model->output_size(),
+                            sizeof(float));
                 py::array_t<float> out({n, p.model->output_size()});
                 const void* xp = x.data();
                 float* o = out.mutable_data();
@@ -354,8 +360,7 @@ void bind_gru(py::module_& m) {
                                      : checked_array<float>(fn, "sequence", x_obj,
                                                             {kAnyDim, p.model->input_size()});
                 const int64_t T = x.shape(0), V = p.model->output_size();
-                check_alloc(std::string(fn) + ": logits of " + std::to_string(T) + " steps", T, V,
-                            sizeof(float));
+                check_alloc(str(fn, ": logits of ", T, " steps"), T, V, sizeof(float));
                 py::array_t<float> out({T, V});
                 const void* xp = x.data();
                 float* o = out.mutable_data();

@@ -191,6 +191,13 @@ def _check_alloc(
     count_b: typing.SupportsIndex,
     elem_size: typing.SupportsInt,
 ) -> None: ...
+def _gru_layer_tensors(
+    kind: str, d: typing.SupportsInt, h: typing.SupportsInt, rank: typing.SupportsInt
+) -> list[tuple[str, tuple[int, ...]]]:
+    """The arrays of a GRU layer of ``kind``: [(name, shape)] in order (the core's schema)."""
+
+_GRU_KINDS: tuple[str, ...]
+
 def set_isa(name: str) -> None: ...
 def read_model_bytes(
     data: bytes, where: str

@@ -38,13 +38,17 @@ from .io import (
     require_tensor,
 )
 
-KINDS = ("dense", "lowrank", "block")
-#: The arrays of each layer kind (docs/format.md).
-LAYER_ARRAYS = {
-    "dense": ("W_ih", "W_hh", "b_ih", "b_hh"),
-    "lowrank": ("W_ih", "W_hh", "b_ih", "b_hh", "W_zl", "U_zl", "b_zl", "W_z", "b_z"),
-    "block": ("W_ih", "W_hh", "b_ih", "b_hh", "W_zl", "U_zl", "b_zl", "z_scale", "z_shift"),
-}
+#: The layer kinds and the arrays of each (docs/format.md), as the C++ core defines them.
+KINDS: tuple[str, ...] = tuple(_core._GRU_KINDS)
+
+
+def layer_shapes(kind: str, d: int, h: int, rank: int | None) -> dict[str, tuple[int, ...]]:
+    """The shape of every array of a layer of ``kind`` with input width ``d``, ``h`` units and
+    rank (``"lowrank"``) or gating ``g`` (``"block"``) ``rank``, in the core's order."""
+    return dict(_core._gru_layer_tensors(kind, d, h, 0 if rank is None else rank))
+
+
+LAYER_ARRAYS: dict[str, tuple[str, ...]] = {k: tuple(layer_shapes(k, 1, 1, 1)) for k in KINDS}
 _MAX_WIDTH = 1 << 20
 _MAX_LAYERS = 1024  # what a model file may declare
 
@@ -52,20 +56,6 @@ GRUState = _core.GRUState
 #: Storage of the large matrices W_ih and W_hh (GRUStack ``weights``).
 WEIGHT_DTYPES = ("float32", "float16")
 _FLOAT16_MAX = float(np.finfo(np.float16).max)
-
-
-def layer_shapes(kind: str, d: int, h: int, rank: int | None) -> dict[str, tuple[int, ...]]:
-    """The shape of every array of a layer of ``kind`` with input width ``d``, ``h`` units and
-    rank (``"lowrank"``) or gating ``g`` (``"block"``) ``rank``."""
-    g = 3 if kind == "dense" else 2
-    shapes = {"W_ih": (g * h, d), "W_hh": (g * h, h), "b_ih": (g * h,), "b_hh": (g * h,)}
-    if kind != "dense":
-        shapes.update({"W_zl": (rank, d), "U_zl": (rank, h), "b_zl": (rank,)})
-    if kind == "lowrank":
-        shapes.update({"W_z": (h, rank), "b_z": (h,)})
-    elif kind == "block":
-        shapes.update({"z_scale": (rank,), "z_shift": (rank,)})
-    return shapes
 
 
 def _to_half(where: str, a: np.ndarray) -> np.ndarray:

@@ -33,7 +33,7 @@ namespace ccinfer {
 
 namespace detail {
 struct BatchPanels;  // the batch step's packed weights (cpp/src/models/gru_panels.h)
-struct LayerPanels;
+class GruLayer;      // one layer (cpp/src/models/gru_layer.h)
 }  // namespace detail
 
 /// A single-stream step opens one parallel region with one barrier per layer, and a barrier
@@ -45,6 +45,8 @@ constexpr int64_t kGruStepWorkPerThreadScale = 8;
 
 /// The kind of one GRU layer.
 enum class GruKind : int { kDense = 0, kLowRank = 1, kBlock = 2 };
+/// Every kind, in enumerator order.
+constexpr GruKind kGruKinds[] = {GruKind::kDense, GruKind::kLowRank, GruKind::kBlock};
 
 const char* gru_kind_name(GruKind kind);
 /// Throws std::invalid_argument for an unknown name ("dense", "lowrank", "block").
@@ -77,6 +79,22 @@ struct GruLayerInit {
     const uint16_t* w_ih_f16 = nullptr;
     const uint16_t* w_hh_f16 = nullptr;
 };
+
+/// One array of a layer kind: its name (as in model files and the Python API), its shape for
+/// a layer with input width d, h units and rank (gating) r, and the GruLayerInit field that
+/// takes it (half_field: where it may come as binary16 instead, W_ih and W_hh only).
+struct GruTensorSpec {
+    const char* name;
+    std::vector<int64_t> shape;
+    const float* GruLayerInit::* field;
+    const uint16_t* GruLayerInit::* half_field = nullptr;
+};
+
+/// The schema of a layer kind, written once (each kind's file, cpp/src/models/gru_layer_*.cpp):
+/// its arrays in order, with their shapes for input width d (V for token input), h units and
+/// rank / gating r (ignored by a dense layer). The binding and the Python package read it
+/// from here.
+std::vector<GruTensorSpec> gru_layer_tensors(GruKind kind, int64_t d, int64_t h, int64_t r);
 
 /// Counters of what the steps did for one layer.
 struct GruLayerStats {
@@ -160,6 +178,7 @@ class GRUState {
 struct GruWorkspace {
     int64_t capacity = 0;            ///< streams the batch buffers hold
     int threads = 1;                 ///< threads the per-thread buffers hold
+    int64_t h_max = 0, r_max = 0;    ///< the per-thread slices: widest layer, largest rank
     AlignedBuffer<float> gx, gh;     ///< input and recurrent pre-activations, (n, 3 h_max)
     AlignedBuffer<float> zlr;        ///< z^lr, 2 r_max per sample or per thread
     AlignedBuffer<float> z;          ///< z, h_max per sample or per thread
@@ -186,12 +205,12 @@ class GRUStack {
              const float* b_out, int64_t v_out);
 
     bool token_input() const { return token_input_; }
-    int64_t input_size() const { return layers_.front().d; }  ///< V or d
+    int64_t input_size() const;  ///< V or d
     int64_t output_size() const { return v_out_; }
     size_t num_layers() const { return layers_.size(); }
-    GruKind kind(size_t l) const { return layers_[l].kind; }
-    int64_t hidden(size_t l) const { return layers_[l].h; }
-    int64_t rank(size_t l) const { return layers_[l].rank; }
+    GruKind kind(size_t l) const;
+    int64_t hidden(size_t l) const;
+    int64_t rank(size_t l) const;
     uint64_t id() const { return id_; }
 
     /// A zero state for n >= 1 streams.
@@ -233,25 +252,6 @@ class GRUStack {
     int64_t dense_macs() const;
 
   private:
-    struct Layer {
-        GruKind kind;
-        int64_t d, h, rank, gates;  ///< gates: rows per unit (3 dense, 2 conditional)
-        AlignedBuffer<float> w_ih;  ///< (gates h, d) unit-interleaved; token input: (d, gates h)
-                                    ///< with b_ih added (the lookup table)
-        AlignedBuffer<float> w_hh;  ///< (gates h, h) unit-interleaved
-        /// Half-precision layers: W_ih (unless a lookup) and W_hh here, same layouts, and
-        /// the float32 buffers above empty (a lookup table stays float32).
-        AlignedBuffer<uint16_t> w_ih16, w_hh16;
-        AlignedBuffer<float> b_ih, b_hh;  ///< (gates h) unit-interleaved
-        AlignedBuffer<float> w_zl;        ///< (rank, d); token input: (d, rank) with b_zl added
-        AlignedBuffer<float> u_zl;        ///< (rank, h)
-        AlignedBuffer<float> b_zl;        ///< (rank)
-        AlignedBuffer<float> w_zt, b_z;   ///< W_z transposed (rank, h), b_z (h): kLowRank
-        AlignedBuffer<float> z_scale, z_shift;  ///< (rank): kBlock
-        AlignedBuffer<int32_t> all_rows;        ///< 0 .. gates h - 1
-        bool lookup = false;                    ///< token input (layer 0)
-    };
-
     void check_step(const char* fn, GRUState& state, int64_t n, const GruWorkspace& ws) const;
     /// Throws std::invalid_argument unless tokens[0:n] are in [0, input_size()).
     void check_tokens(const char* fn, const int32_t* tokens, int64_t n, const char* what) const;
@@ -259,18 +259,10 @@ class GRUStack {
                    GruWorkspace& ws) const;
     void step_batch_impl(const int32_t* tokens, const float* x, GRUState& state, float* logits,
                          GruWorkspace& ws) const;
-    /// z path of layer l for one stream: z^lr into zlr (2 rank: z^lr, then scratch), z into z
-    /// (h), returns active units written to units (may be nullptr); nz: scratch for rank int32.
-    int64_t z_path(const Layer& layer, int32_t token, const float* x, const float* h, float* zlr,
-                   float* z, int32_t* units, int32_t* nz) const;
 
-    /// The z path of layer l for n streams at once (GEMMs with the block kernel, the streams
-    /// split among the threads): z into ws.z (n, h), returns the active (stream, unit) pairs.
-    int64_t z_path_batch(const Layer& layer, const detail::LayerPanels& panels,
-                         const int32_t* tokens, const float* x, const float* h, int64_t n,
-                         GruWorkspace& ws) const;
-
-    std::vector<Layer> layers_;
+    /// The layers, one class per kind (cpp/src/models/gru_layer.h); immutable, so copies of
+    /// the stack share them.
+    std::vector<std::shared_ptr<const detail::GruLayer>> layers_;
     bool token_input_;
     int64_t v_out_;
     AlignedBuffer<float> w_out_, b_out_;

@@ -1,6 +1,6 @@
 // The gate maths unit by unit with the functions of ccinfer/gate_math.h: the reference.
+#include "../table.h"
 #include "ccinfer/gate_math.h"
-#include "gru_gates.h"
 
 namespace ccinfer::kernels::scalar {
 namespace {

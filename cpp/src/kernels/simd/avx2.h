@@ -56,6 +56,35 @@ struct Avx2 {
         return _mm_cvtss_f32(s);
     }
 
+    static V sub(V a, V b) { return _mm256_sub_ps(a, b); }
+    static V div(V a, V b) { return _mm256_div_ps(a, b); }
+    /// min(a, b) is a < b ? a : b, max(a, b) is a > b ? a : b: b when either is NaN.
+    static V min(V a, V b) { return _mm256_min_ps(a, b); }
+    /// Bitwise, on the lanes' bit patterns; andnot(a, b) is ~a & b.
+    static V bit_and(V a, V b) { return _mm256_and_ps(a, b); }
+    static V bit_andnot(V a, V b) { return _mm256_andnot_ps(a, b); }
+    static V bit_or(V a, V b) { return _mm256_or_ps(a, b); }
+    static V bit_xor(V a, V b) { return _mm256_xor_ps(a, b); }
+    /// Round to the nearest integer, ties to even.
+    static V round(V v) {
+        return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    }
+    /// 2^n for integral n in [-126, 127], built from the exponent bits.
+    static V pow2(V n) {
+        const __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
+    }
+
+    /// The lanes where a comparison holds (all bits set there).
+    using Cmp = __m256;
+    static Cmp lt(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }  ///< false for NaN
+    static Cmp gt(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }  ///< false for NaN
+    static Cmp is_nan(V a) { return _mm256_cmp_ps(a, a, _CMP_UNORD_Q); }
+    /// c ? a : b lane by lane.
+    static V select(Cmp c, V a, V b) { return _mm256_blendv_ps(b, a, c); }
+    /// Bit i set where lane i of c holds.
+    static unsigned bits(Cmp c) { return static_cast<unsigned>(_mm256_movemask_ps(c)); }
+
     static void prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
     static void prefetch_l2(const void* p) {
         _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T1);

@@ -6,6 +6,12 @@
 //   Mask, first(n), any            a partial vector's lanes: the first n
 //   load(mask, p), store(mask, p)  partial loads (other lanes zero, no memory touched) / stores
 //   fma, add, mul, max             lane-wise; fma rounds once
+//   sub, div, min                  lane-wise (min and max return b when either is NaN)
+//   bit_and, bit_andnot, bit_or,   on the lanes' bit patterns (andnot(a, b) = ~a & b)
+//   bit_xor
+//   round, pow2                    to the nearest integer (ties to even); 2^n of integral n
+//   Cmp, lt, gt, is_nan, select,   comparisons (false for NaN), c ? a : b lane-wise, and the
+//   bits                           lanes that hold as bits
 //   reduce                         the sum of the lanes in the layer's fixed order
 //   prefetch, prefetch_l2          a hint into L1 / L2 (no-ops here)
 // Its fma is std::fma, one rounding like a SIMD lane: the SIMD kernels' scalar tails use it so
@@ -13,6 +19,7 @@
 // and add separately: they are written out in the scalar.cpp files, not over this layer.)
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #include "ccinfer/half.h"
 
@@ -43,10 +50,41 @@ struct Scalar {
     static V add(V a, V b) { return a + b; }
     static V mul(V a, V b) { return a * b; }
     static V max(V a, V b) { return a > b ? a : b; }
+    static V sub(V a, V b) { return a - b; }
+    static V div(V a, V b) { return a / b; }
+    static V min(V a, V b) { return a < b ? a : b; }
+    static V bit_and(V a, V b) { return from_bits(bits_of(a) & bits_of(b)); }
+    static V bit_andnot(V a, V b) { return from_bits(~bits_of(a) & bits_of(b)); }
+    static V bit_or(V a, V b) { return from_bits(bits_of(a) | bits_of(b)); }
+    static V bit_xor(V a, V b) { return from_bits(bits_of(a) ^ bits_of(b)); }
+    static V round(V v) { return std::nearbyint(v); }
+    static V pow2(V n) {
+        return from_bits(static_cast<uint32_t>(static_cast<int32_t>(n) + 127) << 23);
+    }
+
+    using Cmp = bool;
+    static Cmp lt(V a, V b) { return a < b; }
+    static Cmp gt(V a, V b) { return a > b; }
+    static Cmp is_nan(V a) { return a != a; }
+    static V select(Cmp c, V a, V b) { return c ? a : b; }
+    static unsigned bits(Cmp c) { return c ? 1u : 0u; }
+
     static float reduce(V v) { return v; }
 
     static void prefetch(const void*) {}
     static void prefetch_l2(const void*) {}
+
+  private:
+    static uint32_t bits_of(float v) {
+        uint32_t u;
+        std::memcpy(&u, &v, sizeof u);
+        return u;
+    }
+    static float from_bits(uint32_t u) {
+        float v;
+        std::memcpy(&v, &u, sizeof v);
+        return v;
+    }
 };
 
 }  // namespace ccinfer::kernels::simd
