@@ -1,6 +1,6 @@
 // The C++ model-file reader (ccinfer/format.h) for Python: read_model_bytes returns what
-// ccinfer.io.read_model_file returns, checked by the same code the C API uses, so
-// ccinfer.load can switch to it (python/ccinfer/native_io.py). c_api_version keeps the C API
+// ccinfer.io.read_model_file returns, checked by the same code the C API uses: the one
+// reader behind ccinfer.load (python/ccinfer/io.py). c_api_version keeps the C API
 // (ccinfer/ccinfer.h) linked into _core: tests drive it through ctypes on this very library.
 #include <pybind11/stl.h>
 
