@@ -25,8 +25,10 @@ from .capi import (
     WRONG_KIND,
     CError,
     Model,
+    generate,
     lib,
     safetensors_bytes,
+    sample,
     split,
 )
 
@@ -189,6 +191,94 @@ def test_greedy_generation_equals_python():
         got.append(int(np.argmax(logits)))
         logits = state.step_token(got[-1])[0]
     assert got == want.tolist()
+
+
+@pytest.mark.parametrize("path", TEXT_H256, ids=lambda p: p.name)
+@pytest.mark.parametrize("temperature,seed", [(0.8, 7), (1.0, 0), (0.3, 2**64 - 1), (0, 5)])
+def test_seeded_sampling_equals_python(path, temperature, seed):
+    """ccinfer_sample after ccinfer_step_token draws what GRUStack.generate draws."""
+    prefix = encode_text("the quick brown fox ")
+    want = ccinfer.load(path).generate(prefix, 80, temperature=temperature, seed=seed)
+    got = generate(Model(path=path), prefix, 80, temperature, seed)
+    assert got.tolist() == want.tolist()
+    if temperature:  # not vacuous: another seed draws another text
+        other = ccinfer.load(path).generate(prefix, 80, temperature=temperature, seed=seed ^ 1)
+        assert other.tolist() != want.tolist()
+
+
+def test_sampler_draws_from_the_softmax():
+    """The sampler's frequencies match softmax(logits / T) (a chi-square bound, 20k draws)."""
+    logits = np.array([0.0, 1.0, 2.0, -1.0, 0.5], np.float32)
+    p = np.exp(logits / 0.7 - (logits / 0.7).max())
+    p /= p.sum()
+    counts, rng = np.zeros(5), 12345
+    for _ in range(20000):
+        token, rng = sample(logits, 0.7, rng)
+        counts[token] += 1
+    chi2 = (((counts - 20000 * p) ** 2) / (20000 * p)).sum()
+    assert chi2 < 20  # 4 degrees of freedom: p < 0.001
+    assert sample(logits, 0, 99) == (2, 99)  # argmax, no draw
+
+
+def test_sampler_refuses_bad_arguments():
+    for logits, temperature, match in [
+        (np.ones(3, np.float32), -1.0, "temperature must be a finite number >= 0"),
+        (np.ones(3, np.float32), float("nan"), "temperature"),
+        (np.array([0, np.inf, 0], np.float32), 1.0, r"logits\[1\] is inf"),
+        (np.ones(0, np.float32), 1.0, "n must be in"),
+    ]:
+        with pytest.raises(CError, match=match) as e:
+            sample(logits, temperature, 1)
+        assert e.value.status == INVALID_ARGUMENT
+    with pytest.raises(ValueError, match="seed must be None or an int"):
+        ccinfer.load(TEXT).generate([1], 3, temperature=1.0, seed=-1)
+
+
+# ---- loading in place ------------------------------------------------------------------------
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_borrowed_load_equals_the_copying_load(path, rng):
+    data = path.read_bytes()
+    buffer = np.frombuffer(data, np.uint8).copy()
+    copied, borrowed = Model(data=data), Model(borrowed=buffer)
+    assert bytes(memoryview(copied.info)) == bytes(memoryview(borrowed.info))
+    if copied.info.kind == KIND["GRUStack"]:
+        a, b = copied.new_state(2), borrowed.new_state(2)
+        for _ in range(5):
+            tokens = rng.integers(0, copied.info.input_size, 2)
+            if copied.info.token_input:
+                assert np.array_equal(a.step_token(tokens), b.step_token(tokens))
+            else:
+                x = rng.standard_normal((2, copied.info.input_size), dtype=np.float32)
+                assert np.array_equal(a.step_vector(x), b.step_vector(x))
+    else:
+        x = rng.random((5, copied.info.input_size), dtype=np.float32)
+        assert np.array_equal(copied.forward(x), borrowed.forward(x))
+        assert np.array_equal(copied.forward(x[0]), borrowed.forward(x[0]))
+
+
+def test_borrowed_load_references_the_buffer(rng):
+    """Not a copy: a CondMLP's weights are read from the caller's buffer (changing it, which
+    a caller must not do, shows through), while the copying load keeps its own."""
+    data = MNIST.read_bytes()
+    header, _ = split(data)
+    start = 8 + struct.unpack("<Q", data[:8])[0]
+    last = max(int(k.split(".")[1]) for k in header if k.startswith("layers."))
+    begin, _end = header[f"layers.{last}.bias"]["data_offsets"]  # the first output's bias
+    buffer = np.frombuffer(data, np.uint8).copy()
+    copied, borrowed = Model(data=buffer.tobytes()), Model(borrowed=buffer)
+    x = pixels(rng, 3)
+    before = borrowed.forward(x)
+    buffer[start + begin : start + begin + 4] = np.frombuffer(np.float32(1e3).tobytes(), np.uint8)
+    changed = borrowed.forward(x)
+    assert np.all(changed[:, 0] > 900) and np.array_equal(changed[:, 1:], before[:, 1:])
+    assert np.array_equal(copied.forward(x), before)
+
+
+def test_borrowed_load_refuses_a_bad_file_alike(rng):
+    data = _edit(_tiny(rng), _config({"sizes": [3, 4, 2], "estimators": [{"rank": 9}, None]}))
+    with pytest.raises(CError, match="'rank' must be an integer") as e:
+        Model(borrowed=np.frombuffer(data, np.uint8).copy())
+    assert e.value.status == BAD_MODEL
 
 
 def test_step_vector_equals_python(tmp_path, rng):

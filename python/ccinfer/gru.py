@@ -18,6 +18,7 @@ Note the two conventions for z: PyTorch's z keeps the *old* state, the condition
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -531,11 +532,12 @@ class GRUStack(ModelBase):
         self, prefix_ids, n: int, temperature: float = 1.0, seed=None, state: GRUState | None = None
     ) -> np.ndarray:
         """Sample ``n`` tokens after ``prefix_ids`` (a token model whose outputs are its
-        inputs). Each token is drawn from ``softmax(logits / temperature)`` with
-        ``numpy.random.default_rng(seed)`` (reproducible for a given seed); temperature 0
-        takes the argmax. Returns int64 ids (n,). ``state``: as in :meth:`run`. ``n``,
-        ``temperature`` (a finite number >= 0) and the prefix are checked before anything is
-        allocated or stepped."""
+        inputs). Each token is drawn from ``softmax(logits / temperature)`` by the core's
+        sampler (ccinfer/sample.h: SplitMix64 seeded with ``seed``, an int in [0, 2^64), or
+        fresh entropy for None), so the C API's ``ccinfer_sample`` with the same seed draws
+        the same tokens; temperature 0 takes the argmax. Returns int64 ids (n,). ``state``: as
+        in :meth:`run`. ``n``, ``temperature`` (a finite number >= 0), ``seed`` and the prefix
+        are checked before anything is allocated or stepped."""
         fn = "GRUStack.generate"
         if not self._token_input or self.output_size != self.input_size:
             raise ValueError(f"{fn}: needs token input and output_size == input_size")
@@ -553,17 +555,18 @@ class GRUStack(ModelBase):
         prefix = self._sequence_ids(prefix_ids, fn)
         if prefix.size == 0:
             raise ValueError(f"{fn}: prefix_ids must be a non-empty 1-D sequence of ids")
-        rng = np.random.default_rng(seed)
+        if seed is None:
+            seed = secrets.randbits(64)
+        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+            raise ValueError(f"{fn}: seed must be None or an int in [0, 2^64), got {seed!r}")
+        if not 0 <= int(seed) < 1 << 64:
+            raise ValueError(f"{fn}: seed must be None or an int in [0, 2^64), got {seed!r}")
+        rng = int(seed)
         state = self.new_state() if state is None else state
         logits = self._core.run(state, prefix)[-1]
         out = np.empty(int(n), np.int64)
         for t in range(int(n)):
-            if temperature == 0:
-                token = int(np.argmax(logits))
-            else:
-                z = logits.astype(np.float64) / temperature
-                p = np.exp(z - z.max())
-                token = int(rng.choice(p.size, p=p / p.sum()))
+            token, rng = _core.sample_token(logits, float(temperature), rng)
             out[t] = token
             if t + 1 < n:
                 logits = self._core.step_token(state, token)
