@@ -28,16 +28,7 @@ from . import _core
 from ._base import ModelBase
 from .char_export import layers_from_export
 from .convert import as_float32_matrix
-from .io import (
-    ModelFile,
-    check_no_extra_tensors,
-    config_int,
-    config_list,
-    config_object,
-    config_str,
-    register_model,
-    require_tensor,
-)
+from .io import ModelFile, register_model
 
 KINDS = ("dense", "lowrank", "block")
 #: The arrays of each layer kind (docs/format.md).
@@ -645,34 +636,15 @@ class GRUStack(ModelBase):
 
     @classmethod
     def from_model_file(cls, mf: ModelFile) -> GRUStack:
-        cfg = config_object(
-            mf.config, "GRUStack config", {"input", "input_size", "output_size", "layers"}
-        )
-        config_str(cfg["input"], "GRUStack config 'input'", ("tokens", "vector"))
-        for key in ("input_size", "output_size"):
-            config_int(cfg[key], f"GRUStack config '{key}'", 1, _MAX_WIDTH)
-        specs = config_list(cfg["layers"], "GRUStack config 'layers'", 1, _MAX_LAYERS)
-        used, layers, d = {}, [], cfg["input_size"]
-        for i, spec in enumerate(specs):
-            where = f"GRUStack layer {i}"
-            kind = config_str(config_object(spec, where, {"kind"}, None)["kind"], where, KINDS)
-            rkey = {"dense": None, "lowrank": "rank", "block": "gating"}[kind]
-            config_object(
-                spec, f"{where} ({kind})", {"kind", "hidden"} | ({rkey} if rkey else set())
-            )
-            h = config_int(spec["hidden"], f"{where} 'hidden'", 1, _MAX_WIDTH)
-            rank = config_int(spec[rkey], f"{where} '{rkey}'", 1, _MAX_WIDTH) if rkey else None
-            if kind == "block" and h % rank:
-                raise ValueError(f"ccinfer.load: {where}: gating {rank} does not divide hidden {h}")
-            layer = {"kind": kind}
-            for name, shape in layer_shapes(kind, d, h, rank).items():
-                key = f"layers.{i}.{name}"
-                used[key] = layer[name] = require_tensor(mf, key, shape)
-            layers.append(layer)
-            d = h
-        W = used["output.weight"] = require_tensor(mf, "output.weight", (cfg["output_size"], d))
-        b = used["output.bias"] = require_tensor(mf, "output.bias", (cfg["output_size"],))
-        check_no_extra_tensors(mf, used)
+        """The model of a file checked by the reader (io.read_model_file): builds, checks
+        nothing the reader has checked."""
+        cfg, t = mf.config, mf.tensors
+        layers = [
+            {"kind": spec["kind"]}
+            | {name: t[f"layers.{i}.{name}"] for name in LAYER_ARRAYS[spec["kind"]]}
+            for i, spec in enumerate(cfg["layers"])
+        ]
+        W, b = t["output.weight"], t["output.bias"]
         # Matrices stored in float16 stay so (exact: they are float16 values already).
         big = [f"layers.{i}.{n}" for i in range(len(layers)) for n in ("W_ih", "W_hh")]
         half = all(mf.stored.get(name) == "F16" for name in big)

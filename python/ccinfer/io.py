@@ -16,7 +16,7 @@ import math
 import os
 import re
 import reprlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -145,9 +145,9 @@ def parse_json(path, text: str | bytes, what: str):
 
 
 # ---- config values ----------------------------------------------------------------------------
-# Every number and string a reader takes from a config goes through one of these, so a value
-# of the wrong type or range is the same ValueError everywhere (and never a TypeError or
-# OverflowError from deeper code). ``what`` names the field, e.g. "TreeGated config 'depth'".
+# For JSON that is not a model file (a character model's export config, char_lm.py): a value
+# of the wrong type or range is a ValueError with the wording the model-file reader uses
+# (cpp/src/format/json_checks.cpp has the same helpers). ``what`` names the field.
 
 
 def _bad(what: str, expected: str, value) -> ValueError:
@@ -161,37 +161,10 @@ def config_int(value, what: str, lo: int, hi: int) -> int:
     return value
 
 
-def config_float(value, what: str) -> float:
-    """``value`` as a finite float, if it is a JSON number (not a bool)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _bad(what, "a finite number", value)
-    try:
-        result = float(value)
-    except OverflowError:
-        result = math.inf
-    if not math.isfinite(result):
-        raise _bad(what, "a finite number", value)
-    return result
-
-
 def config_str(value, what: str, choices: tuple[str, ...]) -> str:
     """``value`` if it is one of the strings ``choices``."""
     if not isinstance(value, str) or value not in choices:
         raise _bad(what, f"one of {list(choices)}", value)
-    return value
-
-
-def config_bool(value, what: str) -> bool:
-    if not isinstance(value, bool):
-        raise _bad(what, "true or false", value)
-    return value
-
-
-def config_list(value, what: str, lo: int, hi: int) -> list:
-    """``value`` if it is a JSON list of ``lo`` to ``hi`` entries."""
-    if not isinstance(value, list) or not lo <= len(value) <= hi:
-        count = f"{lo}" if lo == hi else f"{lo} to {hi}"
-        raise _bad(what, f"a list of {count} entries", value)
     return value
 
 
@@ -312,7 +285,7 @@ def load(path: str | os.PathLike | bytes):
     try:
         return _READERS[model_file.kind](model_file)
     except ValueError as e:
-        # The readers check the config and tensors without knowing the file: name it here.
+        # The reader checked the file; should a constructor still refuse it, name the file.
         raise _fail(path, reason(e)) from None
 
 
@@ -320,25 +293,3 @@ def reason(e: ValueError) -> str:
     """A reader's error message without its ``ccinfer.load:`` prefix, to be wrapped with the
     file or stage it concerns."""
     return str(e).removeprefix("ccinfer.load: ")
-
-
-def require_tensor(model_file: ModelFile, name: str, shape: tuple[int, ...]) -> np.ndarray:
-    """A tensor the model needs, with its exact shape, or a ValueError naming it."""
-    tensor = model_file.tensors.get(name)
-    if tensor is None:
-        raise ValueError(f"ccinfer.load: {model_file.kind} file is missing tensor {name!r}")
-    if tensor.shape != tuple(shape):
-        raise ValueError(
-            f"ccinfer.load: tensor {name!r} has shape {tensor.shape}, the config "
-            f"needs {tuple(shape)}"
-        )
-    return tensor
-
-
-def check_no_extra_tensors(model_file: ModelFile, used: Mapping[str, object]) -> None:
-    """Unknown tensors mean a file from another tool or version: refuse rather than ignore."""
-    extra = sorted(set(model_file.tensors) - set(used))
-    if extra:
-        raise ValueError(
-            f"ccinfer.load: {model_file.kind} file has unexpected tensors {short_repr(extra[:5])}"
-        )
