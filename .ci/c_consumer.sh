@@ -2,8 +2,9 @@
 # The core as a C library, the way a device project consumes it: configured with Python out of
 # reach (CCINFER_BLAS=OFF), built, installed into a prefix; then the C examples are built out
 # of tree against the installed core twice, with pkg-config and with CMake's
-# find_package(ccinfer), and run on the shipped models from a file and from memory. Their
-# outputs are compared with Python's by tests/test_c_examples.py (CCINFER_C_EXAMPLES).
+# find_package(ccinfer), and run on the shipped models from a file, from memory and from memory
+# in place (each example exits 1 if the three disagree). Their outputs, greedy and sampled
+# text included, are compared with Python's by tests/test_c_examples.py (CCINFER_C_EXAMPLES).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -38,7 +39,7 @@ ls -l "$work/prefix/lib/libccinfer.a"
 # 1. pkg-config and the C compiler, nothing else.
 export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig"
 mkdir -p "$work/bin"
-for example in classify_digits generate_text; do
+for example in classify_digits generate_text model_heap; do
   cc -std=c99 -O2 -Wall -Wextra -Werror "cpp/examples/$example.c" \
     $(pkg-config --cflags --libs ccinfer) -o "$work/bin/$example"
 done
@@ -68,6 +69,13 @@ for bin in "$work/bin" "$consumer/build"; do
 done
 cmp <("$work/bin/generate_text" models/text/char-unstructured-h256.safetensors "the " 40) \
     <("$consumer/build/generate_text" models/text/char-unstructured-h256.safetensors "the " 40)
+cmp <("$work/bin/generate_text" models/text/char-block-h256.safetensors "the " 40 0.8 7) \
+    <("$consumer/build/generate_text" models/text/char-block-h256.safetensors "the " 40 0.8 7)
+
+# The heap each shipped model takes, copied and in place (the README's table); exits 1 if the
+# in-place load computes anything else.
+"$work/bin/model_heap" models/mnist/mnist-50-35-25.safetensors \
+  models/tree/mnist-tree-k4.safetensors models/text/char-*-h256.safetensors
 
 # Python's outputs against the installed core's, bit for bit where the paths match.
 CCINFER_C_EXAMPLES="$work/bin" python -m pytest tests/test_c_examples.py -q

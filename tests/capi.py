@@ -37,6 +37,10 @@ def _library() -> ctypes.CDLL:
             [ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(P)],
             ctypes.c_int,
         ),
+        "ccinfer_load_memory_borrowed": (
+            [P, ctypes.c_size_t, ctypes.POINTER(P)],
+            ctypes.c_int,
+        ),
         "ccinfer_free": ([P], None),
         "ccinfer_info": ([P, ctypes.POINTER(Info)], ctypes.c_int),
         "ccinfer_forward": ([P, F, i64, F], ctypes.c_int),
@@ -46,6 +50,16 @@ def _library() -> ctypes.CDLL:
         "ccinfer_step_token": ([P, ctypes.POINTER(ctypes.c_int32), F], ctypes.c_int),
         "ccinfer_step_vector": ([P, F, F], ctypes.c_int),
         "ccinfer_set_num_threads": ([ctypes.c_int], ctypes.c_int),
+        "ccinfer_sample": (
+            [
+                F,
+                i64,
+                ctypes.c_double,
+                ctypes.POINTER(ctypes.c_uint64),
+                ctypes.POINTER(ctypes.c_int32),
+            ],
+            ctypes.c_int,
+        ),
     }
     for name, (args, res) in sigs.items():
         fn = getattr(lib, name)
@@ -76,12 +90,20 @@ def check(status: int) -> None:
 
 
 class Model:
-    """A C-API model handle (freed with the object)."""
+    """A C-API model handle (freed with the object). ``borrowed``: the bytes of ``data``, a
+    writable uint8 array kept by the object, are loaded with ccinfer_load_memory_borrowed."""
 
-    def __init__(self, *, path=None, data: bytes | None = None):
+    def __init__(self, *, path=None, data: bytes | None = None, borrowed: np.ndarray | None = None):
         self.handle = handle = ctypes.c_void_p()
         if path is not None:
             check(lib.ccinfer_load_file(str(path).encode(), ctypes.byref(handle)))
+        elif borrowed is not None:
+            self.buffer = borrowed  # referenced by the model: kept alive with it
+            check(
+                lib.ccinfer_load_memory_borrowed(
+                    borrowed.ctypes.data, borrowed.nbytes, ctypes.byref(handle)
+                )
+            )
         else:
             check(lib.ccinfer_load_memory(data, len(data), ctypes.byref(handle)))
         self.handle = handle
@@ -126,6 +148,31 @@ class State:
 
     def reset(self) -> None:
         check(lib.ccinfer_state_reset(self.handle))
+
+
+def sample(logits: np.ndarray, temperature: float, state: int) -> tuple[int, int]:
+    """ccinfer_sample: (token, the advanced generator state)."""
+    logits = np.ascontiguousarray(logits, dtype=np.float32)
+    rng, token = ctypes.c_uint64(state), ctypes.c_int32()
+    check(
+        lib.ccinfer_sample(
+            ptr(logits), logits.size, temperature, ctypes.byref(rng), ctypes.byref(token)
+        )
+    )
+    return token.value, rng.value
+
+
+def generate(model: Model, prefix, n: int, temperature: float, seed: int) -> np.ndarray:
+    """GRUStack.generate through the C API: step the prefix, then sample and step."""
+    state, rng = model.new_state(1), seed
+    for token in prefix:
+        logits = state.step_token(token)[0]
+    out = np.empty(n, np.int64)
+    for t in range(n):
+        out[t], rng = sample(logits, temperature, rng)
+        if t + 1 < n:
+            logits = state.step_token(out[t])[0]
+    return out
 
 
 def safetensors_bytes(header: dict | bytes, data: bytes = b"") -> bytes:

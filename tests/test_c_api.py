@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import ccinfer
-from ccinfer import io, native_io
+from ccinfer import io
 from ccinfer.datasets import encode_text
 
 from .capi import (
@@ -25,8 +25,10 @@ from .capi import (
     WRONG_KIND,
     CError,
     Model,
+    generate,
     lib,
     safetensors_bytes,
+    sample,
     split,
 )
 
@@ -57,27 +59,34 @@ def pixels(rng, n):
 
 # ---- the reader ------------------------------------------------------------------------------
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
-def test_reader_returns_what_io_returns(path):
-    a, b = io.read_model_file(path), native_io.read_model_file(path)
-    assert (a.kind, a.config, a.card, a.stored) == (b.kind, b.config, b.card, b.stored)
-    assert a.tensors.keys() == b.tensors.keys()
-    for name, t in a.tensors.items():
-        assert b.tensors[name].dtype == np.float32
-        assert np.array_equal(t, b.tensors[name]), name
+def test_reader_returns_what_the_safetensors_library_reads(path):
+    """ccinfer.io.read_model_file (the C++ reader) against an independent reader."""
+    from safetensors import safe_open
+
+    mf = io.read_model_file(path)
+    with safe_open(str(path), "np") as f:
+        meta = f.metadata()
+        want = {name: f.get_tensor(name) for name in f.keys()}
+    assert (mf.kind, mf.config) == (meta["model"], json.loads(meta["config"]))
+    assert mf.card == {k[5:]: v for k, v in meta.items() if k.startswith("card.")}
+    assert mf.tensors.keys() == want.keys()
+    for name, t in want.items():
+        assert mf.stored[name] == ("F16" if t.dtype == np.float16 else "F32")
+        assert mf.tensors[name].dtype == np.float32
+        assert np.array_equal(mf.tensors[name], t.astype(np.float32)), name
 
 
-def test_native_load_builds_the_same_model(rng):
-    x = pixels(rng, 8)
-    assert np.array_equal(native_io.load(MNIST)(x), ccinfer.load(MNIST)(x))
-
-
-def test_native_read_refuses_with_the_file_name(tmp_path):
+def test_read_refuses_with_the_file_name(tmp_path):
     path = tmp_path / "short.safetensors"
     path.write_bytes(b"\1\2\3")
     with pytest.raises(ValueError, match=r"ccinfer.load: .*short.safetensors: file is 3 bytes"):
-        native_io.read_model_file(path)
+        io.read_model_file(path)
+    with pytest.raises(ValueError, match=r"ccinfer.load: <bytes>: file is 3 bytes"):
+        ccinfer.load(b"\1\2\3")
     with pytest.raises(ValueError, match="cannot read"):
-        native_io.read_model_file(tmp_path / "missing.safetensors")
+        io.read_model_file(tmp_path / "missing.safetensors")
+    with pytest.raises(FileNotFoundError):
+        ccinfer.load(tmp_path / "missing.safetensors")
 
 
 @pytest.mark.parametrize(
@@ -101,8 +110,7 @@ def test_saved_plan_is_read_and_checked_like_python(rng):
     model.plan = ["rows_input_sparse", "rows", "dense", "dense"][: len(model.plan)]
     model.single_sample_threads = 1
     blob = model.to_bytes()
-    a, b = io.read_model_file(blob), native_io.read_model_bytes(blob)
-    assert a.config == b.config and a.config["plan"] == model.plan
+    assert io.read_model_file(blob).config["plan"] == model.plan
     x = pixels(rng, 4)
     assert np.array_equal(Model(data=blob).forward(x), ccinfer.load(blob)(x))
     mf = model.to_model_file()
@@ -183,6 +191,94 @@ def test_greedy_generation_equals_python():
         got.append(int(np.argmax(logits)))
         logits = state.step_token(got[-1])[0]
     assert got == want.tolist()
+
+
+@pytest.mark.parametrize("path", TEXT_H256, ids=lambda p: p.name)
+@pytest.mark.parametrize("temperature,seed", [(0.8, 7), (1.0, 0), (0.3, 2**64 - 1), (0, 5)])
+def test_seeded_sampling_equals_python(path, temperature, seed):
+    """ccinfer_sample after ccinfer_step_token draws what GRUStack.generate draws."""
+    prefix = encode_text("the quick brown fox ")
+    want = ccinfer.load(path).generate(prefix, 80, temperature=temperature, seed=seed)
+    got = generate(Model(path=path), prefix, 80, temperature, seed)
+    assert got.tolist() == want.tolist()
+    if temperature:  # not vacuous: another seed draws another text
+        other = ccinfer.load(path).generate(prefix, 80, temperature=temperature, seed=seed ^ 1)
+        assert other.tolist() != want.tolist()
+
+
+def test_sampler_draws_from_the_softmax():
+    """The sampler's frequencies match softmax(logits / T) (a chi-square bound, 20k draws)."""
+    logits = np.array([0.0, 1.0, 2.0, -1.0, 0.5], np.float32)
+    p = np.exp(logits / 0.7 - (logits / 0.7).max())
+    p /= p.sum()
+    counts, rng = np.zeros(5), 12345
+    for _ in range(20000):
+        token, rng = sample(logits, 0.7, rng)
+        counts[token] += 1
+    chi2 = (((counts - 20000 * p) ** 2) / (20000 * p)).sum()
+    assert chi2 < 20  # 4 degrees of freedom: p < 0.001
+    assert sample(logits, 0, 99) == (2, 99)  # argmax, no draw
+
+
+def test_sampler_refuses_bad_arguments():
+    for logits, temperature, match in [
+        (np.ones(3, np.float32), -1.0, "temperature must be a finite number >= 0"),
+        (np.ones(3, np.float32), float("nan"), "temperature"),
+        (np.array([0, np.inf, 0], np.float32), 1.0, r"logits\[1\] is inf"),
+        (np.ones(0, np.float32), 1.0, "n must be in"),
+    ]:
+        with pytest.raises(CError, match=match) as e:
+            sample(logits, temperature, 1)
+        assert e.value.status == INVALID_ARGUMENT
+    with pytest.raises(ValueError, match="seed must be None or an int"):
+        ccinfer.load(TEXT).generate([1], 3, temperature=1.0, seed=-1)
+
+
+# ---- loading in place ------------------------------------------------------------------------
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_borrowed_load_equals_the_copying_load(path, rng):
+    data = path.read_bytes()
+    buffer = np.frombuffer(data, np.uint8).copy()
+    copied, borrowed = Model(data=data), Model(borrowed=buffer)
+    assert bytes(memoryview(copied.info)) == bytes(memoryview(borrowed.info))
+    if copied.info.kind == KIND["GRUStack"]:
+        a, b = copied.new_state(2), borrowed.new_state(2)
+        for _ in range(5):
+            tokens = rng.integers(0, copied.info.input_size, 2)
+            if copied.info.token_input:
+                assert np.array_equal(a.step_token(tokens), b.step_token(tokens))
+            else:
+                x = rng.standard_normal((2, copied.info.input_size), dtype=np.float32)
+                assert np.array_equal(a.step_vector(x), b.step_vector(x))
+    else:
+        x = rng.random((5, copied.info.input_size), dtype=np.float32)
+        assert np.array_equal(copied.forward(x), borrowed.forward(x))
+        assert np.array_equal(copied.forward(x[0]), borrowed.forward(x[0]))
+
+
+def test_borrowed_load_references_the_buffer(rng):
+    """Not a copy: a CondMLP's weights are read from the caller's buffer (changing it, which
+    a caller must not do, shows through), while the copying load keeps its own."""
+    data = MNIST.read_bytes()
+    header, _ = split(data)
+    start = 8 + struct.unpack("<Q", data[:8])[0]
+    last = max(int(k.split(".")[1]) for k in header if k.startswith("layers."))
+    begin, _end = header[f"layers.{last}.bias"]["data_offsets"]  # the first output's bias
+    buffer = np.frombuffer(data, np.uint8).copy()
+    copied, borrowed = Model(data=buffer.tobytes()), Model(borrowed=buffer)
+    x = pixels(rng, 3)
+    before = borrowed.forward(x)
+    buffer[start + begin : start + begin + 4] = np.frombuffer(np.float32(1e3).tobytes(), np.uint8)
+    changed = borrowed.forward(x)
+    assert np.all(changed[:, 0] > 900) and np.array_equal(changed[:, 1:], before[:, 1:])
+    assert np.array_equal(copied.forward(x), before)
+
+
+def test_borrowed_load_refuses_a_bad_file_alike(rng):
+    data = _edit(_tiny(rng), _config({"sizes": [3, 4, 2], "estimators": [{"rank": 9}, None]}))
+    with pytest.raises(CError, match="'rank' must be an integer") as e:
+        Model(borrowed=np.frombuffer(data, np.uint8).copy())
+    assert e.value.status == BAD_MODEL
 
 
 def test_step_vector_equals_python(tmp_path, rng):
@@ -393,7 +489,7 @@ CASES = {
     "JSON array": (lambda f: safetensors_bytes(b"[]"), "not a JSON object"),
     "deep header": (
         lambda f: safetensors_bytes(('{"a": ' + _nest(100000) + "}").encode()),
-        "nests deeper than",
+        r"header nests 100001 levels deep \(at most 32\)",
     ),
     "duplicate key": (
         lambda f: safetensors_bytes(b'{"x": {}, "x": {}}'),
@@ -404,10 +500,13 @@ CASES = {
     "negative dim": (lambda f: _edit(f, _entry("layers.1.bias", shape=[-2])), "bad shape"),
     "float dim": (lambda f: _edit(f, _entry("layers.1.bias", shape=[2.0])), "bad shape"),
     "bool dim": (lambda f: _edit(f, _entry("layers.1.bias", shape=[True, True])), "bad shape"),
-    "dim above int64": (lambda f: _edit(f, _entry("layers.1.bias", shape=[1 << 64])), "bad shape"),
+    "dim above int64": (
+        lambda f: _edit(f, _entry("layers.1.bias", shape=[1 << 64])),
+        "integer 18446744073709551616 is out of range",
+    ),
     "shape overflowing 64 bits": (
         lambda f: _edit(f, _entry("layers.1.bias", shape=[1 << 62, 1 << 62, 4])),
-        "more bytes than the file holds",
+        r"needs more than 2\^127 bytes, header gives 8",
     ),
     "offsets reversed": (
         lambda f: _edit(f, _entry("layers.1.bias", data_offsets=[8, 0])),
@@ -451,10 +550,13 @@ CASES = {
     "config an array": (lambda f: _edit(f, _meta(config="[]")), "must be a JSON object"),
     "config deep": (
         lambda f: _edit(f, _meta(config='{"sizes": ' + _nest(1000) + "}")),
-        "nests deeper",
+        r"'config' nests 1001 levels deep",
     ),
     "sizes above 2^20": (lambda f: _edit(f, _config({"sizes": [3, 1 << 21]})), "'sizes'"),
-    "sizes above int64": (lambda f: _edit(f, _config({"sizes": [3, 1 << 70]})), "'sizes'"),
+    "sizes above int64": (
+        lambda f: _edit(f, _config({"sizes": [3, 1 << 70]})),
+        "integer 1180591620717411303424 is out of range",
+    ),
     "sizes bool": (lambda f: _edit(f, _config({"sizes": [True, 2]})), "'sizes'"),
     "estimator on the output": (
         lambda f: _edit(f, _config({"sizes": [3, 4, 2], "estimators": [None, {"rank": 1}]})),
@@ -462,11 +564,11 @@ CASES = {
     ),
     "estimator rank too big": (
         lambda f: _edit(f, _config({"sizes": [3, 4, 2], "estimators": [{"rank": 9}, None]})),
-        "rank 9 is out of",
+        r"estimator 0 'rank' must be an integer in \[1, 3\], got 9",
     ),
     "estimator rank float": (
         lambda f: _edit(f, _config({"sizes": [3, 4, 2], "estimators": [{"rank": 2.0}, None]})),
-        "must be {'rank': int",
+        r"estimator 0 'rank' must be an integer in \[1, 3\], got 2.0",
     ),
     "unknown config key": (
         lambda f: _edit(f, _config({"sizes": [3, 4, 2], "estimators": [None, None], "x": 1})),
@@ -505,9 +607,9 @@ def test_malformed_files_are_refused(case, rng):
         Model(data=data)
     assert e.value.status == BAD_MODEL
     assert e.value.message.startswith("ccinfer.load: <memory>: ")
-    # The Python entry point of the same reader says the same.
+    # ccinfer.load runs the same reader and says the same.
     with pytest.raises(ValueError, match=match):
-        native_io.read_model_bytes(data)
+        ccinfer.load(data)
 
 
 def test_the_untouched_tiny_file_loads(rng):
@@ -522,21 +624,33 @@ GRU_CFG = {
     "output_size": 27,
     "layers": [{"kind": "lowrank", "hidden": 256, "rank": 16}],
 }
-TREE_BAD = {
-    "layer hidden above 2^20": {**GRU_CFG, "layers": [{"kind": "dense", "hidden": 1 << 21}]},
-    "gating not dividing": {**GRU_CFG, "layers": [{"kind": "block", "hidden": 256, "gating": 7}]},
-    "layer with an extra key": {
-        **GRU_CFG,
-        "layers": [{"kind": "lowrank", "hidden": 256, "rank": 16, "gating": 4}],
-    },
-    "input neither": {**GRU_CFG, "input": "image"},
+GRU_BAD = {
+    "layer hidden above 2^20": (
+        {**GRU_CFG, "layers": [{"kind": "dense", "hidden": 1 << 21}]},
+        r"GRUStack layer 0 'hidden' must be an integer in \[1, 1048576\], got 2097152",
+    ),
+    "gating not dividing": (
+        {**GRU_CFG, "layers": [{"kind": "block", "hidden": 256, "gating": 7}]},
+        "GRUStack layer 0: gating 7 does not divide hidden 256",
+    ),
+    "layer with an extra key": (
+        {**GRU_CFG, "layers": [{"kind": "lowrank", "hidden": 256, "rank": 16, "gating": 4}]},
+        r"GRUStack layer 0 \(lowrank\) must be an object .*: unknown keys \['gating'\]",
+    ),
+    "input neither": (
+        {**GRU_CFG, "input": "image"},
+        r"GRUStack config 'input' must be one of \['tokens', 'vector'\], got 'image'",
+    ),
 }
 
 
-@pytest.mark.parametrize("case", sorted(TREE_BAD))
+@pytest.mark.parametrize("case", sorted(GRU_BAD))
 def test_bad_gru_configs(case):
-    data = _edit(TEXT.read_bytes(), _config(TREE_BAD[case]))
-    with pytest.raises(CError, match="GRUStack config") as e:
+    config, match = GRU_BAD[case]
+    data = _edit(TEXT.read_bytes(), _config(config))
+    with pytest.raises(ValueError, match=match):
+        ccinfer.load(data)
+    with pytest.raises(CError, match=match) as e:
         Model(data=data)
     assert e.value.status == BAD_MODEL
 
@@ -544,14 +658,27 @@ def test_bad_gru_configs(case):
 @pytest.mark.parametrize(
     "change,match",
     [
-        (lambda c: c["stages"][1]["config"].update(depth=25), "depth k must be in"),
-        (lambda c: c["stages"][1].update(relu=1), "must be {'kind'"),
-        (lambda c: c["stages"][1]["config"]["gates"].update(units=[0, 1, 2, 784]), "unit 784"),
+        (
+            lambda c: c["stages"][1]["config"].update(depth=25),
+            r"Sequential stage 1: TreeGated config 'depth' must be an integer in \[0, 24\]",
+        ),
+        (
+            lambda c: c["stages"][1].update(relu=1),
+            "Sequential stage 1 'relu' must be true or false, got 1",
+        ),
+        (
+            lambda c: c["stages"][1]["config"]["gates"].update(units=[0, 1, 2, 784]),
+            r"Sequential stage 1: TreeGated gates 'units'\[3\] must be an integer in \[0, 255\]",
+        ),
         (
             lambda c: c["stages"][2]["config"].update(sizes=[99, 10]),
-            r"'stages.2.layers.0.weight' has shape \(10, 128\), the config needs \(10, 99\)",
+            r"Sequential stage 2: tensor 'layers.0.weight' has shape \(10, 128\), the config "
+            r"needs \(10, 99\)",
         ),
-        (lambda c: c["stages"].append(c["stages"][0]), "missing tensor 'stages.3.layers.0"),
+        (
+            lambda c: c["stages"].append(c["stages"][0]),
+            "Sequential stage 3: CondMLP file is missing tensor 'layers.0.weight'",
+        ),
     ],
 )
 def test_bad_sequential_configs(change, match):
@@ -560,8 +687,11 @@ def test_bad_sequential_configs(change, match):
         change(cfg)
         h["__metadata__"]["config"] = json.dumps(cfg)
 
+    data = _edit(TREE.read_bytes(), fn)
+    with pytest.raises(ValueError, match=match):
+        ccinfer.load(data)
     with pytest.raises(CError, match=match) as e:
-        Model(data=_edit(TREE.read_bytes(), fn))
+        Model(data=data)
     assert e.value.status == BAD_MODEL
 
 

@@ -94,17 +94,20 @@ def test_classify_digits(bin_dir, model, tmp_path):
     np.testing.assert_allclose(got["batch"], batch, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("sampling", [(), ("0.8", "7"), ("1.5", "18446744073709551615")])
 @pytest.mark.parametrize("model", ["char-unstructured-h256", "char-block-h256", "char-dense-h256"])
-def test_generate_text(bin_dir, model):
+def test_generate_text(bin_dir, model, sampling):
+    """Greedy, or seeded sampling: the text Python's generate gives, bit for bit."""
     path = MODELS / "text" / f"{model}.safetensors"
     prefix = "the lord said unto "
     out = subprocess.run(
-        [str(bin_dir / "generate_text"), str(path), prefix, "80"],
+        [str(bin_dir / "generate_text"), str(path), prefix, "80", *sampling],
         check=True, capture_output=True, text=True,
     ).stdout.splitlines()  # fmt: skip
     py = ccinfer.load(path)
     ids = encode_text(prefix)
-    assert out[0] == decode_text(py.generate(ids, 80, temperature=0))
+    temperature, seed = (float(sampling[0]), int(sampling[1])) if sampling else (0, None)
+    assert out[0] == decode_text(py.generate(ids, 80, temperature=temperature, seed=seed))
     logits = np.array([float.fromhex(v) for v in out[1].split()], np.float32)
     assert np.array_equal(logits, py.run(ids)[-1])  # bit for bit
 

@@ -12,6 +12,9 @@ import pytest
 import ccinfer
 from ccinfer.io import MAX_JSON_DEPTH
 
+from .capi import BAD_MODEL, CError
+from .capi import Model as CModel
+
 
 def _tree(rng) -> ccinfer.TreeGatedLinear:
     return ccinfer.TreeGatedLinear(
@@ -55,6 +58,14 @@ def _refused(path, match: str):
         ccinfer.load(path)
     # Every refusal names the file.
     assert str(path) in str(info.value)
+    # The C API runs the same reader: the same refusal, from the file and from memory.
+    with pytest.raises(CError, match=match) as c_info:
+        CModel(path=path)
+    assert c_info.value.status == BAD_MODEL and c_info.value.message == str(info.value)
+    with pytest.raises(CError, match=match) as c_info:
+        CModel(data=path.read_bytes())
+    assert c_info.value.status == BAD_MODEL
+    assert c_info.value.message == str(info.value).replace(str(path), "<memory>", 1)
     return info.value
 
 

@@ -1,11 +1,15 @@
 // The C++ model-file reader (ccinfer/format.h) for Python: read_model_bytes returns what
-// ccinfer.io.read_model_file returns, checked by the same code the C API uses, so
-// ccinfer.load can switch to it (python/ccinfer/native_io.py). c_api_version keeps the C API
+// ccinfer.io.read_model_file returns, checked by the same code the C API uses: the one
+// reader behind ccinfer.load (python/ccinfer/io.py). c_api_version keeps the C API
 // (ccinfer/ccinfer.h) linked into _core: tests drive it through ctypes on this very library.
+// sample_token is the seeded sampler (ccinfer/sample.h) GRUStack.generate and ccinfer_sample
+// share, so that C generates what Python generates.
 #include <pybind11/stl.h>
 
 #include "ccinfer/ccinfer.h"
+#include "ccinfer/check.h"
 #include "ccinfer/format.h"
+#include "ccinfer/sample.h"
 #include "checks.h"
 
 namespace ccinfer::bindings {
@@ -35,6 +39,18 @@ void bind_format(py::module_& m) {
         },
         py::arg("data"), py::arg("where"),
         "Reads and checks a model file's bytes: (kind, config JSON, tensors, card, stored).");
+    m.def(
+        "sample_token",
+        [](const py::array_t<float, py::array::c_style | py::array::forcecast>& logits,
+           double temperature, uint64_t state) {
+            CCINFER_CHECK(logits.ndim() == 1, "sample_token: logits must be 1-D, got ",
+                          logits.ndim(), " dimensions");
+            const int64_t token = sample_token(logits.data(), logits.shape(0), temperature, &state);
+            return py::make_tuple(token, state);
+        },
+        py::arg("logits"), py::arg("temperature"), py::arg("state"),
+        "A token drawn from softmax(logits / temperature) with the SplitMix64 generator in state "
+        "(ccinfer/sample.h): (token, the advanced state).");
     m.def("c_api_version", [] { return std::string(ccinfer_version()); });
 }
 

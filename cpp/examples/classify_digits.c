@@ -1,12 +1,13 @@
-/* Classify digits with the shipped MNIST model through the C API, from a file and from
- * memory, one sample at a time and as a batch.
+/* Classify digits with the shipped MNIST model through the C API, from a file, from memory
+ * and from memory in place, one sample at a time and as a batch.
  *
  *   classify_digits MODEL [PIXELS]
  *
  * PIXELS: raw little-endian float32, 784 per image (MNIST pixels / 255, row by row); without
  * it, four synthetic images. Prints per image the class and the ten logits in C's %a form
  * (exact), for the single-sample path ("single") and the batch path ("batch"); the models
- * loaded from the file and from memory must agree bit for bit (exit 1 otherwise).
+ * loaded from the file, from memory and in place (ccinfer_load_memory_borrowed) must agree
+ * bit for bit (exit 1 otherwise).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +60,7 @@ int main(int argc, char** argv) {
         fprintf(stderr, "usage: %s MODEL [PIXELS]\n", argv[0]);
         return 2;
     }
-    ccinfer_model *model = NULL, *from_memory = NULL;
+    ccinfer_model *model = NULL, *from_memory = NULL, *in_place = NULL;
     if (check(ccinfer_load_file(argv[1], &model), "ccinfer_load_file")) return 1;
     size_t size = 0;
     unsigned char* bytes = read_all(argv[1], &size);
@@ -68,7 +69,9 @@ int main(int argc, char** argv) {
         return 1;
     }
     if (check(ccinfer_load_memory(bytes, size, &from_memory), "ccinfer_load_memory")) return 1;
-    free(bytes); /* the model owns its weights */
+    /* This one references the weights it can in bytes: they stay until it is freed. */
+    if (check(ccinfer_load_memory_borrowed(bytes, size, &in_place), "ccinfer_load_memory_borrowed"))
+        return 1;
 
     ccinfer_info_t info;
     if (check(ccinfer_info(model, &info), "ccinfer_info")) return 1;
@@ -90,23 +93,31 @@ int main(int argc, char** argv) {
     }
     float* y = malloc(sizeof(float) * (size_t)(n * k));
     float* y2 = malloc(sizeof(float) * (size_t)(n * k));
+    ccinfer_model* others[2] = {from_memory, in_place};
     int mismatch = 0;
     for (int64_t i = 0; i < n; ++i) {
         if (check(ccinfer_forward(model, x + i * d, 1, y + i * k), "ccinfer_forward")) return 1;
-        if (check(ccinfer_forward(from_memory, x + i * d, 1, y2 + i * k), "ccinfer_forward"))
-            return 1;
         print_row("single", i, y + i * k, k);
     }
-    mismatch |= memcmp(y, y2, sizeof(float) * (size_t)(n * k)) != 0;
+    for (int m = 0; m < 2; ++m) {
+        for (int64_t i = 0; i < n; ++i)
+            if (check(ccinfer_forward(others[m], x + i * d, 1, y2 + i * k), "ccinfer_forward"))
+                return 1;
+        mismatch |= memcmp(y, y2, sizeof(float) * (size_t)(n * k)) != 0;
+    }
     if (check(ccinfer_forward(model, x, n, y), "ccinfer_forward")) return 1;
-    if (check(ccinfer_forward(from_memory, x, n, y2), "ccinfer_forward")) return 1;
     for (int64_t i = 0; i < n; ++i) print_row("batch", i, y + i * k, k);
-    mismatch |= memcmp(y, y2, sizeof(float) * (size_t)(n * k)) != 0;
-    if (mismatch) fprintf(stderr, "file and memory models disagree\n");
+    for (int m = 0; m < 2; ++m) {
+        if (check(ccinfer_forward(others[m], x, n, y2), "ccinfer_forward")) return 1;
+        mismatch |= memcmp(y, y2, sizeof(float) * (size_t)(n * k)) != 0;
+    }
+    if (mismatch) fprintf(stderr, "the file, memory and in-place models disagree\n");
     free(x);
     free(y);
     free(y2);
     ccinfer_free(model);
     ccinfer_free(from_memory);
+    ccinfer_free(in_place);
+    free(bytes); /* after the in-place model */
     return mismatch;
 }

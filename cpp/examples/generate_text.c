@@ -1,11 +1,13 @@
-/* Generate text with a shipped character model through the C API: greedy (argmax) decoding
- * after a prefix, as Python's GRUStack.generate(prefix, n, temperature=0).
+/* Generate text with a shipped character model through the C API after a prefix, as
+ * Python's GRUStack.generate(prefix, n, temperature=T, seed=S): greedy (argmax) decoding by
+ * default, seeded sampling (ccinfer_sample) with a temperature T > 0.
  *
- *   generate_text MODEL PREFIX N
+ *   generate_text MODEL PREFIX N [TEMPERATURE SEED]
  *
  * The vocabulary is the text models' (ccinfer.datasets.VOCAB): space, then a..z. Prints the
  * generated text, then the logits of the last prefix step in C's %a form (exact). The model
- * is loaded from the file and from memory, and both must generate the same (exit 1 if not).
+ * is loaded from the file, from memory and from memory in place, and all must generate the
+ * same (exit 1 if not).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,16 +23,9 @@ static int check(ccinfer_status status, const char* what) {
     return 1;
 }
 
-static int32_t argmax(const float* v, int64_t n) {
-    int64_t best = 0;
-    for (int64_t i = 1; i < n; ++i)
-        if (v[i] > v[best]) best = i; /* the first maximum, as numpy's argmax */
-    return (int32_t)best;
-}
-
 /* Writes n generated characters to text (n + 1 bytes) and the prefix's last logits. */
-static int generate(ccinfer_model* model, const char* prefix, long n, char* text,
-                    float* last_logits) {
+static int generate(ccinfer_model* model, const char* prefix, long n, double temperature,
+                    uint64_t seed, char* text, float* last_logits) {
     ccinfer_info_t info;
     if (check(ccinfer_info(model, &info), "ccinfer_info")) return 1;
     if (info.kind != CCINFER_KIND_GRU_STACK || !info.token_input ||
@@ -51,8 +46,12 @@ static int generate(ccinfer_model* model, const char* prefix, long n, char* text
         if (check(ccinfer_step_token(state, &token, logits), "ccinfer_step_token")) return 1;
     }
     memcpy(last_logits, logits, sizeof(float) * (size_t)info.output_size);
+    uint64_t rng = seed; /* the generator's state starts as the seed */
     for (long t = 0; t < n; ++t) {
-        int32_t token = argmax(logits, info.output_size);
+        int32_t token = 0;
+        if (check(ccinfer_sample(logits, info.output_size, temperature, &rng, &token),
+                  "ccinfer_sample"))
+            return 1;
         text[t] = kVocab[token];
         if (t + 1 < n && check(ccinfer_step_token(state, &token, logits), "ccinfer_step_token"))
             return 1;
@@ -64,12 +63,17 @@ static int generate(ccinfer_model* model, const char* prefix, long n, char* text
 }
 
 int main(int argc, char** argv) {
-    if (argc != 4 || argv[2][0] == '\0' || atol(argv[3]) < 0) {
-        fprintf(stderr, "usage: %s MODEL PREFIX N  (PREFIX: non-empty, space and a..z)\n", argv[0]);
+    if ((argc != 4 && argc != 6) || argv[2][0] == '\0' || atol(argv[3]) < 0) {
+        fprintf(stderr,
+                "usage: %s MODEL PREFIX N [TEMPERATURE SEED]  (PREFIX: non-empty, space and "
+                "a..z; TEMPERATURE >= 0, 0 by default: greedy)\n",
+                argv[0]);
         return 2;
     }
     const long n = atol(argv[3]);
-    ccinfer_model *model = NULL, *from_memory = NULL;
+    const double temperature = argc == 6 ? strtod(argv[4], NULL) : 0.0;
+    const uint64_t seed = argc == 6 ? strtoull(argv[5], NULL, 10) : 0;
+    ccinfer_model *model = NULL, *from_memory = NULL, *in_place = NULL;
     if (check(ccinfer_load_file(argv[1], &model), "ccinfer_load_file")) return 1;
 
     FILE* f = fopen(argv[1], "rb");
@@ -85,22 +89,30 @@ int main(int argc, char** argv) {
     fclose(f);
     if (check(ccinfer_load_memory(bytes, (size_t)size, &from_memory), "ccinfer_load_memory"))
         return 1;
-    free(bytes);
+    if (check(ccinfer_load_memory_borrowed(bytes, (size_t)size, &in_place),
+              "ccinfer_load_memory_borrowed"))
+        return 1;
 
     char* text = malloc((size_t)n + 1);
     char* text2 = malloc((size_t)n + 1);
     float logits[64], logits2[64];
-    if (generate(model, argv[2], n, text, logits)) return 1;
-    if (generate(from_memory, argv[2], n, text2, logits2)) return 1;
+    if (generate(model, argv[2], n, temperature, seed, text, logits)) return 1;
     printf("%s\n", text);
     for (size_t i = 0; i < strlen(kVocab); ++i) printf("%s%a", i ? " " : "", (double)logits[i]);
     printf("\n");
-    const int mismatch =
-        strcmp(text, text2) != 0 || memcmp(logits, logits2, sizeof(float) * strlen(kVocab)) != 0;
-    if (mismatch) fprintf(stderr, "file and memory models disagree\n");
+    int mismatch = 0;
+    ccinfer_model* others[2] = {from_memory, in_place};
+    for (int m = 0; m < 2; ++m) {
+        if (generate(others[m], argv[2], n, temperature, seed, text2, logits2)) return 1;
+        mismatch |= strcmp(text, text2) != 0 ||
+                    memcmp(logits, logits2, sizeof(float) * strlen(kVocab)) != 0;
+    }
+    if (mismatch) fprintf(stderr, "the file, memory and in-place models disagree\n");
     free(text);
     free(text2);
     ccinfer_free(model);
     ccinfer_free(from_memory);
+    ccinfer_free(in_place);
+    free(bytes); /* after the in-place model */
     return mismatch;
 }

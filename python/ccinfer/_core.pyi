@@ -206,6 +206,14 @@ def read_model_bytes(
     Reads and checks a model file's bytes: (kind, config JSON, tensors, card, stored).
     """
 
+def sample_token(
+    logits: typing.Any, temperature: typing.SupportsFloat, state: typing.SupportsInt
+) -> tuple[int, int]:
+    """
+    A token drawn from softmax(logits / temperature) with the SplitMix64 generator in state
+    (ccinfer/sample.h): (token, the advanced state).
+    """
+
 def set_num_threads(n: typing.SupportsInt | typing.SupportsIndex) -> None: ...
 def tree_table_shape(
     p: typing.SupportsInt | typing.SupportsIndex,

@@ -18,6 +18,7 @@ Note the two conventions for z: PyTorch's z keeps the *old* state, the condition
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -27,16 +28,7 @@ from . import _core
 from ._arrays import as_float32_matrix
 from ._base import ModelBase
 from .char_export import layers_from_export
-from .io import (
-    ModelFile,
-    check_no_extra_tensors,
-    config_int,
-    config_list,
-    config_object,
-    config_str,
-    register_model,
-    require_tensor,
-)
+from .io import ModelFile, register_model
 
 #: The layer kinds and the arrays of each (docs/format.md), as the C++ core defines them.
 KINDS: tuple[str, ...] = tuple(_core._GRU_KINDS)
@@ -454,11 +446,12 @@ class GRUStack(ModelBase):
         self, prefix_ids, n: int, temperature: float = 1.0, seed=None, state: GRUState | None = None
     ) -> np.ndarray:
         """Sample ``n`` tokens after ``prefix_ids`` (a token model whose outputs are its
-        inputs). Each token is drawn from ``softmax(logits / temperature)`` with
-        ``numpy.random.default_rng(seed)`` (reproducible for a given seed); temperature 0
-        takes the argmax. Returns int64 ids (n,). ``state``: as in :meth:`run`. ``n``,
-        ``temperature`` (a finite number >= 0) and the prefix are checked before anything is
-        allocated or stepped."""
+        inputs). Each token is drawn from ``softmax(logits / temperature)`` by the core's
+        sampler (ccinfer/sample.h: SplitMix64 seeded with ``seed``, an int in [0, 2^64), or
+        fresh entropy for None), so the C API's ``ccinfer_sample`` with the same seed draws
+        the same tokens; temperature 0 takes the argmax. Returns int64 ids (n,). ``state``: as
+        in :meth:`run`. ``n``, ``temperature`` (a finite number >= 0), ``seed`` and the prefix
+        are checked before anything is allocated or stepped."""
         fn = "GRUStack.generate"
         if not self._token_input or self.output_size != self.input_size:
             raise ValueError(f"{fn}: needs token input and output_size == input_size")
@@ -476,17 +469,18 @@ class GRUStack(ModelBase):
         prefix = self._sequence_ids(prefix_ids, fn)
         if prefix.size == 0:
             raise ValueError(f"{fn}: prefix_ids must be a non-empty 1-D sequence of ids")
-        rng = np.random.default_rng(seed)
+        if seed is None:
+            seed = secrets.randbits(64)
+        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+            raise ValueError(f"{fn}: seed must be None or an int in [0, 2^64), got {seed!r}")
+        if not 0 <= int(seed) < 1 << 64:
+            raise ValueError(f"{fn}: seed must be None or an int in [0, 2^64), got {seed!r}")
+        rng = int(seed)
         state = self.new_state() if state is None else state
         logits = self._core.run(state, prefix)[-1]
         out = np.empty(int(n), np.int64)
         for t in range(int(n)):
-            if temperature == 0:
-                token = int(np.argmax(logits))
-            else:
-                z = logits.astype(np.float64) / temperature
-                p = np.exp(z - z.max())
-                token = int(rng.choice(p.size, p=p / p.sum()))
+            token, rng = _core.sample_token(logits, float(temperature), rng)
             out[t] = token
             if t + 1 < n:
                 logits = self._core.step_token(state, token)
@@ -565,34 +559,15 @@ class GRUStack(ModelBase):
 
     @classmethod
     def from_model_file(cls, mf: ModelFile) -> GRUStack:
-        cfg = config_object(
-            mf.config, "GRUStack config", {"input", "input_size", "output_size", "layers"}
-        )
-        config_str(cfg["input"], "GRUStack config 'input'", ("tokens", "vector"))
-        for key in ("input_size", "output_size"):
-            config_int(cfg[key], f"GRUStack config '{key}'", 1, _MAX_WIDTH)
-        specs = config_list(cfg["layers"], "GRUStack config 'layers'", 1, _MAX_LAYERS)
-        used, layers, d = {}, [], cfg["input_size"]
-        for i, spec in enumerate(specs):
-            where = f"GRUStack layer {i}"
-            kind = config_str(config_object(spec, where, {"kind"}, None)["kind"], where, KINDS)
-            rkey = {"dense": None, "lowrank": "rank", "block": "gating"}[kind]
-            config_object(
-                spec, f"{where} ({kind})", {"kind", "hidden"} | ({rkey} if rkey else set())
-            )
-            h = config_int(spec["hidden"], f"{where} 'hidden'", 1, _MAX_WIDTH)
-            rank = config_int(spec[rkey], f"{where} '{rkey}'", 1, _MAX_WIDTH) if rkey else None
-            if kind == "block" and h % rank:
-                raise ValueError(f"ccinfer.load: {where}: gating {rank} does not divide hidden {h}")
-            layer = {"kind": kind}
-            for name, shape in layer_shapes(kind, d, h, rank).items():
-                key = f"layers.{i}.{name}"
-                used[key] = layer[name] = require_tensor(mf, key, shape)
-            layers.append(layer)
-            d = h
-        W = used["output.weight"] = require_tensor(mf, "output.weight", (cfg["output_size"], d))
-        b = used["output.bias"] = require_tensor(mf, "output.bias", (cfg["output_size"],))
-        check_no_extra_tensors(mf, used)
+        """The model of a file checked by the reader (io.read_model_file): builds, checks
+        nothing the reader has checked."""
+        cfg, t = mf.config, mf.tensors
+        layers = [
+            {"kind": spec["kind"]}
+            | {name: t[f"layers.{i}.{name}"] for name in LAYER_ARRAYS[spec["kind"]]}
+            for i, spec in enumerate(cfg["layers"])
+        ]
+        W, b = t["output.weight"], t["output.bias"]
         # Matrices stored in float16 stay so (exact: they are float16 values already).
         big = [f"layers.{i}.{n}" for i in range(len(layers)) for n in ("W_ih", "W_hh")]
         half = all(mf.stored.get(name) == "F16" for name in big)

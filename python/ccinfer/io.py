@@ -1,11 +1,12 @@
 """The ccinfer model file: safetensors with a checked header (docs/format.md).
 
-A model file is read in two steps. First its header is parsed and checked by this module,
-before any tensor memory is allocated: size limits, dtypes, shapes against byte ranges, the
-format name and version, the model kind and its JSON config. Only then are the tensors read
-(by the safetensors library, which runs no code from the file: there is no pickle anywhere)
-and checked for NaN and Inf. Anything wrong is a ``ValueError`` naming the file and the
-problem.
+A model file is checked by the C++ reader (cpp/src/format, the same code the C API runs):
+the header is bounded and checked before any tensor memory is allocated (size limits, dtypes,
+shapes against byte ranges, the format name and version, the model kind and its JSON config,
+the tensors the config implies), then every value is checked finite. Anything wrong is a
+``ValueError`` naming the file and the problem. This module turns the checked contents into a
+:class:`ModelFile` for the kind's reader, which only builds the object; it also writes files
+(through the safetensors library).
 """
 
 from __future__ import annotations
@@ -15,28 +16,20 @@ import math
 import os
 import re
 import reprlib
-import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from io import BytesIO
 from pathlib import Path
 
 import numpy as np
 
 FORMAT_NAME = "ccinfer"
 FORMAT_VERSION = 1
-# A header is a few kB of JSON; anything near this is not a ccinfer model.
-MAX_HEADER_BYTES = 16 * 1024 * 1024
 # The deepest JSON a model file needs is about 6 levels (a Sequential config); the limit is
 # checked by a scan before parsing, so a hostile file cannot exhaust the parser's recursion.
 MAX_JSON_DEPTH = 32
 # JSON integers beyond int64 and non-finite floats are refused while parsing: no field of the
 # format can hold one, and refusing them here keeps huge numbers out of every later check.
 _INT_LIMIT = 2**63
-# More tensor dimensions than any model of the format has.
-_MAX_NDIM = 8
-# Tensors are promoted to float32 at load (float16 -> float32 is exact); nothing else is read.
-_DTYPES = {"F32": np.float32, "F16": np.float16}
 
 
 @dataclass
@@ -152,9 +145,9 @@ def parse_json(path, text: str | bytes, what: str):
 
 
 # ---- config values ----------------------------------------------------------------------------
-# Every number and string a reader takes from a config goes through one of these, so a value
-# of the wrong type or range is the same ValueError everywhere (and never a TypeError or
-# OverflowError from deeper code). ``what`` names the field, e.g. "TreeGated config 'depth'".
+# For JSON that is not a model file (a character model's export config, char_lm.py): a value
+# of the wrong type or range is a ValueError with the wording the model-file reader uses
+# (cpp/src/format/json_checks.cpp has the same helpers). ``what`` names the field.
 
 
 def _bad(what: str, expected: str, value) -> ValueError:
@@ -168,37 +161,10 @@ def config_int(value, what: str, lo: int, hi: int) -> int:
     return value
 
 
-def config_float(value, what: str) -> float:
-    """``value`` as a finite float, if it is a JSON number (not a bool)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _bad(what, "a finite number", value)
-    try:
-        result = float(value)
-    except OverflowError:
-        result = math.inf
-    if not math.isfinite(result):
-        raise _bad(what, "a finite number", value)
-    return result
-
-
 def config_str(value, what: str, choices: tuple[str, ...]) -> str:
     """``value`` if it is one of the strings ``choices``."""
     if not isinstance(value, str) or value not in choices:
         raise _bad(what, f"one of {list(choices)}", value)
-    return value
-
-
-def config_bool(value, what: str) -> bool:
-    if not isinstance(value, bool):
-        raise _bad(what, "true or false", value)
-    return value
-
-
-def config_list(value, what: str, lo: int, hi: int) -> list:
-    """``value`` if it is a JSON list of ``lo`` to ``hi`` entries."""
-    if not isinstance(value, list) or not lo <= len(value) <= hi:
-        count = f"{lo}" if lo == hi else f"{lo} to {hi}"
-        raise _bad(what, f"a list of {count} entries", value)
     return value
 
 
@@ -221,138 +187,30 @@ def config_object(
     return value
 
 
-def read_header(path: str | os.PathLike | bytes) -> tuple[dict, dict[str, dict]]:
-    """Parse and check a safetensors header without reading tensor data. ``path`` may also be
-    the bytes of a model file (``to_bytes()``; named ``<bytes>`` in messages).
+def read_model_file(path: str | os.PathLike | bytes) -> ModelFile:
+    """Read and check a ccinfer model file (see docs/format.md), or its bytes (named
+    ``<bytes>`` in messages).
 
-    Returns
-    -------
-    metadata : dict of str to str
-    entries : dict of tensor name to {"dtype", "shape", "data_offsets"}
+    Every check runs in the C++ reader (cpp/src/format, the one the C API uses): the
+    container, the metadata, the kind's config and tensors, finite values. What comes back is
+    float32 and ready for the kind's reader to build its object.
     """
-    blob = bytes(path) if isinstance(path, (bytes, bytearray, memoryview)) else None
-    path = "<bytes>" if blob is not None else Path(path)
+    if isinstance(path, (bytes, bytearray, memoryview)):
+        return read_model_bytes(bytes(path), "<bytes>")
+    path = Path(path)
     try:
-        size = len(blob) if blob is not None else path.stat().st_size
-        with BytesIO(blob) if blob is not None else open(path, "rb") as f:
-            prefix = f.read(8)
-            if len(prefix) < 8:
-                raise _fail(path, f"file is {size} bytes, too short for a safetensors header")
-            (header_len,) = struct.unpack("<Q", prefix)
-            if header_len > MAX_HEADER_BYTES or 8 + header_len > size:
-                raise _fail(
-                    path,
-                    f"header declares {header_len} bytes but the file has "
-                    f"{size} (truncated or not a safetensors file)",
-                )
-            raw = f.read(header_len)
+        data = path.read_bytes()
     except OSError as e:
         raise ValueError(f"ccinfer.load: cannot read {path}: {e.strerror}") from e
-    header = parse_json(path, raw, "header")
-    if not isinstance(header, dict):
-        raise _fail(path, "header is not a JSON object")
-    metadata = header.pop("__metadata__", {})
-    if not isinstance(metadata, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
-    ):
-        raise _fail(path, "__metadata__ must map strings to strings")
-    data_bytes = size - 8 - header_len
-    for name, entry in header.items():
-        _check_entry(path, name, entry, data_bytes)
-    return metadata, header
+    return read_model_bytes(data, str(path))
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def read_model_bytes(data: bytes, where: str) -> ModelFile:
+    """Check and read a model file's bytes (``ValueError`` naming ``where`` and the problem)."""
+    from . import _core
 
-
-def _check_entry(path, name: str, entry, data_bytes: int) -> None:
-    if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
-        raise _fail(path, f"tensor {short_repr(name)}: malformed header entry {short_repr(entry)}")
-    dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
-    name = short_repr(name)
-    if not isinstance(dtype, str) or dtype not in _DTYPES:
-        raise _fail(
-            path,
-            f"tensor {name}: dtype {short_repr(dtype)} is not supported "
-            f"(expected one of {', '.join(_DTYPES)})",
-        )
-    if not (
-        isinstance(shape, list)
-        and len(shape) <= _MAX_NDIM
-        and all(_is_int(d) and d >= 0 for d in shape)
-    ):
-        raise _fail(path, f"tensor {name}: bad shape {short_repr(shape)}")
-    if not (
-        isinstance(offsets, list)
-        and len(offsets) == 2
-        and all(_is_int(o) for o in offsets)
-        and 0 <= offsets[0] <= offsets[1]
-    ):
-        raise _fail(path, f"tensor {name}: bad data_offsets {short_repr(offsets)}")
-    nbytes = math.prod(shape) * np.dtype(_DTYPES[dtype]).itemsize
-    if offsets[1] > data_bytes:
-        raise _fail(
-            path,
-            f"tensor {name}: data ends at byte {offsets[1]} but the file holds "
-            f"{data_bytes} bytes of data (truncated?)",
-        )
-    if offsets[1] - offsets[0] != nbytes:
-        raise _fail(
-            path,
-            f"tensor {name}: shape {shape} {dtype} needs {nbytes} bytes, "
-            f"header gives {offsets[1] - offsets[0]}",
-        )
-
-
-def read_model_file(path: str | os.PathLike | bytes) -> ModelFile:
-    """Read and check a ccinfer model file (see docs/format.md), or its bytes."""
-    from safetensors import SafetensorError
-    from safetensors.numpy import load, load_file
-
-    blob = bytes(path) if isinstance(path, (bytes, bytearray, memoryview)) else None
-    metadata, _ = read_header(blob if blob is not None else path)
-    path = "<bytes>" if blob is not None else Path(path)
-    if metadata.get("format") != FORMAT_NAME:
-        raise _fail(
-            path,
-            f"not a ccinfer model (metadata 'format' is "
-            f"{metadata.get('format')!r}, expected {FORMAT_NAME!r})",
-        )
-    # ASCII digits only: str.isdigit() and int() also take full-width and other scripts' digits.
-    version = metadata.get("format_version", "")
-    if not (
-        version.isascii()
-        and version.isdigit()
-        and len(version) <= 9
-        and 1 <= int(version) <= FORMAT_VERSION
-    ):
-        raise _fail(
-            path,
-            f"format_version {short_repr(version)} is not supported (this ccinfer reads "
-            f"versions 1..{FORMAT_VERSION}, written in ASCII digits)",
-        )
-    kind = metadata.get("model", "")
-    if kind not in _READERS:
-        raise _fail(
-            path,
-            f"unknown model kind {short_repr(kind)} (known: {', '.join(sorted(_READERS))})",
-        )
-    config = parse_json(path, metadata.get("config", ""), "metadata 'config'")
-    if not isinstance(config, dict):
-        raise _fail(path, "metadata 'config' must be a JSON object")
-    try:
-        raw = load(blob) if blob is not None else load_file(str(path))
-    except (SafetensorError, OSError) as e:
-        raise _fail(path, f"cannot read tensors ({short_repr(str(e))})") from e
-    tensors, stored = {}, {}
-    for name, value in raw.items():
-        stored[name] = "F16" if value.dtype == np.float16 else "F32"
-        value = np.ascontiguousarray(value, dtype=np.float32)
-        if not np.isfinite(value).all():
-            raise _fail(path, f"tensor {short_repr(name)} contains NaN or Inf")
-        tensors[name] = value
-    card = {k[5:]: v for k, v in metadata.items() if k.startswith("card.")}
+    kind, config, tensors, card, stored = _core.read_model_bytes(data, where)
+    config = json.loads(config)
     return ModelFile(kind=kind, config=config, tensors=tensors, card=card, stored=stored)
 
 
@@ -429,7 +287,7 @@ def load(path: str | os.PathLike | bytes):
     try:
         return _READERS[model_file.kind](model_file)
     except ValueError as e:
-        # The readers check the config and tensors without knowing the file: name it here.
+        # The reader checked the file; should a constructor still refuse it, name the file.
         raise _fail(path, reason(e)) from None
 
 
@@ -437,25 +295,3 @@ def reason(e: ValueError) -> str:
     """A reader's error message without its ``ccinfer.load:`` prefix, to be wrapped with the
     file or stage it concerns."""
     return str(e).removeprefix("ccinfer.load: ")
-
-
-def require_tensor(model_file: ModelFile, name: str, shape: tuple[int, ...]) -> np.ndarray:
-    """A tensor the model needs, with its exact shape, or a ValueError naming it."""
-    tensor = model_file.tensors.get(name)
-    if tensor is None:
-        raise ValueError(f"ccinfer.load: {model_file.kind} file is missing tensor {name!r}")
-    if tensor.shape != tuple(shape):
-        raise ValueError(
-            f"ccinfer.load: tensor {name!r} has shape {tensor.shape}, the config "
-            f"needs {tuple(shape)}"
-        )
-    return tensor
-
-
-def check_no_extra_tensors(model_file: ModelFile, used: Mapping[str, object]) -> None:
-    """Unknown tensors mean a file from another tool or version: refuse rather than ignore."""
-    extra = sorted(set(model_file.tensors) - set(used))
-    if extra:
-        raise ValueError(
-            f"ccinfer.load: {model_file.kind} file has unexpected tensors {short_repr(extra[:5])}"
-        )

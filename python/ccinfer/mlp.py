@@ -13,17 +13,7 @@ from . import _core
 from ._arrays import as_float32_matrix, check_linear_stack
 from ._base import ModelBase
 from .estimator import truncated_svd
-from .io import (
-    ModelFile,
-    check_no_extra_tensors,
-    config_float,
-    config_int,
-    config_list,
-    config_object,
-    config_str,
-    register_model,
-    require_tensor,
-)
+from .io import ModelFile, register_model
 from .output_spec import OutputSpec
 
 KERNELS = ("dense", "rows", "input_sparse", "rows_input_sparse")
@@ -508,43 +498,21 @@ class CondMLP(ModelBase):
 
     @classmethod
     def from_model_file(cls, mf: ModelFile) -> CondMLP:
-        cfg = config_object(
-            mf.config,
-            "CondMLP config",
-            {"sizes"},
-            {"estimators", "plan", "single_sample_threads", "output_activation", "task", "classes"},
-        )
-        sizes = config_list(cfg["sizes"], "CondMLP config 'sizes'", 2, MAX_LAYERS + 1)
-        for i, s in enumerate(sizes):
-            config_int(s, f"CondMLP config 'sizes'[{i}]", 1, MAX_WIDTH)
-        n_layers = len(sizes) - 1
-        specs = config_list(
-            cfg.get("estimators", [None] * n_layers),
-            "CondMLP config 'estimators'",
-            n_layers,
-            n_layers,
-        )
-        weights, biases, estimators, used = [], [], [], {}
-        for i in range(n_layers):
-            m, k = sizes[i + 1], sizes[i]
-            for name, shape in ((f"layers.{i}.weight", (m, k)), (f"layers.{i}.bias", (m,))):
-                used[name] = require_tensor(mf, name, shape)
-            weights.append(used[f"layers.{i}.weight"])
-            biases.append(used[f"layers.{i}.bias"])
-            spec = specs[i]
-            if spec is None:
-                estimators.append(None)
-                continue
-            where = f"CondMLP estimator {i}"
-            spec = config_object(spec, where, {"rank"}, {"tau"})
-            r = config_int(spec["rank"], f"{where} 'rank'", 1, min(m, k))
-            tau = config_float(spec.get("tau", 0.0), f"{where} 'tau'")
-            A = require_tensor(mf, f"layers.{i}.estimator.A", (m, r))
-            B = require_tensor(mf, f"layers.{i}.estimator.B", (r, k))
-            used[f"layers.{i}.estimator.A"], used[f"layers.{i}.estimator.B"] = A, B
-            estimators.append(Estimator(A, B, tau))
-        check_no_extra_tensors(mf, used)
-        output = OutputSpec.from_config(cfg, sizes[-1])
+        """The model of a file checked by the reader (io.read_model_file): builds, checks
+        nothing the reader has checked."""
+        cfg, t = mf.config, mf.tensors
+        n_layers = len(cfg["sizes"]) - 1
+        weights = [t[f"layers.{i}.weight"] for i in range(n_layers)]
+        biases = [t[f"layers.{i}.bias"] for i in range(n_layers)]
+        estimators = [
+            None
+            if spec is None
+            else Estimator(
+                t[f"layers.{i}.estimator.A"], t[f"layers.{i}.estimator.B"], spec.get("tau", 0.0)
+            )
+            for i, spec in enumerate(cfg.get("estimators", [None] * n_layers))
+        ]
+        output = OutputSpec.from_config(cfg, cfg["sizes"][-1])
         model = cls(
             weights,
             biases,
@@ -554,27 +522,11 @@ class CondMLP(ModelBase):
             classes=output.classes,
         )
         model.card = mf.card
-        _apply_plan(model, mf.config, n_layers)
+        # The plan saved with the model, if any (else the default plan is kept).
+        if "plan" in cfg:
+            model.plan = cfg["plan"]
+            model.single_sample_threads = cfg["single_sample_threads"]
         return model
-
-
-def _apply_plan(model: CondMLP, config: dict, n_layers: int) -> None:
-    """Install the plan saved with the model (absent in files written before plans were
-    saved, or by a model whose plan was never chosen: the default plan is kept)."""
-    if "plan" not in config and "single_sample_threads" not in config:
-        return
-    where = "CondMLP config"
-    plan = config_list(config.get("plan"), f"{where} 'plan'", n_layers, n_layers)
-    for i, kernel in enumerate(plan):
-        config_str(kernel, f"{where} 'plan'[{i}]", KERNELS)
-    threads = config_int(
-        config.get("single_sample_threads"), f"{where} 'single_sample_threads'", 0, 1 << 16
-    )
-    try:
-        model.plan = plan
-        model.single_sample_threads = threads
-    except ValueError as e:
-        raise ValueError(f"ccinfer.load: {where} 'plan' {plan} cannot run: {e}") from e
 
 
 register_model("CondMLP", CondMLP.from_model_file)

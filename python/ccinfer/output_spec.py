@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .io import config_list, config_str, short_repr
+from .io import short_repr
 
 #: ``identity``: the logits as they are; ``softmax`` / ``log_softmax`` over the last axis;
 #: ``sigmoid`` of each output (binary or multilabel classification).
@@ -89,20 +89,17 @@ class OutputSpec:
 
     @classmethod
     def from_config(cls, config: dict, output_size: int) -> OutputSpec:
-        where = "CondMLP config"
-        activation = config_str(
-            config.get("output_activation", "identity"),
-            f"{where} 'output_activation'",
-            OUTPUT_ACTIVATIONS,
-        )
-        task = config_str(config.get("task", "classifier"), f"{where} 'task'", TASKS)
-        classes = config.get("classes")
-        if classes is not None:
-            config_list(classes, f"{where} 'classes'", 1, MAX_CLASSES)
+        """The spec of a model file's config, which the file reader (C++, the same rules as
+        :meth:`checked`) has already checked."""
         try:
-            return cls.checked(output_size, activation, task, classes)
+            return cls.checked(
+                output_size,
+                config.get("output_activation", "identity"),
+                config.get("task", "classifier"),
+                config.get("classes"),
+            )
         except ValueError as e:
-            raise ValueError(f"ccinfer.load: {where} {e}") from None
+            raise ValueError(f"ccinfer.load: CondMLP config {e}") from None
 
     # ---- applied to logits ------------------------------------------------------------------
     def apply(self, z: np.ndarray) -> np.ndarray:

@@ -12,17 +12,7 @@ import numpy as np
 from . import _core
 from ._arrays import as_float32_matrix
 from ._base import ModelBase
-from .io import (
-    ModelFile,
-    check_no_extra_tensors,
-    config_float,
-    config_int,
-    config_list,
-    config_object,
-    config_str,
-    register_model,
-    require_tensor,
-)
+from .io import ModelFile, register_model
 
 PATHS = ("shared", "sliding")
 ACTIVATIONS = ("identity", "relu")
@@ -301,43 +291,15 @@ class TreeGatedLinear(ModelBase):
 
     @classmethod
     def from_model_file(cls, mf: ModelFile) -> TreeGatedLinear:
-        cfg = config_object(
-            mf.config,
-            "TreeGated config",
-            {"in_features", "out_features", "depth", "path", "activation", "gates"},
-        )
-        p = config_int(cfg["in_features"], "TreeGated config 'in_features'", 1, MAX_FEATURES)
-        q = config_int(cfg["out_features"], "TreeGated config 'out_features'", 1, MAX_FEATURES)
-        depth = config_int(cfg["depth"], "TreeGated config 'depth'", 0, MAX_DEPTH)
-        shape = table_shape(p, q, depth)
-        path = config_str(cfg["path"], "TreeGated config 'path'", PATHS)
-        activation = config_str(cfg["activation"], "TreeGated config 'activation'", ACTIVATIONS)
-        used = {
-            "table": require_tensor(mf, "table", shape),
-            "bias": require_tensor(mf, "bias", (q,)),
-        }
+        """The layer of a file checked by the reader (io.read_model_file): builds, checks
+        nothing the reader has checked."""
+        cfg, t = mf.config, mf.tensors
         gates, kwargs = cfg["gates"], {}
-        if gates is None:
-            if depth > 0:
-                raise ValueError(f"ccinfer.load: TreeGated depth {depth} needs 'gates'")
-        else:
-            source = config_object(gates, "TreeGated 'gates'", {"source"}, None)["source"]
-            source = config_str(source, "TreeGated gates 'source'", ("threshold", "projection"))
-            if source == "threshold":
-                config_object(gates, "TreeGated threshold gates", {"source", "units", "tau"})
-                units = config_list(gates["units"], "TreeGated gates 'units'", 1, MAX_BITS)
-                for i, u in enumerate(units):
-                    config_int(u, f"TreeGated gates 'units'[{i}]", 0, p - 1)
-                tau = config_float(gates["tau"], "TreeGated gates 'tau'")
-                kwargs = {"gate_units": np.asarray(units, np.int64), "tau": tau}
-            else:
-                config_object(gates, "TreeGated projection gates", {"source", "bits"})
-                nbits = config_int(gates["bits"], "TreeGated gates 'bits'", 1, MAX_BITS)
-                used["gates.weight"] = require_tensor(mf, "gates.weight", (nbits, p))
-                used["gates.bias"] = require_tensor(mf, "gates.bias", (nbits,))
-                kwargs = {"gate_weight": used["gates.weight"], "gate_bias": used["gates.bias"]}
-        check_no_extra_tensors(mf, used)
-        layer = cls(used["table"], used["bias"], path=path, activation=activation, **kwargs)
+        if gates is not None and gates["source"] == "threshold":
+            kwargs = {"gate_units": np.asarray(gates["units"], np.int64), "tau": gates["tau"]}
+        elif gates is not None:
+            kwargs = {"gate_weight": t["gates.weight"], "gate_bias": t["gates.bias"]}
+        layer = cls(t["table"], t["bias"], path=cfg["path"], activation=cfg["activation"], **kwargs)
         layer.card = mf.card
         return layer
 

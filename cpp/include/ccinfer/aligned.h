@@ -53,6 +53,18 @@ class AlignedBuffer {
         if (n) std::memcpy(data_.get(), src, n * sizeof(T));
     }
 
+    /// A view of n elements at p, referenced in place (weights in a caller's buffer): never
+    /// freed, and never written through by ccinfer. The caller keeps them alive and
+    /// unchanged for the buffer's lifetime.
+    static AlignedBuffer borrowed(const T* p, size_t n) {
+        AlignedBuffer b;
+        b.data_ = std::unique_ptr<T, Free>(const_cast<T*>(p), Free{false});
+        b.size_ = n;
+        return b;
+    }
+    /// False for a borrowed view.
+    bool owned() const { return data_.get_deleter().owned; }
+
     T* data() { return data_.get(); }
     const T* data() const { return data_.get(); }
     size_t size() const { return size_; }
@@ -62,7 +74,10 @@ class AlignedBuffer {
 
   private:
     struct Free {
-        void operator()(T* p) const { std::free(p); }
+        bool owned = true;
+        void operator()(T* p) const {
+            if (owned) std::free(p);
+        }
     };
     std::unique_ptr<T, Free> data_;
     size_t size_ = 0;

@@ -5,8 +5,9 @@
  *    is written to the outputs and ccinfer_last_error() returns a readable message (valid
  *    until the calling thread's next ccinfer call). No C++ exception crosses this interface.
  *  - Handles are opaque. A model owns its weights: the file or buffer it was loaded from may
- *    be closed or freed as soon as ccinfer_load_* returns (each kind copies its weights once
- *    into the layout its kernels read; ccinfer/format.h says which copy and why).
+ *    be closed or freed as soon as ccinfer_load_file / ccinfer_load_memory returns (each
+ *    kind copies its weights once into the layout its kernels read; ccinfer/format.h says
+ *    which copy and why). ccinfer_load_memory_borrowed references what it can in place.
  *  - Arrays are float32 (int32 for token ids), C order, caller-allocated.
  *
  * Concurrency
@@ -73,6 +74,24 @@ ccinfer_status ccinfer_load_file(const char* path, ccinfer_model** out);
 /* Loads a model from size bytes at data (e.g. weights linked into a firmware image);
  * the bytes are read in place, never modified, and not referenced after the call. */
 ccinfer_status ccinfer_load_memory(const void* data, size_t size, ccinfer_model** out);
+/* As ccinfer_load_memory, but weights whose compute layout is the file's layout are
+ * referenced in the caller's buffer instead of copied (weights linked into a firmware image or
+ * mapped from flash): the caller keeps the size bytes at data alive and unchanged until
+ * ccinfer_free of the model and ccinfer_state_free of every state made from it. Outputs are
+ * bit for bit those of the copying load.
+ *
+ * Referenced in place: each CondMLP layer's weight (m, k) and bias (m,), stored F32 at an
+ * address aligned for float (the whole CondMLP, or each CondMLP stage of a Sequential). The
+ * rest is still copied, because the kernels read another layout than the file's:
+ *  - CondMLP's transposed weight (input skipping) and the estimator's packed panels;
+ *  - a TreeGated table, re-laid node-major;
+ *  - a GRU stack's gate rows interleaved per unit, its token table transposed with the input
+ *    bias folded in, its gate matrices packed in panels;
+ *  - any F16 tensor (widened to float32, or interleaved as float16 in a GRU);
+ *  - an F32 tensor at an address not aligned for float (read with memcpy). The safetensors
+ *    library pads the header to 8 bytes and writes the widest dtypes first, so in its files
+ *    every F32 tensor is aligned when the buffer is aligned to 8 bytes. */
+ccinfer_status ccinfer_load_memory_borrowed(const void* data, size_t size, ccinfer_model** out);
 /* Frees a model (NULL is a no-op). */
 void ccinfer_free(ccinfer_model* model);
 ccinfer_status ccinfer_info(const ccinfer_model* model, ccinfer_info_t* out);
@@ -93,6 +112,15 @@ ccinfer_status ccinfer_state_reset(ccinfer_state* state);
  * model.step(ids, state). */
 ccinfer_status ccinfer_step_token(ccinfer_state* state, const int32_t* tokens, float* logits);
 ccinfer_status ccinfer_step_vector(ccinfer_state* state, const float* x, float* logits);
+
+/* Seeded sampling: *token receives an id in [0, n) drawn from softmax(logits / temperature),
+ * what Python's GRUStack.generate(prefix, n, temperature=T, seed=S) draws when *rng_state
+ * starts as S and is passed to every draw (each draw advances it). The generator is
+ * SplitMix64 and the draw is in double precision (ccinfer/sample.h gives the algorithm);
+ * temperature 0 takes the first maximum and leaves *rng_state unchanged. temperature must be
+ * finite and >= 0 and every logit finite. Reentrant: it touches nothing but its arguments. */
+ccinfer_status ccinfer_sample(const float* logits, int64_t n, double temperature,
+                              uint64_t* rng_state, int32_t* token);
 
 /* Threads for the calling thread's later calls (n >= 1). */
 ccinfer_status ccinfer_set_num_threads(int n);

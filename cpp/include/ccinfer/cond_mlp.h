@@ -31,7 +31,8 @@ const char* layer_kernel_name(LayerKernel kernel);
 /// Throws std::invalid_argument for an unknown name.
 LayerKernel parse_layer_kernel(const std::string& name);
 
-/// The weights of one layer as given by the caller (copied at construction).
+/// The weights of one layer as given by the caller (copied at construction, except weight and
+/// bias with in_place).
 struct MlpLayerInit {
     const float* weight;  ///< (m, k) row-major
     const float* bias;    ///< (m,)
@@ -40,6 +41,10 @@ struct MlpLayerInit {
     const float* est_b = nullptr;  ///< (rank, k)
     int64_t rank = 0;
     float tau = 0.0f;
+    /// Reference weight and bias where they lie instead of copying them (the kernels read W
+    /// row-major as given; W^T and the estimator are still built): the caller keeps them alive
+    /// and unchanged until the model is destroyed.
+    bool in_place = false;
 };
 
 /// Counters of what the conditional forward passes did, per layer.

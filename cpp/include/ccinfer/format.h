@@ -18,14 +18,22 @@
 ///     other tensor. build_model() then constructs the engine's objects.
 ///
 /// Copies. The file's bytes are read where they lie (a caller's buffer, or the file mapped
-/// read-only); no staging copy of the file is made. Every kind then copies its weights once
-/// into the layout its kernels read, because none of them computes on the file's layout:
-/// CondMLP keeps W and also W^T (input skipping), each 64-byte aligned; TreeGated re-lays the
-/// table node-major; GRUStack interleaves the gate rows per unit and transposes the token
-/// table with the bias folded in; F16 tensors are widened to float32 (GRU W_ih / W_hh stay
-/// float16). So a loaded model owns its weights and the buffer may be freed after loading.
-/// A misaligned F32 tensor (safetensors aligns nothing) is read with memcpy, never through a
-/// misaligned pointer.
+/// read-only); no staging copy of the file is made. By default every kind then copies its
+/// weights once into the layout its kernels read, and the buffer may be freed after loading.
+///
+/// Loading in place (build_model / load_model with in_place) keeps referencing the caller's
+/// bytes where the compute layout is the file's layout: a CondMLP layer's W (m, k) row-major
+/// and its bias, when stored F32 at an address aligned for float (the kernels load
+/// unaligned, so 4 bytes is enough; results are bit for bit those of a copy). The caller then
+/// keeps the bytes alive and unchanged until the model is destroyed. Everything else is a
+/// copy, because the kernels read another layout:
+///  - CondMLP's W^T (k, m) for input skipping, and the estimator's packed panels;
+///  - TreeGated's table, re-laid node-major, and its gates;
+///  - GRUStack: gate rows interleaved per unit, the token table transposed with the input
+///    bias folded in, the low-rank / block gate matrices packed in panels;
+///  - any F16 tensor, widened to float32 (GRU W_ih / W_hh stay float16 but are interleaved);
+///  - an F32 tensor at an address not aligned for float (safetensors aligns nothing): read
+///    with memcpy, never through a misaligned pointer.
 
 #include <cstddef>
 #include <cstdint>
@@ -159,10 +167,12 @@ struct Model {
     int64_t input_size = 0, output_size = 0;
 };
 
-/// Constructs the engine's objects (copies the weights into their compute layouts).
-Model build_model(const ModelPlan& plan);
+/// Constructs the engine's objects (copies the weights into their compute layouts; with
+/// in_place, references what can be read where it lies: see "Copies" above).
+Model build_model(const ModelPlan& plan, bool in_place = false);
 
-/// read_model_file + check_model + build_model on a buffer (which may be freed afterwards).
-Model load_model(const uint8_t* data, size_t size, const std::string& where);
+/// read_model_file + check_model + build_model on a buffer (which may be freed afterwards,
+/// unless in_place).
+Model load_model(const uint8_t* data, size_t size, const std::string& where, bool in_place = false);
 
 }  // namespace ccinfer::format

@@ -16,9 +16,11 @@
 #include <vector>
 
 #include "ccinfer/ccinfer.h"
+#include "ccinfer/check.h"
 #include "ccinfer/cond_mlp.h"
 #include "ccinfer/format.h"
 #include "ccinfer/gru.h"
+#include "ccinfer/sample.h"
 #include "ccinfer/threads.h"
 #include "ccinfer/tree_gated.h"
 
@@ -66,8 +68,11 @@ ccinfer_status guarded(F&& body) noexcept {
     }
 }
 
-void need(bool ok, const char* fn, const char* what) {
-    if (!ok) refuse(CCINFER_INVALID_ARGUMENT, std::string(fn) + ": " + what);
+/// A caller error (CCINFER_INVALID_ARGUMENT): the function's name, then the parts.
+template <typename... Parts>
+void need(bool ok, const char* fn, Parts&&... parts) {
+    if (!ok)
+        refuse(CCINFER_INVALID_ARGUMENT, ccinfer::str(fn, ": ", std::forward<Parts>(parts)...));
 }
 
 /// Scratch of one forward call: one workspace per stage and two activation buffers.
@@ -131,7 +136,7 @@ class FileBytes {
         if (::fstat(fd_, &st) != 0) io_fail(path);
         if (!S_ISREG(st.st_mode))
             refuse(CCINFER_IO_ERROR,
-                   std::string("ccinfer_load_file: ") + path + ": not a regular file");
+                   ccinfer::str("ccinfer_load_file: ", path, ": not a regular file"));
         size_ = static_cast<size_t>(st.st_size);
         if (size_ == 0) return;
         void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_, 0);
@@ -160,7 +165,7 @@ class FileBytes {
   private:
     [[noreturn]] static void io_fail(const char* path) {
         refuse(CCINFER_IO_ERROR,
-               std::string("ccinfer_load_file: cannot read ") + path + ": " + std::strerror(errno));
+               ccinfer::str("ccinfer_load_file: cannot read ", path, ": ", std::strerror(errno)));
     }
     int fd_ = -1;
     void* map_ = nullptr;
@@ -183,11 +188,11 @@ struct ccinfer_state {
 
 namespace {
 
-ccinfer_status load(const uint8_t* data, size_t size, const std::string& where,
-                    ccinfer_model** out) {
+ccinfer_status load(const uint8_t* data, size_t size, const std::string& where, ccinfer_model** out,
+                    bool in_place = false) {
     return guarded([&] {
         auto impl = std::make_shared<Impl>();
-        impl->model = ccinfer::format::load_model(data, size, where);
+        impl->model = ccinfer::format::load_model(data, size, where, in_place);
         *out = new ccinfer_model{std::move(impl)};
     });
 }
@@ -197,9 +202,9 @@ class StateClaim {
   public:
     StateClaim(ccinfer_state* s, const char* fn) : s_(s) {
         if (s_->busy.exchange(true, std::memory_order_acquire))
-            refuse(CCINFER_BUSY, std::string(fn) +
-                                     ": the state is in use by another call "
-                                     "(one state may be stepped by one call at a time)");
+            refuse(CCINFER_BUSY, ccinfer::str(fn,
+                                              ": the state is in use by another call "
+                                              "(one state may be stepped by one call at a time)"));
     }
     ~StateClaim() { s_->busy.store(false, std::memory_order_release); }
 
@@ -259,11 +264,8 @@ void step(ccinfer_state* s, const int32_t* tokens, const float* x, float* logits
     const int64_t n = s->state->batch();
     if (tokens)
         for (int64_t i = 0; i < n; ++i)
-            if (tokens[i] < 0 || tokens[i] >= g.input_size())
-                refuse(CCINFER_INVALID_ARGUMENT, std::string(fn) + ": token id " +
-                                                     std::to_string(tokens[i]) + " (stream " +
-                                                     std::to_string(i) + ") is out of range [0, " +
-                                                     std::to_string(g.input_size()) + ")");
+            need(tokens[i] >= 0 && tokens[i] < g.input_size(), fn, "token id ", tokens[i],
+                 " (stream ", i, ") is out of range [0, ", g.input_size(), ")");
     if (s->ws.capacity < n || s->ws.threads < ccinfer::get_num_threads())
         s->ws = g.make_workspace(n);
     if (n == 1) {
@@ -329,6 +331,16 @@ ccinfer_status ccinfer_load_memory(const void* data, size_t size, ccinfer_model*
     });
     if (st != CCINFER_OK) return st;
     return load(static_cast<const uint8_t*>(data), size, "<memory>", out);
+}
+
+ccinfer_status ccinfer_load_memory_borrowed(const void* data, size_t size, ccinfer_model** out) {
+    if (out) *out = nullptr;
+    ccinfer_status st = guarded([&] {
+        need(data != nullptr || size == 0, "ccinfer_load_memory_borrowed", "data is NULL");
+        need(out != nullptr, "ccinfer_load_memory_borrowed", "out is NULL");
+    });
+    if (st != CCINFER_OK) return st;
+    return load(static_cast<const uint8_t*>(data), size, "<memory>", out, true);
 }
 
 void ccinfer_free(ccinfer_model* model) { delete model; }
@@ -399,6 +411,20 @@ ccinfer_status ccinfer_step_token(ccinfer_state* state, const int32_t* tokens, f
 
 ccinfer_status ccinfer_step_vector(ccinfer_state* state, const float* x, float* logits) {
     return guarded([&] { step(state, nullptr, x, logits, "ccinfer_step_vector"); });
+}
+
+ccinfer_status ccinfer_sample(const float* logits, int64_t n, double temperature,
+                              uint64_t* rng_state, int32_t* token) {
+    return guarded([&] {
+        const char* fn = "ccinfer_sample";
+        need(logits != nullptr && rng_state != nullptr && token != nullptr, fn,
+             "logits, rng_state and token must not be NULL");
+        need(n >= 1 && n <= INT32_MAX, fn, "n must be in [1, 2^31), got ", n);
+        uint64_t state = *rng_state;  // written back only on success
+        const int64_t drawn = ccinfer::sample_token(logits, n, temperature, &state);
+        *rng_state = state;
+        *token = static_cast<int32_t>(drawn);
+    });
 }
 
 ccinfer_status ccinfer_set_num_threads(int n) {

@@ -1,7 +1,8 @@
 // Step 3 of loading: the engine's objects from a checked plan. Each constructor copies its
 // weights once into its compute layout (ccinfer/format.h, "Copies"); here a tensor is handed
 // over where it lies when its bytes are float32 and aligned for float, and through one
-// temporary otherwise (F16 widened, or a misaligned F32 range).
+// temporary otherwise (F16 widened, or a misaligned F32 range). Loading in place, a CondMLP
+// layer whose weight and bias are handed over where they lie keeps referencing them.
 #include <cstring>
 #include <list>
 #include <vector>
@@ -24,10 +25,14 @@ namespace {
 /// float32 views of tensors, valid while the Floats lives.
 class Floats {
   public:
+    /// Whether t's bytes are read as float32 where they lie (F32, aligned for float).
+    static bool direct(const Tensor* t) {
+        return t->dtype == Dtype::kF32 &&
+               reinterpret_cast<uintptr_t>(t->data) % alignof(float) == 0;
+    }
     const float* operator()(const Tensor* t) {
         if (t == nullptr) return nullptr;
-        if (t->dtype == Dtype::kF32 && reinterpret_cast<uintptr_t>(t->data) % alignof(float) == 0)
-            return reinterpret_cast<const float*>(t->data);
+        if (direct(t)) return reinterpret_cast<const float*>(t->data);
         temps_.emplace_back(static_cast<size_t>(t->numel));
         read_floats(*t, temps_.back().data());
         return temps_.back().data();
@@ -45,11 +50,12 @@ class Floats {
     std::list<std::vector<uint16_t>> halves_;
 };
 
-std::unique_ptr<CondMLP> build_mlp(const MlpPlan& plan, Floats& f) {
+std::unique_ptr<CondMLP> build_mlp(const MlpPlan& plan, Floats& f, bool in_place) {
     std::vector<MlpLayerInit> layers;
     for (size_t i = 0; i < plan.layers.size(); ++i) {
         const MlpPlan::Layer& L = plan.layers[i];
         MlpLayerInit init{f(L.weight), f(L.bias), plan.sizes[i + 1], plan.sizes[i]};
+        init.in_place = in_place && Floats::direct(L.weight) && Floats::direct(L.bias);
         if (L.rank) {
             init.est_a = f(L.est_a);
             init.est_b = f(L.est_b);
@@ -122,7 +128,7 @@ std::unique_ptr<GRUStack> build_gru(const GruPlan& plan, Floats& f) {
 
 }  // namespace
 
-Model build_model(const ModelPlan& plan) {
+Model build_model(const ModelPlan& plan, bool in_place) {
     Model model;
     model.kind = plan.kind;
     model.input_size = plan.input_size;
@@ -137,7 +143,7 @@ Model build_model(const ModelPlan& plan) {
         if (s.tree)
             stage.tree = build_tree(s.tree_plan, f);
         else
-            stage.mlp = build_mlp(s.mlp, f);
+            stage.mlp = build_mlp(s.mlp, f, in_place);
         stage.relu = s.relu;
         stage.in = s.in;
         stage.out = s.out;
@@ -146,9 +152,9 @@ Model build_model(const ModelPlan& plan) {
     return model;
 }
 
-Model load_model(const uint8_t* data, size_t size, const std::string& where) {
+Model load_model(const uint8_t* data, size_t size, const std::string& where, bool in_place) {
     const ModelFile file = read_model_file(data, size, where);
-    return build_model(check_model(file));
+    return build_model(check_model(file), in_place);
 }
 
 }  // namespace ccinfer::format

@@ -18,84 +18,6 @@ namespace ccinfer::format {
 
 using nlohmann::json;
 
-[[noreturn]] void fail(const std::string& where, const std::string& what) {
-    throw FormatError("ccinfer.load: " + where + ": " + what);
-}
-
-std::string excerpt(const json& value) {
-    std::string s = value.dump();
-    if (s.size() > 80) s = s.substr(0, 77) + "...";
-    return s;
-}
-
-namespace {
-
-// nlohmann's messages quote the bytes last read, which may be anything: escape all but
-// printable ASCII so that a message is always valid UTF-8 (and one line).
-std::string printable(const char* text) {
-    std::string out;
-    for (const char* p = text; *p; ++p) {
-        const auto c = static_cast<unsigned char>(*p);
-        if (c >= 0x20 && c < 0x7f) {
-            out += static_cast<char>(c);
-        } else {
-            static const char hex[] = "0123456789abcdef";
-            out += "\\x";
-            out += hex[c >> 4];
-            out += hex[c & 15];
-        }
-    }
-    return out;
-}
-
-}  // namespace
-
-json parse_json(const char* first, const char* last, const std::string& where, const char* what) {
-    // nlohmann's parser is iterative, but the tree it builds is not: bound the nesting, and
-    // refuse duplicate keys (another reader could take the other copy of an entry).
-    std::vector<std::set<std::string>> keys;
-    auto bound = [&](int depth, json::parse_event_t event, json& parsed) {
-        if (depth > kMaxJsonDepth)
-            fail(where, std::string(what) + " nests deeper than " + std::to_string(kMaxJsonDepth) +
-                            " levels");
-        switch (event) {
-            case json::parse_event_t::object_start:
-                keys.emplace_back();
-                break;
-            case json::parse_event_t::object_end:
-                keys.pop_back();
-                break;
-            case json::parse_event_t::key:
-                if (!keys.back().insert(parsed.get<std::string>()).second)
-                    fail(where, std::string(what) + " has the key " + parsed.dump() + " twice");
-                break;
-            default:
-                break;
-        }
-        return true;
-    };
-    try {
-        return json::parse(first, last, bound);
-    } catch (const json::exception& e) {
-        fail(where, std::string(what) + " is not valid JSON (" + printable(e.what()) + ")");
-    }
-}
-
-std::string quote(const std::string& s) { return "'" + s + "'"; }
-
-bool get_int(const json& v, int64_t lo, int64_t hi, int64_t& out) {
-    if (v.is_number_integer() && !v.is_number_unsigned()) {
-        out = v.get<int64_t>();
-    } else if (v.is_number_unsigned()) {
-        const uint64_t u = v.get<uint64_t>();
-        if (u > static_cast<uint64_t>(INT64_MAX)) return false;
-        out = static_cast<int64_t>(u);
-    } else {
-        return false;  // bool, float (including integers too large for 64 bits), others
-    }
-    return out >= lo && out <= hi;
-}
-
 namespace {
 
 constexpr uint64_t itemsize(Dtype d) { return d == Dtype::kF32 ? 4 : 2; }
@@ -117,58 +39,77 @@ bool finite(const Tensor& t) {
     return true;
 }
 
+/// The decimal digits of an unsigned 128-bit number.
+std::string decimal(unsigned __int128 v) {
+    std::string out;
+    do {
+        out.insert(out.begin(), static_cast<char>('0' + static_cast<int>(v % 10)));
+        v /= 10;
+    } while (v);
+    return out;
+}
+
+/// The byte count a shape declares, exactly while it fits in 128 bits ("more than 2^127"
+/// beyond: a shape of at most 8 dims below 2^63 each can exceed it).
+std::string declared_bytes(const std::vector<int64_t>& shape, uint64_t itemsize) {
+    unsigned __int128 n = itemsize;
+    const unsigned __int128 limit = static_cast<unsigned __int128>(1) << 127;
+    for (int64_t d : shape) {
+        if (d == 0) return "0";
+        if (n > limit / static_cast<uint64_t>(d)) return "more than 2^127";
+        n *= static_cast<uint64_t>(d);
+    }
+    return decimal(n);
+}
+
+// The checks of one header entry, in the order ccinfer.io made them (the messages too).
 Tensor check_entry(const std::string& where, const std::string& name, const json& entry,
                    uint64_t data_bytes) {
-    const std::string tag = "tensor " + quote(name) + ": ";
-    if (!entry.is_object() || entry.size() != 3 || !entry.contains("dtype") ||
-        !entry.contains("shape") || !entry.contains("data_offsets"))
-        fail(where, tag + "malformed header entry " + excerpt(entry) +
-                        " (needs exactly dtype, shape, data_offsets)");
+    const std::string tag = "tensor " + short_repr(name) + ": ";
+    CCINFER_FORMAT_CHECK(entry.is_object() && entry.size() == 3 && entry.contains("dtype") &&
+                             entry.contains("shape") && entry.contains("data_offsets"),
+                         where, tag, "malformed header entry ", short_repr(entry),
+                         " (needs exactly dtype, shape, data_offsets)");
     const json& dtype = entry["dtype"];
     Tensor t;
     t.name = name;
-    if (dtype == "F32") {
-        t.dtype = Dtype::kF32;
-    } else if (dtype == "F16") {
-        t.dtype = Dtype::kF16;
-    } else {
-        fail(where, tag + "dtype " +
-                        (dtype.is_string() ? dtype.get<std::string>() : excerpt(dtype)) +
-                        " is not supported (expected one of F32, F16)");
-    }
+    CCINFER_FORMAT_CHECK(dtype == "F32" || dtype == "F16", where, tag, "dtype ", short_repr(dtype),
+                         " is not supported (expected one of F32, F16)");
+    t.dtype = dtype == "F32" ? Dtype::kF32 : Dtype::kF16;
     const json& shape = entry["shape"];
-    if (!shape.is_array() || shape.size() > 8) fail(where, tag + "bad shape " + excerpt(shape));
-    // The element count is bounded by the data section before it is multiplied further, so
-    // it cannot overflow: every factor is at most data_bytes, and so is every partial product.
-    uint64_t numel = 1;
-    bool empty = false;
-    for (const json& d : shape) {
+    bool shape_ok = shape.is_array() && shape.size() <= 8;
+    for (size_t i = 0; shape_ok && i < shape.size(); ++i) {
         int64_t v = 0;
-        if (!get_int(d, 0, INT64_MAX, v)) fail(where, tag + "bad shape " + excerpt(shape));
+        shape_ok = get_int(shape[i], 0, INT64_MAX, v);
         t.shape.push_back(v);
-        if (v == 0) empty = true;
     }
-    for (int64_t v : t.shape) {
-        if (empty) break;
-        if (static_cast<uint64_t>(v) > data_bytes || numel > data_bytes / static_cast<uint64_t>(v))
-            fail(where, tag + "shape " + excerpt(shape) + " needs more bytes than the file holds");
-        numel *= static_cast<uint64_t>(v);
-    }
-    if (empty) numel = 0;
+    CCINFER_FORMAT_CHECK(shape_ok, where, tag, "bad shape ", short_repr(shape));
     const json& offsets = entry["data_offsets"];
     int64_t begin = 0, end = 0;
-    if (!offsets.is_array() || offsets.size() != 2 || !get_int(offsets[0], 0, INT64_MAX, begin) ||
-        !get_int(offsets[1], begin, INT64_MAX, end))
-        fail(where, tag + "bad data_offsets " + excerpt(offsets));
-    if (static_cast<uint64_t>(end) > data_bytes)
-        fail(where, tag + "data ends at byte " + std::to_string(end) + " but the file holds " +
-                        std::to_string(data_bytes) + " bytes of data (truncated?)");
-    const uint64_t nbytes = numel * itemsize(t.dtype);  // numel <= data_bytes: no overflow
-    if (static_cast<uint64_t>(end - begin) != nbytes)
-        fail(where, tag + "shape " + excerpt(shape) + " " + dtype.get<std::string>() + " needs " +
-                        std::to_string(nbytes) + " bytes, header gives " +
-                        std::to_string(end - begin));
-    t.numel = static_cast<int64_t>(numel);
+    CCINFER_FORMAT_CHECK(offsets.is_array() && offsets.size() == 2 &&
+                             get_int(offsets[0], 0, INT64_MAX, begin) &&
+                             get_int(offsets[1], begin, INT64_MAX, end),
+                         where, tag, "bad data_offsets ", short_repr(offsets));
+    CCINFER_FORMAT_CHECK(static_cast<uint64_t>(end) <= data_bytes, where, tag, "data ends at byte ",
+                         end, " but the file holds ", data_bytes, " bytes of data (truncated?)");
+    // The element count is compared with the range before anything uses it: every factor and
+    // partial product stays at most the range's size, so nothing overflows.
+    const uint64_t span = static_cast<uint64_t>(end - begin);
+    uint64_t nbytes = itemsize(t.dtype);
+    bool fits = true;
+    for (int64_t d : t.shape) {
+        if (d == 0) {
+            nbytes = 0;
+            fits = true;
+            break;
+        }
+        if (fits && nbytes > span / static_cast<uint64_t>(d)) fits = false;
+        if (fits) nbytes *= static_cast<uint64_t>(d);
+    }
+    CCINFER_FORMAT_CHECK(fits && nbytes == span, where, tag, "shape ", short_repr(shape), " ",
+                         dtype.get<std::string>(), " needs ",
+                         declared_bytes(t.shape, itemsize(t.dtype)), " bytes, header gives ", span);
+    t.numel = static_cast<int64_t>(nbytes / itemsize(t.dtype));
     t.nbytes = nbytes;
     t.data = reinterpret_cast<const uint8_t*>(static_cast<uintptr_t>(begin));  // offset for now
     return t;
@@ -207,18 +148,17 @@ void read_floats(const Tensor& t, float* out) {
 }
 
 ModelFile read_model_file(const uint8_t* data, size_t size, const std::string& where) {
-    if (data == nullptr && size != 0) fail(where, "no data (null pointer)");
-    if (size < 8)
-        fail(where,
-             "file is " + std::to_string(size) + " bytes, too short for a safetensors header");
+    CCINFER_FORMAT_CHECK(data != nullptr || size == 0, where, "no data (null pointer)");
+    CCINFER_FORMAT_CHECK(size >= 8, where, "file is ", size,
+                         " bytes, too short for a safetensors header");
     uint64_t header_len = 0;
     for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | data[i];
-    if (header_len > kMaxHeaderBytes || header_len > size - 8)
-        fail(where, "header declares " + std::to_string(header_len) + " bytes but the file has " +
-                        std::to_string(size) + " (truncated or not a safetensors file)");
+    CCINFER_FORMAT_CHECK(header_len <= kMaxHeaderBytes && header_len <= size - 8, where,
+                         "header declares ", header_len, " bytes but the file has ", size,
+                         " (truncated or not a safetensors file)");
     const char* text = reinterpret_cast<const char*>(data + 8);
     json header = parse_json(text, text + header_len, where, "header");
-    if (!header.is_object()) fail(where, "header is not a JSON object");
+    CCINFER_FORMAT_CHECK(header.is_object(), where, "header is not a JSON object");
 
     ModelFile file;
     file.where = where;
@@ -247,15 +187,13 @@ ModelFile read_model_file(const uint8_t* data, size_t size, const std::string& w
                      [&](const Tensor* a, const Tensor* b) { return begin_of(a) < begin_of(b); });
     uint64_t expect = 0;
     for (const Tensor* t : by_offset) {
-        if (begin_of(t) != expect)
-            fail(where, "tensor " + quote(t->name) + " starts at byte " +
-                            std::to_string(begin_of(t)) + ", expected " + std::to_string(expect) +
-                            " (tensor ranges must not overlap or leave gaps)");
+        CCINFER_FORMAT_CHECK(begin_of(t) == expect, where, "tensor ", short_repr(t->name),
+                             " starts at byte ", begin_of(t), ", expected ", expect,
+                             " (tensor ranges must not overlap or leave gaps)");
         expect += t->nbytes;
     }
-    if (expect != data_bytes)
-        fail(where, "the tensors cover " + std::to_string(expect) + " bytes but the file holds " +
-                        std::to_string(data_bytes) + " bytes of data");
+    CCINFER_FORMAT_CHECK(expect == data_bytes, where, "the tensors cover ", expect,
+                         " bytes but the file holds ", data_bytes, " bytes of data");
     for (Tensor& t : file.tensors) t.data = base + begin_of(&t);
     std::sort(file.tensors.begin(), file.tensors.end(),
               [](const Tensor& a, const Tensor& b) { return a.name < b.name; });
@@ -264,29 +202,31 @@ ModelFile read_model_file(const uint8_t* data, size_t size, const std::string& w
         auto it = metadata.find(key);
         return it == metadata.end() ? std::string() : it->second;
     };
-    if (meta("format") != "ccinfer")
-        fail(where, "not a ccinfer model (metadata 'format' is " +
-                        (metadata.count("format") ? quote(meta("format")) : "None") +
-                        ", expected 'ccinfer')");
+    CCINFER_FORMAT_CHECK(
+        meta("format") == "ccinfer", where, "not a ccinfer model (metadata 'format' is ",
+        metadata.count("format") ? short_repr(meta("format")) : "None", ", expected 'ccinfer')");
     int version = 0;
-    if (!parse_version(meta("format_version"), version) || version < 1 || version > kFormatVersion)
-        fail(where, "format_version " + quote(meta("format_version")) +
-                        " is not supported (this ccinfer reads versions 1.." +
-                        std::to_string(kFormatVersion) + ")");
+    CCINFER_FORMAT_CHECK(
+        parse_version(meta("format_version"), version) && version >= 1 && version <= kFormatVersion,
+        where, "format_version ", short_repr(meta("format_version")),
+        " is not supported (this ccinfer reads versions 1..", kFormatVersion,
+        ", written in ASCII digits)");
     file.kind = meta("model");
     static const char* const kKinds[] = {"CondMLP", "GRUStack", "Sequential", "TreeGated"};
-    if (std::find(std::begin(kKinds), std::end(kKinds), file.kind) == std::end(kKinds))
-        fail(where, "unknown model kind " + quote(file.kind) +
-                        " (known: CondMLP, GRUStack, Sequential, TreeGated)");
+    CCINFER_FORMAT_CHECK(
+        std::find(std::begin(kKinds), std::end(kKinds), file.kind) != std::end(kKinds), where,
+        "unknown model kind ", short_repr(file.kind),
+        " (known: CondMLP, GRUStack, Sequential, TreeGated)");
     file.config_json = meta("config");
     const json config =
         parse_json(file.config_json.data(), file.config_json.data() + file.config_json.size(),
                    where, "metadata 'config'");
-    if (!config.is_object()) fail(where, "metadata 'config' must be a JSON object");
+    CCINFER_FORMAT_CHECK(config.is_object(), where, "metadata 'config' must be a JSON object");
     for (auto& [k, v] : metadata)
         if (k.compare(0, 5, "card.") == 0) file.card[k.substr(5)] = v;
     for (const Tensor& t : file.tensors)
-        if (!finite(t)) fail(where, "tensor " + quote(t.name) + " contains NaN or Inf");
+        CCINFER_FORMAT_CHECK(finite(t), where, "tensor ", short_repr(t.name),
+                             " contains NaN or Inf");
     return file;
 }
 

@@ -84,8 +84,11 @@ CondMLP::CondMLP(const std::vector<MlpLayerInit>& layers) {
         Layer layer;
         layer.m = init.m;
         layer.k = init.k;
-        layer.w = AlignedBuffer<float>(init.weight, init.m * init.k);
-        layer.b = AlignedBuffer<float>(init.bias, init.m);
+        const auto mk = static_cast<size_t>(init.m * init.k), m = static_cast<size_t>(init.m);
+        layer.w = init.in_place ? AlignedBuffer<float>::borrowed(init.weight, mk)
+                                : AlignedBuffer<float>(init.weight, mk);
+        layer.b = init.in_place ? AlignedBuffer<float>::borrowed(init.bias, m)
+                                : AlignedBuffer<float>(init.bias, m);
         layer.wt = AlignedBuffer<float>(init.m * init.k);
         for (int64_t i = 0; i < init.m; ++i)
             for (int64_t j = 0; j < init.k; ++j)
