@@ -21,15 +21,23 @@ gates is open on the user's text:
   bottleneck row of block ``j`` is the mean of ``M``'s rows over the block's units (the
   best constant-per-block fit of ``-a`` in least squares), lifted above zero the same way.
 
-Batch normalisation has no trainable scale, so it fixes the gate's scale: ``BN_s`` maps the
-calibration text's ``W_z z^lr`` to mean ``s`` and unit variance per unit. Its running
-statistics are set from the calibration text, and ``s`` to the quantile of the normalised
-values that leaves the target fraction above zero. That is repeated on the conditional model's
-own states (its gates differ from the dense ones, and so do its states) until the fraction
-holds there. The conditional gate is ``tanh`` of a standardised value rather than a sigmoid
-of the dense pre-activation, so the initial model predicts worse than the dense one; how much
-worse, and how many fine-tuning updates win it back, `recipes/text/convert_dense.py` measures
-on the shipped character model (models/text/MODEL_CARD.md).
+Batch normalisation has no trainable scale or offset, so it fixes each unit's operating
+point: in training every unit's ``W_z z^lr`` is normalised over the batch at every step to
+mean 0 and variance 1, then shifted by ``s``. ``s`` is found by bisection so that the
+conditional model's own run in training mode (each step's batch statistics, as fine-tuning
+runs) opens the target fraction of gates on the calibration text; the running statistics are
+then set to the average of that run's per-step statistics (what fine-tuning settles them to).
+
+What does not carry over: the dense gate's per-unit offsets (a dense GRU has units that take
+nearly all new state at every step and units that keep theirs; after normalisation every unit
+opens about equally often) and its scale (an open conditional gate is ``tanh`` of a
+standardised value, about 0.5, where the dense gate is often 0.99). Given the dense model's
+own gate values the converted layer computes exactly the dense layer (the tests check it); with
+its own gates it starts far from it. In eval mode (running statistics) a converted model can
+also fall into a state where almost every gate stays shut from a zero state on, which training
+mode's per-step statistics never show. `recipes/text/convert_dense.py` measures all of this on
+the shipped 27-256-27 model against training the same model from scratch
+(models/text/MODEL_CARD.md, "Converting the dense model").
 """
 
 from __future__ import annotations
@@ -184,21 +192,24 @@ def conditional_from_dense(
     rank : int
         Width of the bottleneck (``lowrank``) or number of gates (``block``; divides hidden).
     density : float
-        Target fraction of update-gate values that are non-zero on the calibration text, in
-        (0, 1): the model's own gates, with its running statistics (eval mode).
+        Target fraction of update-gate values that are non-zero, in (0, 1): on the calibration
+        text, in the model's own run in training mode (each step's batch statistics), the
+        mode fine-tuning runs in. Eval mode may differ (see the module docstring).
     n_streams, steps : int
         Shape of the calibration run.
     tolerance : float
-        How close to `density` the search for ``s`` stops (training mode, see below).
+        How close to `density` (mean over layers) the search for ``s`` stops.
 
     Returns
     -------
     model : CharLM
         The conditional model, in eval mode, ready for `fit_char_lm`.
     info : dict
-        ``shift`` (the ``s`` chosen), ``density`` (per layer, measured on the calibration
-        text after the last round), ``svd_energy`` (``lowrank``: per layer, the fraction of
-        ``||M||_F^2`` the rank-``rank`` factors keep), ``calibration_symbols``.
+        ``shift`` (the ``s`` chosen); ``training_density`` (per layer, the density of the
+        training-mode run at that ``s``) and ``density`` (per layer, in eval mode with the
+        running statistics set, both on the calibration text); ``svd_energy`` (``lowrank``:
+        per layer, the fraction of ``||M||_F^2`` the rank-``rank`` factors keep; else None);
+        ``calibration_symbols``.
 
     Examples
     --------
@@ -206,7 +217,7 @@ def conditional_from_dense(
     >>> from ccinfer.train.gru import conditional_from_dense, dense_char_lm, fit_char_lm
     >>> dense = dense_char_lm(ccinfer.load("char-dense-h256"))            # doctest: +SKIP
     >>> model, info = conditional_from_dense(dense, train_ids, "lowrank", 16, density=0.4)
-    >>> history = fit_char_lm(model, train_ids, valid_ids, updates=2000, lr=3e-4)
+    >>> metrics = fit_char_lm(model, train_ids, valid_ids, updates=2000)
     >>> ccinfer.GRUStack.from_char_lm(model.eval()).save("mine.safetensors")
     """
     if not isinstance(dense, CharLM) or dense.gru.gate != "dense":
