@@ -41,14 +41,22 @@ them over the expanded units (all units of a block see the same values).
 `train_char_lm` trains it the dissertation's way (section 4.5.1) and `CharLMTrainer` holds the
 resumable training state.
 
+A trained dense GRU becomes a conditional one without training from scratch: `dense_char_lm`
+takes it in (a dense `ccinfer.GRUStack`, an ``nn.GRU`` with its head, or its state dict),
+`conditional_from_dense` initialises the low-rank or block update gate from its update gate
+(truncated SVD, ``s`` chosen for a target z density on the user's text) and `fit_char_lm`
+fine-tunes it on the user's text with the same loop.
+
 The package is split by concern: `cell` (one layer step), `stack` (layers over a sequence),
 `model` (`CharLM`), `data` (text splits and evaluation), `trainer` (the resumable state and its
-checkpoints) and `loop` (a whole training run). Everything public is importable from here.
+checkpoints), `loop` (a whole training run) and `from_dense` (a dense model made
+conditional). Everything public is importable from here.
 """
 
 from .cell import GATES, CondGRUCell, cliptanh
 from .data import evaluate_char_lm, load_char_splits
-from .loop import train_char_lm
+from .from_dense import conditional_from_dense, dense_char_lm
+from .loop import fit_char_lm, train_char_lm
 from .model import CharLM
 from .stack import CondGRU, z_density
 from .trainer import CharLMTrainer, slim_checkpoint
@@ -60,7 +68,10 @@ __all__ = [
     "CondGRU",
     "CondGRUCell",
     "cliptanh",
+    "conditional_from_dense",
+    "dense_char_lm",
     "evaluate_char_lm",
+    "fit_char_lm",
     "load_char_splits",
     "slim_checkpoint",
     "train_char_lm",

@@ -1,10 +1,11 @@
 """`train_char_lm`: a whole training run the dissertation's way, with periodic measurements
-and checkpoints."""
+and checkpoints; `fit_char_lm`: the same loop for a given model and text (fine-tuning)."""
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -41,13 +42,14 @@ def train_char_lm(
 ) -> tuple[CharLM, dict]:
     """Train a character language model on ``text/`` the dissertation's way (section 4.5.1).
 
-    See `CharLMTrainer` for the update; every `eval_every` updates the validation BPC and the
-    update-gate densities are measured on the first `eval_symbols` symbols of the validation
-    text, and at the end on all of it and on as many symbols from the start of the training
-    text (all in eval mode, running batch-norm statistics). With `checkpoint_path` a checkpoint
-    is written every `checkpoint_every` updates and at the end; with `resume` an existing
-    checkpoint is loaded first and training continues from it up to `updates` in total (a
-    finished checkpoint just re-evaluates).
+    A fresh `CharLM` (seeded) trained by `fit_char_lm`; see `CharLMTrainer` for the update.
+    Every `eval_every` updates the validation BPC and the update-gate densities are measured
+    on the first `eval_symbols` symbols of the validation text, and at the end on all of it and
+    on as many symbols from the start of the training text (all in eval mode, running
+    batch-norm statistics). With `checkpoint_path` a checkpoint is written every
+    `checkpoint_every` updates and at the end; with `resume` an existing checkpoint is loaded
+    first and training continues from it up to `updates` in total (a finished checkpoint just
+    re-evaluates).
 
     Parameters
     ----------
@@ -99,11 +101,100 @@ def train_char_lm(
     train_ids, valid_ids = load_char_splits(data_dir, corpus)
     torch.manual_seed(seed)
     model = CharLM(hidden, layers, gate, rank, shift)
+    metrics = fit_char_lm(
+        model,
+        train_ids,
+        valid_ids,
+        updates,
+        seq_len=seq_len,
+        batch_size=batch_size,
+        lr=lr,
+        clip_norm=clip_norm,
+        reset_every=reset_every,
+        eval_every=eval_every,
+        eval_symbols=eval_symbols,
+        checkpoint_path=checkpoint_path,
+        checkpoint_every=checkpoint_every,
+        resume=resume,
+        progress=progress,
+    )
+    metrics["settings"]["corpus"] = corpus
+    metrics["settings"]["seed"] = seed
+    return model, metrics
+
+
+def fit_char_lm(
+    model: CharLM,
+    train_ids: np.ndarray,
+    valid_ids: np.ndarray,
+    updates: int,
+    *,
+    seq_len: int = 50,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    clip_norm: float = 1.0,
+    reset_every: int = 1000,
+    eval_every: int = 1000,
+    eval_symbols: int = 64000,
+    evaluate: Callable[[CharLM], dict] | None = None,
+    checkpoint_path: str | Path | None = None,
+    checkpoint_every: int = 500,
+    resume: bool = True,
+    progress: bool = True,
+) -> dict:
+    """Train (or fine-tune) a given `CharLM` on a text with `CharLMTrainer`.
+
+    The loop of `train_char_lm` for any model and any symbol ids: a fresh model, or one that
+    `conditional_from_dense` initialised from a trained dense GRU. Every `eval_every` updates
+    (and at the end) the model is measured in eval mode, by default with `evaluate_char_lm`
+    on the first `eval_symbols` symbols of `valid_ids`.
+
+    Parameters
+    ----------
+    model : CharLM
+        Trained in place.
+    train_ids, valid_ids : numpy.ndarray
+        Training and held-out text as symbol ids (1-D).
+    updates : int
+        Total number of updates (including those of a resumed checkpoint).
+    seq_len, batch_size, lr, clip_norm, reset_every :
+        See `CharLMTrainer`.
+    eval_every : int
+        Updates between measurements.
+    eval_symbols : int
+        Held-out symbols the default measurement uses.
+    evaluate : callable, optional
+        ``evaluate(model) -> dict`` with ``bpc`` and ``z_density`` (see `evaluate_char_lm`),
+        called in place of the default measurement (the model is in eval mode; its mode is
+        restored after). Its own time is not counted as training time.
+    checkpoint_path, checkpoint_every, resume :
+        As for `train_char_lm`.
+    progress : bool
+        Show a tqdm progress bar. A line per measurement is printed either way.
+
+    Returns
+    -------
+    dict
+        ``history`` (per measurement: ``step``, ``train_bpc`` (mean training loss since the
+        previous measurement, batch statistics), ``valid_bpc``, ``z_density``, ``seconds``
+        (training wall time so far)), ``train_seconds``, ``updates``, ``valid`` and ``train``
+        (`evaluate_char_lm` on all of `valid_ids` and on as many symbols of `train_ids`),
+        ``settings``. The model is left in eval mode.
+    """
+
+    def measure() -> dict:
+        was_training = model.training
+        model.eval()
+        result = evaluate(model) if evaluate else evaluate_char_lm(model, valid_ids[:eval_symbols])
+        model.train(was_training)
+        return result
+
     trainer = CharLMTrainer(model, train_ids, seq_len, batch_size, lr, clip_norm, reset_every)
     extra: dict = {"history": [], "train_seconds": 0.0}
     if checkpoint_path is not None and resume:
         if Path(str(checkpoint_path) + ".json").exists():
             extra = trainer.load(checkpoint_path)
+    gate, rank, shift = model.gru.gate, model.gru.rank, model.gru.shift
     name = gate if gate == "dense" else f"{gate}-{rank}-s{shift:g}"
     window, window_loss = 0, 0.0
     last_time = time.perf_counter()
@@ -116,7 +207,7 @@ def train_char_lm(
         extra["train_seconds"] += now - last_time
         last_time = now
         if trainer.step % eval_every == 0 or trainer.step == updates:
-            result = evaluate_char_lm(model, valid_ids[:eval_symbols])
+            result = measure()
             extra["history"].append(
                 {
                     "step": trainer.step,
@@ -145,7 +236,7 @@ def train_char_lm(
     model.eval()
     metrics = dict(extra)
     metrics["updates"] = trainer.step
-    metrics["settings"] = {**trainer.settings(), "corpus": corpus, "seed": seed}
+    metrics["settings"] = trainer.settings()
     metrics["valid"] = evaluate_char_lm(model, valid_ids)
     metrics["train"] = evaluate_char_lm(model, train_ids[: len(valid_ids)])
-    return model, metrics
+    return metrics
