@@ -9,6 +9,7 @@
 
 #include "ccinfer/cond_mlp.h"
 #include "ccinfer/format.h"
+#include "ccinfer/gru.h"
 #include "ccinfer/tree_gated.h"
 #include "format_internal.h"
 
@@ -274,25 +275,11 @@ GruPlan check_gru(Reader& r, const json& config) {
         if (L.kind == 2 && L.h % L.rank)
             r.fail(where, ": gating ", L.rank, " does not divide hidden ", L.h);
         L.d = d;
-        const int64_t g = L.kind == 0 ? 3 : 2, h = L.h, rank = L.rank;
-        std::vector<std::pair<const char*, std::vector<int64_t>>> shapes = {
-            {"W_ih", {g * h, d}}, {"W_hh", {g * h, h}}, {"b_ih", {g * h}}, {"b_hh", {g * h}}};
-        if (L.kind != 0) {
-            shapes.push_back({"W_zl", {rank, d}});
-            shapes.push_back({"U_zl", {rank, h}});
-            shapes.push_back({"b_zl", {rank}});
-        }
-        if (L.kind == 1) {
-            shapes.push_back({"W_z", {h, rank}});
-            shapes.push_back({"b_z", {h}});
-        } else if (L.kind == 2) {
-            shapes.push_back({"z_scale", {rank}});
-            shapes.push_back({"z_shift", {rank}});
-        }
-        for (auto& [name, shape] : shapes)
-            L.arrays[name] = r.require(str("layers.", i, ".", name), shape);
+        // The arrays of each kind are the core's schema (gru.h), written once.
+        for (const GruTensorSpec& t : gru_layer_tensors(parse_gru_kind(kind), d, L.h, L.rank))
+            L.arrays[t.name] = r.require(str("layers.", i, ".", t.name), t.shape);
+        d = L.h;
         plan.layers.push_back(std::move(L));
-        d = h;
     }
     plan.w_out = r.require("output.weight", {plan.output_size, d});
     plan.b_out = r.require("output.bias", {plan.output_size});
