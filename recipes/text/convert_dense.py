@@ -1,28 +1,36 @@
 """A trained dense character GRU made conditional: converted and fine-tuned, against the same
 conditional model trained from scratch for the same number of updates.
 
-The dense model is the shipped ``models/text/char-dense-h256.safetensors`` (27-256-27). Three
-runs, each its own process so that the two trainings can share the machine's two cores:
+The dense model is the shipped ``models/text/char-dense-h256.safetensors`` (27-256-27). A
+configuration is a gate kind, a rank and a target z density (``--gate/--rank/--density``,
+named ``--tag``, by default ``<gate>-r<rank>-d<density>``). Two training runs per
+configuration, each its own process so that the two can share the machine's two cores:
 
 ``--run converted``
-    `dense_char_lm` + `conditional_from_dense` (update gate from the dense one, ``s`` for the
-    target z density on the training text), then `fit_char_lm` on the training text.
+    `dense_char_lm` + `conditional_from_dense` (update gate fitted to the dense one, nearly
+    every gate open), then `fit_char_lm` with the dense model as teacher (``--distil``) and a
+    `DensitySchedule` that lowers the z density to the target over ``--anneal`` updates.
 ``--run scratch``
-    The same conditional model (gate, rank and the ``s`` the converted run chose) from the
-    recipe's initialisation (`train_char_models.py`), trained by the same loop for the same
-    number of updates at the recipe's learning rate.
+    The same conditional model (gate and rank, the recipe's initialisation as in
+    `train_char_models.py`, no per-unit scale and offset) trained by the same loop for the same
+    number of updates, without a teacher, the same `DensitySchedule` target held from the first
+    update.
 ``--run report``
-    Reads both, times one stream of each trained model's step against the dense model in the
-    engine (`ccinfer.timing`, rounds alternating, one process) and writes the results file.
+    Reads every configuration named by ``--tags``, times one stream of each trained model's
+    step against the dense model in the engine (`ccinfer.timing`, rounds alternating, one
+    process) and writes the results file.
 
+Both runs reset each stream's carried state every ``--reset-every`` updates, the streams at
+staggered updates (20: a model that keeps state must learn to start from a zero state, as
+every new stream in the engine does; see `CharLMTrainer`'s ``stagger_resets``).
 Every ``--eval-every`` updates (and before the first) each model is measured as the model card
 measures the shipped ones: in the engine, one stream over the whole held-out text from a zero
-state. The training runs write ``<run>.json`` and ``<run>.safetensors`` (a GRUStack file) to
-``--work``; the report writes ``--out``. From the repository root::
+state. The training runs write ``<tag>/<run>.json`` and ``<tag>/<run>.safetensors`` (a
+GRUStack file) under ``--work``; the report writes ``--out``. From the repository root::
 
-    python recipes/text/convert_dense.py --run converted --updates 3000 &
-    python recipes/text/convert_dense.py --run scratch --updates 3000 &
-    wait; python recipes/text/convert_dense.py --run report
+    python recipes/text/convert_dense.py --run converted --rank 16 --density 0.5 &
+    python recipes/text/convert_dense.py --run scratch --rank 16 --density 0.5 &
+    wait; python recipes/text/convert_dense.py --run report --tags lowrank-r16-d0.5
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ from ccinfer import timing
 from ccinfer.char_lm import bits_per_char, stream_stepper
 from ccinfer.train.gru import (
     CharLM,
+    DensitySchedule,
     conditional_from_dense,
     dense_char_lm,
     fit_char_lm,
@@ -71,15 +80,15 @@ def train(args: argparse.Namespace) -> None:
     train_ids, valid_ids = load_char_splits(args.data_dir, "both")
     dense_stack = ccinfer.load(DENSE)
     dense_bpc = bits_per_char(dense_stack, valid_ids)
+    dense = dense_char_lm(dense_stack)
     start = time.perf_counter()
-    model, info = conditional_from_dense(
-        dense_char_lm(dense_stack), train_ids, args.gate, args.rank, args.density
-    )
-    lr = args.lr
-    if args.run == "scratch":  # the same model and s, the recipe's initialisation
+    if args.run == "converted":
+        model, info = conditional_from_dense(dense, train_ids, args.gate, args.rank)
+        teacher, schedule = dense, DensitySchedule(args.density, args.anneal)
+    else:  # the same model, the recipe's initialisation
         torch.manual_seed(args.seed)
-        model = CharLM(model.gru.hidden_size, 1, args.gate, args.rank, info["shift"]).eval()
-        lr = args.scratch_lr
+        model, info = CharLM(dense.gru.hidden_size, 1, args.gate, args.rank).eval(), {}
+        teacher, schedule = None, DensitySchedule(args.density)
     init_seconds = time.perf_counter() - start
     initial = engine_measure(model, valid_ids)
     print(f"{args.run}: before training {initial['bpc']:.4f} BPC, z {initial['z_density']}")
@@ -88,7 +97,12 @@ def train(args: argparse.Namespace) -> None:
         train_ids,
         valid_ids,
         args.updates,
-        lr=lr,
+        lr=args.lr,
+        reset_every=args.reset_every,
+        stagger_resets=True,
+        teacher=teacher,
+        distil=args.distil,
+        density=schedule,
         eval_every=args.eval_every,
         evaluate=lambda m: engine_measure(m, valid_ids),
         progress=False,
@@ -103,8 +117,8 @@ def train(args: argparse.Namespace) -> None:
         "target_bpc": dense_bpc + WITHIN_BPC,
         "gate": args.gate,
         "rank": args.rank,
-        "shift": model.gru.shift,
-        "lr": lr,
+        "target_density": args.density,
+        "shifts": [cell.shift for cell in model.gru.layers],
         "updates": metrics["updates"],
         "init": info,
         "init_seconds": init_seconds,
@@ -115,11 +129,12 @@ def train(args: argparse.Namespace) -> None:
         "history": history,
         "settings": metrics["settings"],
     }
-    args.work.mkdir(parents=True, exist_ok=True)
-    (args.work / f"{args.run}.json").write_text(json.dumps(result, indent=1) + "\n")
+    work = args.work / args.tag
+    work.mkdir(parents=True, exist_ok=True)
+    (work / f"{args.run}.json").write_text(json.dumps(result, indent=1) + "\n")
     stack = ccinfer.GRUStack.from_char_lm(model)
     stack.card = {"valid_bpc": f"{final['bpc']:.4f}", "updates": str(metrics["updates"])}
-    stack.save(args.work / f"{args.run}.safetensors", card=stack.card)
+    stack.save(work / f"{args.run}.safetensors", card=stack.card)
     print(f"{args.run}: {final['bpc']:.4f} BPC (dense {dense_bpc:.4f}), hit {hit}")
 
 
@@ -128,35 +143,36 @@ def report(args: argparse.Namespace) -> None:
     dense = ccinfer.load(DENSE)
     tokens = valid_ids[:20000].astype(np.int32)
     results: dict = {"dense": str(DENSE.relative_to(REPO)), "rounds": args.rounds}
-    for run in ("converted", "scratch"):
-        result = json.loads((args.work / f"{run}.json").read_text())
-        model = ccinfer.load(args.work / f"{run}.safetensors")
-        model.reset_stats()
-        assert abs(bits_per_char(model, valid_ids) - result["valid_bpc"]) < 1e-6
-        model.reset_stats()
-        ccinfer.set_num_threads(1)
-        steppers = {"dense": stream_stepper(dense, tokens, 200)}
-        steppers["conditional"] = stream_stepper(model, tokens, 200)
-        measured = timing.measure(steppers, args.rounds, 20)
-        bound = model.stats["flop_bound_speedup"]
-        result["step_1t"] = {
-            "dense_us": measured.summary("dense")["median_us"],
-            "conditional_us": measured.summary("conditional")["median_us"],
-            "speedup": measured.speedup("dense", "conditional", bound),
-            "flop_bound": bound,
-            "load": measured.load,
-        }
-        results[run] = result
+    ccinfer.set_num_threads(1)
+    for tag in args.tags:
+        results[tag] = {}
+        for run in ("converted", "scratch"):
+            result = json.loads((args.work / tag / f"{run}.json").read_text())
+            model = ccinfer.load(args.work / tag / f"{run}.safetensors")
+            model.reset_stats()
+            if abs(bits_per_char(model, valid_ids) - result["valid_bpc"]) > 1e-6:
+                raise SystemExit(f"{tag}/{run}: the saved model does not score what was measured")
+            model.reset_stats()
+            steppers = {"dense": stream_stepper(dense, tokens, 200)}
+            steppers["conditional"] = stream_stepper(model, tokens, 200)
+            measured = timing.measure(steppers, args.rounds, 20)
+            bound = model.stats["flop_bound_speedup"]
+            result["step_1t"] = {
+                "dense_us": measured.summary("dense")["median_us"],
+                "conditional_us": measured.summary("conditional")["median_us"],
+                "speedup": measured.speedup("dense", "conditional", bound),
+                "flop_bound": bound,
+                "load": measured.load,
+            }
+            results[tag][run] = result
+            print(
+                f"{tag} {run}: {result['valid_bpc']:.4f} BPC after {result['updates']} updates "
+                f"(dense {result['dense_valid_bpc']:.4f}); within {WITHIN_BPC} at "
+                f"{result['within_target_at']}; z {np.round(result['z_density'], 3).tolist()}; "
+                f"1-thread speed-up {result['step_1t']['speedup']['median']:.2f}x"
+                f"{result['step_1t']['speedup']['note']}"
+            )
     args.out.write_text(json.dumps(results, indent=1) + "\n")
-    for run in ("converted", "scratch"):
-        r = results[run]
-        print(
-            f"{run}: {r['valid_bpc']:.4f} BPC after {r['updates']} updates "
-            f"(dense {r['dense_valid_bpc']:.4f}); within {WITHIN_BPC} at {r['within_target_at']}; "
-            f"z {np.round(r['z_density'], 3).tolist()}; "
-            f"1-thread speed-up {r['step_1t']['speedup']['median']:.2f}x"
-            f"{r['step_1t']['speedup']['note']}"
-        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -167,14 +183,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=HERE / "convert-dense.json")
     parser.add_argument("--gate", choices=["lowrank", "block"], default="lowrank")
     parser.add_argument("--rank", type=int, default=16)
-    parser.add_argument("--density", type=float, default=0.3, help="target z density")
-    parser.add_argument("--updates", type=int, default=3000)
+    parser.add_argument("--density", type=float, default=0.5, help="target z density")
+    parser.add_argument("--tag", help="the configuration's name (default from gate, rank, density)")
+    parser.add_argument("--tags", nargs="+", help="--run report: the configurations to report")
+    parser.add_argument("--updates", type=int, default=2500)
+    parser.add_argument("--anneal", type=int, default=1000, help="updates to reach the density")
+    parser.add_argument("--distil", type=float, default=0.5, help="weight of the teacher")
+    parser.add_argument("--reset-every", type=int, default=20, help="updates between resets")
     parser.add_argument("--eval-every", type=int, default=250)
-    parser.add_argument("--lr", type=float, default=1e-3, help="fine-tuning learning rate")
-    parser.add_argument("--scratch-lr", type=float, default=1e-3, help="the recipe's")
+    parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rounds", type=int, default=300)
     args = parser.parse_args(argv)
+    args.tag = args.tag or f"{args.gate}-r{args.rank}-d{args.density:g}"
+    if args.run == "report" and not args.tags:
+        parser.error("--run report needs --tags")
     report(args) if args.run == "report" else train(args)
 
 

@@ -55,6 +55,7 @@ conditional). Everything public is importable from here.
 
 from .cell import GATES, CondGRUCell, cliptanh
 from .data import evaluate_char_lm, load_char_splits
+from .density import DensitySchedule
 from .from_dense import conditional_from_dense, dense_char_lm
 from .loop import fit_char_lm, train_char_lm
 from .model import CharLM
@@ -67,6 +68,7 @@ __all__ = [
     "CharLMTrainer",
     "CondGRU",
     "CondGRUCell",
+    "DensitySchedule",
     "cliptanh",
     "conditional_from_dense",
     "dense_char_lm",

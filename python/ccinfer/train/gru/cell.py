@@ -63,6 +63,14 @@ class CondGRUCell(nn.Module):
         average over about the last 100 steps, two training sequences).
     bn_eps : float
         The ``eps`` of the normalisation.
+    affine : bool
+        Give the normalisation a trainable scale and offset per unit (``lowrank``) or per
+        gate (``block``), batch normalisation's ``gamma`` and ``beta``:
+        ``BN_s(u) = gamma * (u - mu) / sqrt(var + eps) + beta + s``. The dissertation has none
+        (False, the default): ``s`` alone sets every unit's operating point. A model converted
+        from a dense GRU needs them (`conditional_from_dense`): the dense gate has units that
+        take new state at nearly every step and units that rarely do. Folded into ``W_z, b_z``
+        by `export_numpy` like the statistics, so the engine sees no difference.
     """
 
     def __init__(
@@ -74,6 +82,7 @@ class CondGRUCell(nn.Module):
         shift: float = 0.0,
         bn_momentum: float = 0.01,
         bn_eps: float = 1e-5,
+        affine: bool = False,
     ):
         super().__init__()
         if gate not in GATES:
@@ -84,6 +93,7 @@ class CondGRUCell(nn.Module):
         self.hidden_size = hidden_size
         self.gate = gate
         self.shift = float(shift)
+        self.affine = bool(affine) and gate != "dense"
         self.close_unseen_gates = False  # see closed_gates; an inference choice, not saved
         h = hidden_size
         if gate == "dense":
@@ -105,7 +115,7 @@ class CondGRUCell(nn.Module):
             self.weight_zl_hh = nn.Parameter(torch.empty(self.rank, h))
             self.bias_zl = nn.Parameter(torch.empty(self.rank))
             bn_units = h if gate == "lowrank" else self.rank
-            self.bn = nn.BatchNorm1d(bn_units, eps=bn_eps, momentum=bn_momentum, affine=False)
+            self.bn = nn.BatchNorm1d(bn_units, eps=bn_eps, momentum=bn_momentum, affine=self.affine)
         if gate == "lowrank":
             self.weight_z = nn.Parameter(torch.empty(h, self.rank))
         self.reset_parameters()
@@ -128,12 +138,13 @@ class CondGRUCell(nn.Module):
             nn.init.xavier_uniform_(self.weight_zl_ih)
             nn.init.orthogonal_(self.weight_zl_hh)
             nn.init.zeros_(self.bias_zl)
-            self.bn.reset_running_stats()
+            self.bn.reset_parameters()  # statistics, and gamma = 1, beta = 0 with `affine`
         if self.gate == "lowrank":
             nn.init.xavier_uniform_(self.weight_z)
 
     def extra_repr(self) -> str:
         extra = f", rank={self.rank}, shift={self.shift}" if self.gate != "dense" else ""
+        extra += ", affine=True" if self.affine else ""
         return f"{self.input_size}, {self.hidden_size}, gate={self.gate!r}{extra}"
 
     def _input_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -195,7 +206,14 @@ class CondGRUCell(nn.Module):
         bn = self.bn
         u = F.linear(zlr, self.weight_z) if self.gate == "lowrank" else zlr
         u = F.batch_norm(
-            u, bn.running_mean, bn.running_var, None, None, self.training, bn.momentum, bn.eps
+            u,
+            bn.running_mean,
+            bn.running_var,
+            bn.weight,
+            bn.bias,
+            self.training,
+            bn.momentum,
+            bn.eps,
         )
         if not self.training and self.close_unseen_gates:
             u = u.masked_fill(self.closed_gates(), float("-inf"))
@@ -307,12 +325,12 @@ class CondGRUCell(nn.Module):
         ``lowrank`` / ``block``: ``W_ir``, ``W_in`` (h, d); ``U_hr``, ``U_hn`` (h, h);
         ``b_ir``, ``b_in``, ``b_hr``, ``b_hn`` (h,); ``W_zl`` (rank, d), ``U_zl`` (rank, h),
         ``b_zl`` (rank,); and the folded gate map ``W_z`` (h, rank), ``b_z`` (h,). With the
-        running statistics ``mu, var`` and ``a = 1 / sqrt(var + eps)`` (per unit for
-        ``lowrank``, per gate for ``block``), eval mode computes
-        ``BN_s(W_z z^lr) = a * (W_z z^lr - mu) + s``, so the folded map is
-        ``W_z' = diag(a) W_z`` and ``b_z' = s - a * mu`` (for ``block``, row ``i`` of ``W_z'``
-        holds ``a[j]`` in column ``j = i // block_size`` and zeros elsewhere, and
-        ``b_z'[i] = s - a[j] mu[j]``: each block's rows are equal). With
+        running statistics ``mu, var`` and ``a = gamma / sqrt(var + eps)`` (per unit for
+        ``lowrank``, per gate for ``block``; ``gamma = 1, beta = 0`` without `affine`), eval
+        mode computes ``BN_s(W_z z^lr) = a * (W_z z^lr - mu) + beta + s``, so the folded map
+        is ``W_z' = diag(a) W_z`` and ``b_z' = s + beta - a * mu`` (for ``block``, row ``i`` of
+        ``W_z'`` holds ``a[j]`` in column ``j = i // block_size`` and zeros elsewhere, and
+        ``b_z'[i] = s + beta[j] - a[j] mu[j]``: each block's rows are equal). With
         `close_unseen_gates`, a gate of `closed_gates` gets ``a = 0`` and ``b_z' = -1``. Then::
 
             z^lr = relu(W_zl x + U_zl h + b_zl)
@@ -355,7 +373,11 @@ class CondGRUCell(nn.Module):
         }
         mean = self.bn.running_mean.double()
         scale = (self.bn.running_var.double() + self.bn.eps).rsqrt()
-        shift = self.shift - scale * mean
+        shift = torch.full_like(mean, self.shift)
+        if self.affine:
+            scale = scale * self.bn.weight.double()
+            shift = shift + self.bn.bias.double()
+        shift = shift - scale * mean
         if self.close_unseen_gates:  # always off: zero weights, negative offset
             closed = self.closed_gates()
             scale = scale.masked_fill(closed, 0.0)

@@ -1,14 +1,15 @@
 """From a trained dense GRU to a conditional one: `dense_char_lm` takes the dense weights in,
 `conditional_from_dense` initialises a low-rank or block update gate from them, and
-`ccinfer.train.gru.fit_char_lm` fine-tunes the result on the user's sequences.
+`ccinfer.train.gru.fit_char_lm` fine-tunes the result on the user's sequences, distilling from
+the dense model while a `DensitySchedule` shuts the gates gradually.
 
 The reset gate ``r``, the candidate ``n`` and the output layer are copied. Only the update gate
 changes form. The dense gate (PyTorch's convention, ``z = 1`` keeps the state) takes the
 fraction ``1 - sigmoid(a) = sigmoid(-a)`` of new state, with ``a = W_iz x + W_hz h + b_z``; the
 conditional gate (``z = 0`` keeps the state) takes ``cliptanh(BN_s(W_z z^lr))``. The
-initialisation makes ``BN_s``'s input an affine function of ``-a`` (the same ordering of units
-and steps, so the same units open first), and chooses ``s`` so that a stated fraction of the
-gates is open on the user's text:
+initialisation makes ``W_z z^lr`` an affine function of ``-a`` as far as the rank allows, then
+fits batch normalisation's per-unit scale and offset (the model has ``affine=True``) so that
+the conditional gate takes about the same fraction of new state as the dense one:
 
 - ``lowrank``: ``M = -[W_iz | W_hz]`` (h, d + h) is factored by its rank-``r`` truncated SVD
   (`ccinfer.estimator.truncated_svd`), ``M ~ A B``, balanced so that both factors carry the
@@ -19,25 +20,21 @@ gates is open on the user's text:
   ``-a`` up to a constant, exactly.
 - ``block``: one gate per block of ``h / g`` units can only follow one value per block: the
   bottleneck row of block ``j`` is the mean of ``M``'s rows over the block's units (the
-  best constant-per-block fit of ``-a`` in least squares), lifted above zero the same way.
+  best constant-per-block fit of ``-a`` in least squares), lifted above zero the same way, and
+  the gate is fitted to the block's mean fraction of new state.
+- The running statistics are those of ``W_z z^lr`` on the dense model's run over the
+  calibration text; ``gamma, beta`` per unit are fitted in least squares to the dense gate's
+  fraction of new state (a linear fit of ``atanh`` of it, then the clipped tanh itself), and
+  ``s = 0``.
 
-Batch normalisation has no trainable scale or offset, so it fixes each unit's operating
-point: in training every unit's ``W_z z^lr`` is normalised over the batch at every step to
-mean 0 and variance 1, then shifted by ``s``. ``s`` is found by bisection so that the
-conditional model's own run in training mode (each step's batch statistics, as fine-tuning
-runs) opens the target fraction of gates on the calibration text; the running statistics are
-then set to the average of that run's per-step statistics (what fine-tuning settles them to).
-
-What does not carry over: the dense gate's per-unit offsets (a dense GRU has units that take
-nearly all new state at every step and units that keep theirs; after normalisation every unit
-opens about equally often) and its scale (an open conditional gate is ``tanh`` of a
-standardised value, about 0.5, where the dense gate is often 0.99). Given the dense model's
-own gate values the converted layer computes exactly the dense layer (the tests check it); with
-its own gates it starts far from it. In eval mode (running statistics) a converted model can
-also fall into a state where almost every gate stays shut from a zero state on, which training
-mode's per-step statistics never show. `recipes/text/convert_dense.py` measures all of this on
-the shipped 27-256-27 model against training the same model from scratch
-(models/text/MODEL_CARD.md, "Converting the dense model").
+At full rank the converted 27-256-27 character model is within 0.02 bits per character of the
+dense one with 92% of its gates open; the dense model leaves hardly any gate shut, so that is
+where a conversion starts. Shutting gates by lowering ``s`` alone costs the dense model's
+weights dearly (a few percent more shut gates cost it tenths of a bit per character):
+fine-tuning has to teach the model to keep state, which `fit_char_lm` does with the schedule
+and the teacher. `recipes/text/convert_dense.py` measures this on the shipped 27-256-27 model
+against training the same conditional model from scratch (models/text/MODEL_CARD.md,
+"Converting the dense model").
 """
 
 from __future__ import annotations
@@ -49,15 +46,18 @@ import torch
 from torch import nn
 
 from ...estimator import truncated_svd
+from .cell import cliptanh
 from .model import CharLM
 
 # The lift of the bottleneck above its calibration minimum, in standard deviations of each
 # row: text the calibration did not see may reach a little lower.
 RELU_MARGIN = 3.0
-# Bisection of s: the interval (batch normalisation leaves unit variance, so |s| > 4 opens or
-# shuts nearly every gate) and the most halvings (a step of 8 / 2**14 in s).
-SHIFT_RANGE = 4.0
-SHIFT_STEPS = 14
+# The gate fit: atanh's argument is kept below 1 for the linear start; then Adam on the
+# gates' squared error (a few hundred steps settle it on a 256-unit layer).
+GATE_CEILING = 0.999
+FIT_STEPS = 300
+FIT_LR = 0.02
+FIT_SAMPLES = 4096
 
 
 def dense_char_lm(source, head=None) -> CharLM:
@@ -171,13 +171,15 @@ def conditional_from_dense(
     ids: np.ndarray,
     gate: str = "lowrank",
     rank: int = 16,
-    density: float = 0.3,
     *,
     n_streams: int = 64,
     steps: int = 500,
-    tolerance: float = 0.005,
 ) -> tuple[CharLM, dict]:
     """A conditional `CharLM` initialised from a trained dense one (see the module docstring).
+
+    The result computes nearly what the dense model computes, with nearly as many gates open;
+    fine-tuning with `fit_char_lm` and a `DensitySchedule` then shuts them gradually, with
+    the dense model as the teacher.
 
     Parameters
     ----------
@@ -191,45 +193,39 @@ def conditional_from_dense(
         The conditional kind (`CondGRUCell`).
     rank : int
         Width of the bottleneck (``lowrank``) or number of gates (``block``; divides hidden).
-    density : float
-        Target fraction of update-gate values that are non-zero, in (0, 1): on the calibration
-        text, in the model's own run in training mode (each step's batch statistics), the
-        mode fine-tuning runs in. Eval mode may differ (see the module docstring).
     n_streams, steps : int
         Shape of the calibration run.
-    tolerance : float
-        How close to `density` (mean over layers) the search for ``s`` stops.
 
     Returns
     -------
     model : CharLM
-        The conditional model, in eval mode, ready for `fit_char_lm`.
+        The conditional model (``affine=True``, ``shift=0``), in eval mode, ready for
+        `fit_char_lm`.
     info : dict
-        ``shift`` (the ``s`` chosen); ``training_density`` (per layer, the density of the
-        training-mode run at that ``s``) and ``density`` (per layer, in eval mode with the
-        running statistics set, both on the calibration text); ``svd_energy`` (``lowrank``:
-        per layer, the fraction of ``||M||_F^2`` the rank-``rank`` factors keep; else None);
-        ``calibration_symbols``.
+        Per layer, on the calibration text with the dense model's states: ``gate_error``
+        (root mean square difference between the conditional gate and the dense gate's
+        fraction of new state) and ``density`` (fraction of conditional gates open);
+        ``svd_energy`` (``lowrank``: per layer, the fraction of ``||M||_F^2`` the rank-``rank``
+        factors keep; else None); ``calibration_symbols``.
 
     Examples
     --------
     >>> import ccinfer                                                    # doctest: +SKIP
-    >>> from ccinfer.train.gru import conditional_from_dense, dense_char_lm, fit_char_lm
+    >>> from ccinfer.train.gru import (
+    ...     DensitySchedule, conditional_from_dense, dense_char_lm, fit_char_lm)
     >>> dense = dense_char_lm(ccinfer.load("char-dense-h256"))            # doctest: +SKIP
-    >>> model, info = conditional_from_dense(dense, train_ids, "lowrank", 16, density=0.4)
-    >>> metrics = fit_char_lm(model, train_ids, valid_ids, updates=2000)
+    >>> model, info = conditional_from_dense(dense, train_ids, "lowrank", 64)
+    >>> metrics = fit_char_lm(model, train_ids, valid_ids, updates=2500, teacher=dense,
+    ...                       density=DensitySchedule(0.5, anneal=1000), reset_every=20)
     >>> ccinfer.GRUStack.from_char_lm(model.eval()).save("mine.safetensors")
     """
     if not isinstance(dense, CharLM) or dense.gru.gate != "dense":
         raise ValueError("conditional_from_dense: needs a dense CharLM (see dense_char_lm)")
     if gate not in ("lowrank", "block"):
         raise ValueError(f"conditional_from_dense: gate must be 'lowrank' or 'block', got {gate!r}")
-    if not 0.0 < density < 1.0:
-        raise ValueError(f"conditional_from_dense: density must lie in (0, 1), got {density}")
-    if n_streams < 2 or steps < 2 or not 0.0 < tolerance < 0.5:
+    if n_streams < 2 or steps < 2:
         raise ValueError(
-            f"conditional_from_dense: need n_streams >= 2, steps >= 2 and tolerance in "
-            f"(0, 0.5), got {n_streams}, {steps}, {tolerance}"
+            f"conditional_from_dense: need n_streams >= 2 and steps >= 2, got {n_streams}, {steps}"
         )
     ids = np.asarray(ids)
     if ids.ndim != 1 or len(ids) < 2 * n_streams:
@@ -237,26 +233,31 @@ def conditional_from_dense(
             f"conditional_from_dense: need a 1-D text of at least {2 * n_streams} ids, "
             f"got shape {ids.shape}"
         )
+    if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= dense.vocab_size):
+        raise ValueError(
+            f"conditional_from_dense: symbol ids must lie in 0..{dense.vocab_size - 1}"
+        )
     length = min(steps, len(ids) // n_streams)
     streams = torch.from_numpy(np.asarray(ids[: n_streams * length], dtype=np.int64))
     streams = streams.view(n_streams, length).t().contiguous()  # (T, B)
     hidden, vocab = dense.gru.hidden_size, dense.vocab_size
-    model = CharLM(hidden, dense.gru.num_layers, gate, rank, 0.0, vocab)  # validates rank
+    model = CharLM(hidden, dense.gru.num_layers, gate, rank, 0.0, vocab, affine=True)
     pairs = zip(model.gru.layers, dense.gru.layers, strict=True)
     energy = [_init_z_path(new, old) for new, old in pairs]
     with torch.no_grad():
         model.output.load_state_dict(dense.output.state_dict())
     model.eval()
-    _lift_and_normalise(model, _layer_inputs(dense, streams, False))
-    _, training_density = _shift_for_density(model, streams, density, tolerance)
-    _running_statistics(model, _layer_inputs(model, streams, True))
-    trace: list[torch.Tensor] = []
-    with torch.no_grad():
-        model.gru(streams, None, trace)
+    inputs = _layer_inputs(dense, streams)
+    errors, densities = [], []
+    layers = zip(model.gru.layers, dense.gru.layers, inputs, strict=True)
+    for cell, dense_cell, (x, h_prev) in layers:
+        normalised = _lift_and_normalise(cell, x, h_prev)
+        error, density = _fit_gate(cell, normalised, _new_state_fraction(dense_cell, x, h_prev))
+        errors.append(error)
+        densities.append(density)
     return model, {
-        "shift": model.gru.shift,
-        "density": [float(torch.count_nonzero(z)) / z.numel() for z in trace],
-        "training_density": training_density,
+        "gate_error": errors,
+        "density": densities,
         "svd_energy": energy if gate == "lowrank" else None,
         "calibration_symbols": int(streams.numel()),
     }
@@ -265,7 +266,8 @@ def conditional_from_dense(
 @torch.no_grad()
 def _init_z_path(cell, dense_cell) -> float:
     """Copy ``r`` and ``n`` into a conditional cell and set its bottleneck from the dense
-    update gate (``b_zl`` and the statistics come from `_calibrate`). Returns the fraction of
+    update gate (``b_zl``, the statistics and the scale come from `_lift_and_normalise` and
+    `_fit_gate`). Returns the fraction of
     ``||M||_F^2`` kept (1 for ``block``)."""
     h = cell.hidden_size
     rows = torch.cat([torch.arange(0, h), torch.arange(2 * h, 3 * h)])  # r, n of r, z, n
@@ -296,78 +298,70 @@ def _init_z_path(cell, dense_cell) -> float:
 
 
 @torch.no_grad()
-def _layer_inputs(
-    model: CharLM, streams: torch.Tensor, training: bool
-) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Every layer's input ``x_t`` and previous state ``h_{t-1}`` on a run of `model` over
-    `streams` (T, B) from a zero state; with `training`, batch normalisation uses each step's
-    batch statistics (as in fine-tuning), else the running ones."""
-    was_training = model.training
-    model.train(training)
+def _layer_inputs(dense: CharLM, streams: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Every layer's input ``x_t`` and previous state ``h_{t-1}`` on the dense model's run over
+    `streams` (T, B) from a zero state."""
     x, inputs = streams, []
-    for cell in model.gru.layers:
+    for cell in dense.gru.layers:
         states, _ = cell(x)
         inputs.append((x, torch.cat([torch.zeros_like(states[:1]), states[:-1]])))
         x = states
-    model.train(was_training)
     return inputs
 
 
 @torch.no_grad()
-def _lift_and_normalise(model: CharLM, inputs: list) -> None:
-    """Set each layer's ``b_zl`` lift and batch-norm running statistics from the dense
-    model's layer inputs."""
-    for cell, (x, h_prev) in zip(model.gru.layers, inputs, strict=True):
-        pre = cell.project_input(x)[..., 2 * cell.hidden_size :] + h_prev @ cell.weight_zl_hh.t()
-        pre = pre.flatten(0, 1) - cell.bias_zl  # b_zl is 0 here; the lift replaces it
-        cell.bias_zl.copy_(torch.clamp(RELU_MARGIN * pre.std(0) - pre.min(0).values, min=0.0))
-        zlr = torch.relu(pre + cell.bias_zl)
-        u = (zlr @ cell.weight_z.t() if cell.gate == "lowrank" else zlr).double()
-        cell.bn.running_mean.copy_(u.mean(0))
-        cell.bn.running_var.copy_(u.var(0))
+def _new_state_fraction(dense_cell, x: torch.Tensor, h_prev: torch.Tensor) -> torch.Tensor:
+    """The dense gate's fraction of new state, ``1 - z = sigmoid(-a)``, (T * B, h)."""
+    h = dense_cell.hidden_size
+    a = dense_cell.project_input(x)[..., h : 2 * h] + h_prev @ dense_cell.weight_hh[h : 2 * h].t()
+    return torch.sigmoid(-(a + dense_cell.bias_hh[h : 2 * h])).flatten(0, 1)
 
 
 @torch.no_grad()
-def _shift_for_density(
-    model: CharLM, streams: torch.Tensor, density: float, tolerance: float
-) -> tuple[float, list[float]]:
-    """The one ``s`` of all layers at which the model's own run in training mode (each step's
-    batch statistics, as in fine-tuning) opens `density` of its gates, found by bisection.
-
-    The gates change the states and the states the gates, so the density is measured on the
-    run that ``s`` produces rather than predicted from another run's values: running statistics
-    or a quantile taken from one run and applied to the next swung between 6% and 86% open
-    gates from round to round on a small model.
-    """
-    was_training = model.training
-    model.train()
-    saved = [(c.bn.running_mean.clone(), c.bn.running_var.clone()) for c in model.gru.layers]
-    low, high = -SHIFT_RANGE, SHIFT_RANGE
-    for _ in range(SHIFT_STEPS):
-        shift = 0.5 * (low + high)
-        for cell in model.gru.layers:
-            cell.shift = shift
-        trace: list[torch.Tensor] = []
-        model.gru(streams, None, trace)
-        per_layer = [float(torch.count_nonzero(z)) / z.numel() for z in trace]
-        measured = float(np.mean(per_layer))
-        if abs(measured - density) <= tolerance:
-            break
-        low, high = (shift, high) if measured < density else (low, shift)
-    for cell, (mean, var) in zip(model.gru.layers, saved, strict=True):  # training mode moved them
-        cell.bn.running_mean.copy_(mean)
-        cell.bn.running_var.copy_(var)
-    model.train(was_training)
-    return shift, per_layer
+def _lift_and_normalise(cell, x: torch.Tensor, h_prev: torch.Tensor) -> torch.Tensor:
+    """Set the cell's ``b_zl`` lift and its batch-norm running statistics on the dense model's
+    layer inputs; return the normalised gate inputs ``(W_z z^lr - mu) / sigma``, (T * B, n)."""
+    pre = cell.project_input(x)[..., 2 * cell.hidden_size :] + h_prev @ cell.weight_zl_hh.t()
+    pre = pre.flatten(0, 1) - cell.bias_zl  # b_zl is 0 here; the lift replaces it
+    cell.bias_zl.copy_(torch.clamp(RELU_MARGIN * pre.std(0) - pre.min(0).values, min=0.0))
+    zlr = torch.relu(pre + cell.bias_zl)
+    u = (zlr @ cell.weight_z.t() if cell.gate == "lowrank" else zlr).double()
+    cell.bn.running_mean.copy_(u.mean(0))
+    cell.bn.running_var.copy_(u.var(0))
+    return ((u - u.mean(0)) / (u.var(0) + cell.bn.eps).sqrt()).float()
 
 
-@torch.no_grad()
-def _running_statistics(model: CharLM, inputs: list) -> None:
-    """Running statistics as fine-tuning would settle them: the average over the steps of
-    each step's batch mean and (unbiased) variance, on the conditional model's own run."""
-    for cell, (x, h_prev) in zip(model.gru.layers, inputs, strict=True):
-        pre = cell.project_input(x)[..., 2 * cell.hidden_size :] + h_prev @ cell.weight_zl_hh.t()
-        zlr = torch.relu(pre)  # project_input added b_zl, the lift
-        u = (zlr @ cell.weight_z.t() if cell.gate == "lowrank" else zlr).double()  # (T, B, n)
-        cell.bn.running_mean.copy_(u.mean((0, 1)))
-        cell.bn.running_var.copy_(u.var(1).mean(0))
+def _fit_gate(cell, normalised: torch.Tensor, fraction: torch.Tensor) -> tuple[float, float]:
+    """Fit the batch norm's scale and offset so that ``cliptanh(gamma * u + beta)`` follows the
+    dense gate's `fraction` of new state (per unit, or per block's mean for ``block``), in
+    least squares. Returns the fit's root mean square error against the dense gate (per unit)
+    and the fraction of gates it opens."""
+    if cell.gate == "block":
+        fraction_per_gate = fraction.view(len(fraction), cell.rank, cell.block_size).mean(2)
+    else:
+        fraction_per_gate = fraction
+    # A linear start: tanh(gamma * u + beta) = fraction where the fraction is below 1.
+    target = torch.atanh(fraction_per_gate.clamp(max=GATE_CEILING)).double()
+    u = normalised.double()
+    u_mean, t_mean = u.mean(0), target.mean(0)
+    slope = ((u - u_mean) * (target - t_mean)).mean(0) / u.var(0, unbiased=False).clamp(min=1e-12)
+    gamma = slope.float().clone().requires_grad_(True)
+    beta = (t_mean - slope * u_mean).float().clone().requires_grad_(True)
+    # Then the gate itself: the clipped tanh is flat below zero, which the linear fit ignores
+    # (on evenly spaced samples: two parameters per unit need far fewer than a whole run).
+    rows = torch.linspace(0, len(u) - 1, min(len(u), FIT_SAMPLES)).long()
+    sample, sample_target = normalised[rows], fraction_per_gate[rows]
+    optimiser = torch.optim.Adam([gamma, beta], lr=FIT_LR)
+    for _ in range(FIT_STEPS):
+        loss = ((cliptanh(gamma * sample + beta) - sample_target) ** 2).mean()
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    with torch.no_grad():
+        cell.bn.weight.copy_(gamma)
+        cell.bn.bias.copy_(beta)
+        z = cliptanh(gamma * normalised + beta)
+        if cell.gate == "block":
+            z = z.repeat_interleave(cell.block_size, dim=1)
+        error = float(((z - fraction) ** 2).mean().sqrt())
+        return error, float(torch.count_nonzero(z)) / z.numel()

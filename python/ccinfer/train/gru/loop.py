@@ -13,6 +13,7 @@ import torch
 from tqdm import tqdm
 
 from .data import evaluate_char_lm, load_char_splits
+from .density import DensitySchedule
 from .model import CharLM
 from .trainer import CharLMTrainer
 
@@ -137,6 +138,10 @@ def fit_char_lm(
     eval_every: int = 1000,
     eval_symbols: int = 64000,
     evaluate: Callable[[CharLM], dict] | None = None,
+    stagger_resets: bool = False,
+    teacher: CharLM | None = None,
+    distil: float = 0.5,
+    density: DensitySchedule | None = None,
     checkpoint_path: str | Path | None = None,
     checkpoint_every: int = 500,
     resume: bool = True,
@@ -167,6 +172,10 @@ def fit_char_lm(
         ``evaluate(model) -> dict`` with ``bpc`` and ``z_density`` (see `evaluate_char_lm`),
         called in place of the default measurement (the model is in eval mode; its mode is
         restored after). Its own time is not counted as training time.
+    stagger_resets, teacher, distil, density :
+        Streams reset one by one, distillation from a trained model and a z density to
+        steer to: see `CharLMTrainer` (what fine-tuning a converted model uses;
+        `conditional_from_dense`).
     checkpoint_path, checkpoint_every, resume :
         As for `train_char_lm`.
     progress : bool
@@ -189,7 +198,19 @@ def fit_char_lm(
         model.train(was_training)
         return result
 
-    trainer = CharLMTrainer(model, train_ids, seq_len, batch_size, lr, clip_norm, reset_every)
+    trainer = CharLMTrainer(
+        model,
+        train_ids,
+        seq_len,
+        batch_size,
+        lr,
+        clip_norm,
+        reset_every,
+        stagger_resets=stagger_resets,
+        teacher=teacher,
+        distil=distil,
+        density=density,
+    )
     extra: dict = {"history": [], "train_seconds": 0.0}
     if checkpoint_path is not None and resume:
         if Path(str(checkpoint_path) + ".json").exists():

@@ -25,7 +25,7 @@ class CharLM(nn.Module):
         Width of every GRU layer.
     num_layers : int
         Number of GRU layers.
-    gate, rank, shift :
+    gate, rank, shift, affine :
         As for `CondGRUCell`.
     vocab_size : int
         Number of symbols (27 for `ccinfer.datasets.VOCAB`).
@@ -39,10 +39,11 @@ class CharLM(nn.Module):
         rank: int | None = None,
         shift: float = 0.0,
         vocab_size: int = len(VOCAB),
+        affine: bool = False,
     ):
         super().__init__()
         self.vocab_size = vocab_size
-        self.gru = CondGRU(vocab_size, hidden_size, num_layers, gate, rank, shift)
+        self.gru = CondGRU(vocab_size, hidden_size, num_layers, gate, rank, shift, affine=affine)
         self.output = nn.Linear(hidden_size, vocab_size)
         nn.init.xavier_uniform_(self.output.weight)
         nn.init.zeros_(self.output.bias)
@@ -71,6 +72,7 @@ class CharLM(nn.Module):
             "rank": self.gru.rank or None,
             "shift": self.gru.shift,
             "vocab_size": self.vocab_size,
+            "affine": self.gru.affine,
         }
 
     def forward(

@@ -20,7 +20,7 @@ class CondGRU(nn.Module):
         Width of every layer's state.
     num_layers : int
         Number of stacked layers; layer ``l + 1`` reads the states of layer ``l``.
-    gate, rank, shift, bn_momentum :
+    gate, rank, shift, bn_momentum, affine :
         As for `CondGRUCell`, the same for every layer.
     batch_first : bool
         If True, inputs and outputs are (B, T, ...) instead of time-first (T, B, ...). The
@@ -37,6 +37,7 @@ class CondGRU(nn.Module):
         shift: float = 0.0,
         batch_first: bool = False,
         bn_momentum: float = 0.01,
+        affine: bool = False,
     ):
         super().__init__()
         if num_layers < 1:
@@ -54,6 +55,7 @@ class CondGRU(nn.Module):
                 rank,
                 shift,
                 bn_momentum,
+                affine=affine,
             )
             for i in range(num_layers)
         )
@@ -62,6 +64,11 @@ class CondGRU(nn.Module):
     def rank(self) -> int:
         """Width of ``z^lr`` (0 for ``dense``)."""
         return self.layers[0].rank
+
+    @property
+    def affine(self) -> bool:
+        """Whether the gate normalisation has a trainable scale and offset."""
+        return self.layers[0].affine
 
     @property
     def shift(self) -> float:

@@ -12,7 +12,9 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from .density import DensitySchedule
 from .model import CharLM
+from .stack import z_density
 
 
 class CharLMTrainer:
@@ -27,6 +29,16 @@ class CharLMTrainer:
     each step the gradients are clipped to a global L2 norm of `clip_norm` (the dissertation
     does not say; this guards against the occasional exploding gradient of truncated BPTT
     without changing ordinary steps).
+
+    Two additions for fine-tuning a model converted from a dense one
+    (`conditional_from_dense`), usable for any model:
+
+    - a `teacher` (distillation): the objective becomes ``(1 - distil) * CE + distil * KL``,
+      the KL divergence from the teacher's next-symbol distribution to the model's, the
+      teacher reading the same streams with its own carried state. The dense model a
+      conditional one was converted from knows the text better than the one-hot targets say.
+    - a `density` schedule (`DensitySchedule`): each layer's shift ``s`` is moved after every
+      update to hold the fraction of open gates at the schedule's target.
 
     Parameters
     ----------
@@ -44,6 +56,21 @@ class CharLMTrainer:
         Maximum global gradient norm.
     reset_every : int
         The carried state is zeroed before updates 0, reset_every, 2 * reset_every, ...
+    stagger_resets : bool
+        Reset each stream on its own: stream ``b`` before the updates ``u`` with
+        ``(u + b * reset_every // batch_size) % reset_every == 0``, so that at any update only
+        a few streams start from a zero state. Batch normalisation in training mode takes
+        each step's statistics over the batch; when every stream starts from zero together,
+        the zero-state steps are normalised among themselves and half of their gates open
+        whatever the weights, while eval mode (running statistics) may open none and stay at
+        zero for good. Staggered, the zero-state steps are normalised like the rest, as in
+        eval mode. Needed with short `reset_every` for models that must learn to keep state.
+    teacher : CharLM, optional
+        A trained model over the same symbols to distil from (kept in eval mode, not trained).
+    distil : float
+        Weight of the teacher's term, in [0, 1] (used only with a `teacher`).
+    density : DensitySchedule, optional
+        Steer each layer's z density (conditional models only).
     """
 
     def __init__(
@@ -55,7 +82,21 @@ class CharLMTrainer:
         lr: float = 1e-3,
         clip_norm: float = 1.0,
         reset_every: int = 1000,
+        *,
+        stagger_resets: bool = False,
+        teacher: CharLM | None = None,
+        distil: float = 0.5,
+        density: DensitySchedule | None = None,
     ):
+        if teacher is not None:
+            if not isinstance(teacher, CharLM) or teacher.vocab_size != model.vocab_size:
+                raise ValueError(
+                    "CharLMTrainer: the teacher must be a CharLM over the same symbols"
+                )
+            if not 0.0 <= distil <= 1.0:
+                raise ValueError(f"CharLMTrainer: distil must lie in [0, 1], got {distil}")
+        if density is not None and model.gru.gate == "dense":
+            raise ValueError("CharLMTrainer: a dense model has no z density to steer")
         length = len(train_ids) // batch_size
         if length < seq_len + 1:
             raise ValueError(
@@ -69,14 +110,21 @@ class CharLMTrainer:
         self.batch_size = batch_size
         self.clip_norm = clip_norm
         self.reset_every = reset_every
+        self.stagger_resets = bool(stagger_resets)
+        self.reset_offsets = torch.arange(batch_size) * reset_every // batch_size
         self.streams = torch.from_numpy(
             np.ascontiguousarray(np.asarray(train_ids[: batch_size * length], dtype=np.uint8))
         ).view(batch_size, length)
         self.optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+        self.teacher = None if teacher is None else teacher.eval().requires_grad_(False)
+        self.distil = float(distil) if teacher is not None else None
+        self.density = density
+        self.density_start: float | None = None  # measured at the first update
         self.step = 0
         self.adam_start = 0  # the update Adam's moments started from (a slim checkpoint's)
         self.pos = 0
         self.state: torch.Tensor | None = None
+        self.teacher_state: torch.Tensor | None = None
 
     def settings(self) -> dict:
         """The training hyper-parameters and the model config, for checkpoints and results."""
@@ -87,7 +135,10 @@ class CharLMTrainer:
             "lr": self.optimizer.param_groups[0]["lr"],
             "clip_norm": self.clip_norm,
             "reset_every": self.reset_every,
+            "stagger_resets": self.stagger_resets,
             "stream_length": self.streams.shape[1],
+            "distil": self.distil,
+            "density": None if self.density is None else self.density.config(),
         }
 
     def train_step(self) -> float:
@@ -96,25 +147,55 @@ class CharLMTrainer:
         Returns
         -------
         float
-            The mean cross-entropy (nats per symbol) of this update, before the step.
+            The mean cross-entropy (nats per symbol) of this update against the text, before
+            the step (without the teacher's term).
         """
         if self.pos + self.seq_len + 1 > self.streams.shape[1]:
             self.pos = 0
-            self.state = None
-        if self.step % self.reset_every == 0:
-            self.state = None
+            self.state = self.teacher_state = None
+        if self.stagger_resets:
+            due = (self.step + self.reset_offsets) % self.reset_every == 0
+            self.state, self.teacher_state = (
+                None if s is None else s.masked_fill(due[None, :, None], 0.0)
+                for s in (self.state, self.teacher_state)
+            )
+        elif self.step % self.reset_every == 0:
+            self.state = self.teacher_state = None
         chunk = self.streams[:, self.pos : self.pos + self.seq_len + 1].t().long()
         self.model.train()
-        logits, state = self.model(chunk[:-1], self.state)
+        trace: list[torch.Tensor] | None = [] if self.density is not None else None
+        logits, state = self.model(chunk[:-1], self.state, trace)
         loss = F.cross_entropy(logits.flatten(0, 1), chunk[1:].flatten())
+        objective = loss
+        if self.teacher is not None and self.distil is not None:
+            with torch.no_grad():
+                target, self.teacher_state = self.teacher(chunk[:-1], self.teacher_state)
+            divergence = F.kl_div(
+                F.log_softmax(logits, -1).flatten(0, 1),
+                F.log_softmax(target, -1).flatten(0, 1),
+                log_target=True,
+                reduction="batchmean",
+            )
+            objective = (1.0 - self.distil) * loss + self.distil * divergence
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        objective.backward()
         nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_norm)
         self.optimizer.step()
+        if trace is not None:
+            self._steer_density([z_density(z) for z in trace])
         self.state = state.detach()
         self.pos += self.seq_len
         self.step += 1
         return float(loss.item())
+
+    def _steer_density(self, measured: list[float]) -> None:
+        """Move every layer's shift towards the schedule's target (see `DensitySchedule`)."""
+        assert self.density is not None
+        if self.density_start is None:
+            self.density_start = sum(measured) / len(measured)
+        target = self.density.at(self.step + 1, self.density_start)
+        for cell, density in zip(self.model.gru.layers, measured, strict=True):
+            cell.shift += self.density.gain * (target - density)
 
     def save(self, path: str | os.PathLike, extra: dict | None = None) -> None:
         """Write a checkpoint: ``<path>.safetensors`` (tensors) and ``<path>.json`` (the rest).
@@ -140,6 +221,8 @@ class CharLMTrainer:
                 tensors[f"optim.{index}.{key}"] = value.contiguous()
         if self.state is not None:
             tensors["state"] = self.state.contiguous()
+        if self.teacher_state is not None:
+            tensors["teacher_state"] = self.teacher_state.contiguous()
         tensors["rng"] = torch.get_rng_state()
         groups = [
             {k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()}
@@ -150,6 +233,8 @@ class CharLMTrainer:
             "adam_start": self.adam_start,
             "pos": self.pos,
             "settings": self.settings(),
+            "shifts": [cell.shift for cell in self.model.gru.layers],
+            "density_start": self.density_start,
             "param_groups": groups,
             "extra": extra or {},
         }
@@ -181,9 +266,9 @@ class CharLMTrainer:
         path = Path(path)
         meta = json.loads(path.with_name(path.name + ".json").read_text())
         tensors = load_file(str(path.with_name(path.name + ".safetensors")))
-        mine = self.settings()
-        if meta["settings"] != mine:
-            raise ValueError(f"checkpoint {path}: settings {meta['settings']} differ from {mine}")
+        mine, theirs = _comparable(self.settings()), _comparable(meta["settings"])
+        if theirs != mine:
+            raise ValueError(f"checkpoint {path}: settings {theirs} differ from {mine}")
         optim_state: dict[int, dict[str, torch.Tensor]] = {}
         model_state = {}
         for name, value in tensors.items():
@@ -214,8 +299,22 @@ class CharLMTrainer:
         self.adam_start = adam_start
         self.pos = meta["pos"]
         self.state = tensors.get("state")
+        self.teacher_state = tensors.get("teacher_state")
+        for cell, shift in zip(self.model.gru.layers, meta.get("shifts", []), strict=False):
+            cell.shift = float(shift)
+        self.density_start = meta.get("density_start")
         torch.set_rng_state(tensors["rng"])
         return meta["extra"]
+
+
+def _comparable(settings: dict) -> dict:
+    """Settings as `CharLMTrainer.load` compares them: keys added since a checkpoint was
+    written take their defaults, and a steered shift is state, not a setting."""
+    settings = {"stagger_resets": False, "distil": None, "density": None} | settings
+    settings["model"] = {"affine": False} | settings["model"]
+    if settings["density"] is not None:
+        settings["model"] = {k: v for k, v in settings["model"].items() if k != "shift"}
+    return settings
 
 
 def slim_checkpoint(src: str | os.PathLike, dst: str | os.PathLike) -> None:
