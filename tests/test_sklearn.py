@@ -18,11 +18,17 @@ from ._optional import require
 require("sklearn", "CCINFER_REQUIRE_SKLEARN")
 
 from sklearn.datasets import load_digits  # noqa: E402
+from sklearn.decomposition import PCA  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.neural_network import MLPClassifier, MLPRegressor  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
+from sklearn.pipeline import Pipeline, make_pipeline  # noqa: E402
+from sklearn.preprocessing import (  # noqa: E402
+    MaxAbsScaler,
+    MinMaxScaler,
+    Normalizer,
+    StandardScaler,
+)
 
 TOL = {"rtol": 1e-5, "atol": 1e-5}
 
@@ -206,10 +212,8 @@ def test_other_estimators_are_refused_by_name(rng):
         CondMLP.from_sklearn(MLPClassifier())
     with pytest.raises(ValueError, match=r"sklearn\.linear_model\._logistic\.LogisticRegression"):
         CondMLP.from_sklearn(LogisticRegression().fit(X, y))
-    pipe = _fit(
-        make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(5,), max_iter=5)), X, y
-    )
-    with pytest.raises(ValueError, match=r"Pipeline.*convert its last step"):
+    pipe = _fit(make_pipeline(StandardScaler(), LogisticRegression()), X, y)
+    with pytest.raises(ValueError, match=r"alone or last in a Pipeline.*LogisticRegression"):
         CondMLP.from_sklearn(pipe)
 
     class Tweaked(MLPClassifier):
@@ -234,3 +238,61 @@ def test_the_array_route_points_at_this_one(digits_mlp):
         CondMLP.from_numpy(transposed, activation="relu")(x),
         CondMLP.from_sklearn(digits_mlp)(x),
     )
+
+
+# ---- pipelines: scalers folded into the first layer --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "scalers",
+    [
+        [StandardScaler()],
+        [StandardScaler(with_mean=False)],
+        [MinMaxScaler(feature_range=(-1, 2))],
+        [MaxAbsScaler()],
+        [MinMaxScaler(), "passthrough", StandardScaler()],
+    ],
+    ids=["standard", "standard-no-mean", "minmax", "maxabs", "chain"],
+)
+def test_pipeline_scalers_fold_into_the_first_layer(digits, rng, scalers):
+    """The converted model reads raw features and predicts what the pipeline predicts."""
+    X, y = digits
+    steps = [(f"s{i}", step) for i, step in enumerate(scalers)]
+    mlp = MLPClassifier(hidden_layer_sizes=(32,), max_iter=40, random_state=0)
+    pipe = _fit(Pipeline([*steps, ("mlp", mlp)]), X[:1000], y[:1000])
+    model = CondMLP.from_sklearn(pipe)
+    assert model.sizes == [64, 32, 10] and list(model.classes) == list(pipe.classes_)
+    for x in (X[1000:], _random(rng, 200, 64)):
+        np.testing.assert_allclose(model.predict_proba(x), pipe.predict_proba(x), **TOL)
+        np.testing.assert_array_equal(model.predict(x), pipe.predict(x))
+
+
+def test_pipeline_regressor(rng):
+    X = _random(rng, 400, 6) * 10 + 3
+    y = X[:, :2] @ np.array([[1.0, -2.0], [0.5, 1.0]])
+    pipe = _fit(make_pipeline(StandardScaler(), MLPRegressor(hidden_layer_sizes=(16,), max_iter=50)), X, y)
+    model = CondMLP.from_sklearn(pipe)
+    np.testing.assert_allclose(model.predict(X), pipe.predict(X), rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [
+        (PCA(n_components=4), r"step 'bad' \(sklearn\.decomposition.*PCA\) is not supported"),
+        (Normalizer(), r"step 'bad' .*Normalizer\) is not supported"),
+        (MinMaxScaler(clip=True), "clip=True, which is not affine"),
+    ],
+)
+def test_pipeline_steps_that_do_not_fold_are_refused_by_name(rng, step, message):
+    X = _random(rng, 100, 8)
+    y = X[:, 0] > 0
+    mlp = MLPClassifier(hidden_layer_sizes=(4,), max_iter=5)
+    pipe = _fit(Pipeline([("bad", step), ("mlp", mlp)]), X, y)
+    with pytest.raises(ValueError, match=message):
+        CondMLP.from_sklearn(pipe)
+
+
+def test_unfitted_pipeline_is_refused():
+    pipe = Pipeline([("scale", StandardScaler()), ("mlp", MLPClassifier())])
+    with pytest.raises(ValueError, match="not fitted"):
+        CondMLP.from_sklearn(pipe)
