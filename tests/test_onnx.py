@@ -143,6 +143,45 @@ def test_sklearn_regressor_matches_onnx_runtime(rng):
     np.testing.assert_allclose(model(X), run_ort(graph, X), atol=1e-5)
 
 
+@pytest.mark.parametrize("scaler", ["StandardScaler", "MinMaxScaler", "MaxAbsScaler"])
+def test_sklearn_pipeline_scalers_fold_into_the_first_layer(rng, scaler):
+    """skl2onnx writes StandardScaler and MaxAbsScaler as ai.onnx.ml Scaler, MinMaxScaler as
+    Mul and Add by constants: all folded, the runtime's outputs reproduced."""
+    sklearn = require("sklearn", "CCINFER_REQUIRE_ONNX")
+    skl2onnx = require("skl2onnx", "CCINFER_REQUIRE_ONNX")
+    from sklearn import preprocessing
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+
+    X = (rng.normal(size=(300, 6)) * [1, 5, 0.1, 3, 1, 2] + [0, 3, -1, 0, 9, 1]).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sklearn.exceptions.ConvergenceWarning)
+        pipe = make_pipeline(getattr(preprocessing, scaler)(), MLPClassifier((8,), max_iter=60))
+        pipe.fit(X, y)
+    graph = skl2onnx.to_onnx(pipe, X[:1], options={"zipmap": False})
+    model = ccinfer.from_onnx(graph)
+    np.testing.assert_allclose(model.predict_proba(X), run_ort(graph, X, output=1), atol=1e-5)
+    np.testing.assert_array_equal(model.predict(X), run_ort(graph, X, output=0))
+    np.testing.assert_allclose(model.predict_proba(X), pipe.predict_proba(X), atol=1e-5)
+
+
+def test_input_scaling_anywhere_else_is_refused(rng):
+    W = helper.make_tensor("W", TP.FLOAT, [4, 3], rng.normal(size=12).tolist())
+    k = helper.make_tensor("k", TP.FLOAT, [3], [1.0, 2.0, 3.0])
+    nodes = [
+        helper.make_node("MatMul", ["x", "W"], ["h"], name="layer"),
+        helper.make_node("Relu", ["h"], ["r"]),
+        helper.make_node("Mul", ["r", "k"], ["y"], name="late_scale"),
+    ]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TP.FLOAT, [None, 4])],
+        [helper.make_tensor_value_info("y", TP.FLOAT, [None, 3])], [W, k],
+    )  # fmt: skip
+    with pytest.raises(ValueError, match=r"late_scale.*folded only on the 2-D graph input"):
+        ccinfer.from_onnx(helper.make_model(graph))
+
+
 def test_mnist_digits_real_inputs(tmp_path):
     """Real inputs: the shipped MNIST sample through an exported MLP with the shipped
     model's weights, against ONNX Runtime."""

@@ -7,7 +7,9 @@ them alone), a shape computed from the input's shape (``Shape``, ``Gather``, ``U
 *the* tensor computed from the input, which carries the model built so far:
 
 - an MLP: ``Gemm``, or ``MatMul`` then ``Add``, with ``Relu`` between layers (``Flatten`` or
-  ``Reshape`` of the input, ``Identity``, ``Dropout``, ``Cast`` to float32 pass through), and
+  ``Reshape`` of the input, ``Identity``, ``Dropout``, ``Cast`` to float32 pass through; a
+  per-feature scaling of the input, ``ai.onnx.ml`` ``Scaler`` or ``Mul``/``Add``/``Sub`` by
+  constants as skl2onnx writes for scikit-learn's scalers, is folded into the first layer), and
   a trailing ``Softmax``, ``LogSoftmax`` or ``Sigmoid`` kept as the output activation (and
   scikit-learn's ``[1 - p, p]`` columns for a binary classifier). The result is a CondMLP.
 - a GRU stack: ``GRU`` nodes (forward, ``linear_before_reset = 1`` as ``torch.onnx.export``
@@ -35,6 +37,8 @@ from .onnx_file import read_model, to_array
 _FLOAT, _INT32, _INT64, _DOUBLE = 1, 6, 7, 11
 _OUTPUT_ACTIVATIONS = {"Softmax": "softmax", "LogSoftmax": "log_softmax", "Sigmoid": "sigmoid"}
 _PASS_THROUGH = ("Identity", "Dropout")
+# Operators of the ai.onnx.ml domain that are read (scikit-learn's scalers).
+_ML_OPS = {("ai.onnx.ml", "Scaler")}
 
 
 class _Shape(list):
@@ -237,7 +241,7 @@ class _Walk:
 
     # -- one node ---------------------------------------------------------------------------------
     def _eval(self, node) -> None:
-        if node.domain not in ("", "ai.onnx"):
+        if node.domain not in ("", "ai.onnx") and (node.domain, node.op_type) not in _ML_OPS:
             raise ValueError(
                 f"from_onnx: {_node_name(node)} of domain {node.domain!r} is not supported"
             )
@@ -445,6 +449,11 @@ class _Walk:
             )
         if x.sizes[-1] is not None and x.sizes[-1] != W.shape[1]:
             self._refuse(node, f"weight {W.shape} does not fit features of width {x.sizes[-1]}")
+        if x.stage == "input" and "scale" in x.extra:  # fold x' = a * x + c: W a, b + W c
+            a, c = (np.broadcast_to(x.extra[k], (W.shape[1],)) for k in ("scale", "offset"))
+            if a.shape != (W.shape[1],):
+                self._refuse(node, f"the input scaling does not fit weight {W.shape}")
+            W, b = W * a, b + W @ c
         return replace(
             x,
             stage="mlp",
@@ -492,6 +501,8 @@ class _Walk:
     def _op_Add(self, node, a, p, q):
         x, c = self._flow_and_const(node, p, q)
         x = self._flow(node, x)
+        if x.stage == "input":
+            return self._scale_input(node, x, np.ones(1), self._feature_constant(node, c))
         if x.stage == "head":
             W, b = x.head
             return replace(x, head=(W, b + self._bias(node, c, W.shape[0])))
@@ -500,6 +511,44 @@ class _Walk:
         W, b = x.layers[-1]
         layers = (*x.layers[:-1], (W, b + self._bias(node, c, W.shape[0])))
         return replace(x, layers=layers)
+
+    # -- a per-feature affine map of the input (scikit-learn's scalers) --------------------------
+    def _scale_input(self, node, x: _Flow, scale, offset) -> _Flow:
+        """``x' = scale * x + offset`` per feature on the graph's input, composed with any
+        before it and folded into the first layer by `_new_layer`."""
+        if x.stage != "input" or len(x.axes) != 2:
+            self._refuse(
+                node,
+                f"{node.op_type} by a constant is folded only on the 2-D graph input (a "
+                f"scaler before the first layer), not at the {x.stage} stage",
+            )
+        scale, offset = (np.asarray(v, np.float64).reshape(-1) for v in (scale, offset))
+        width = x.sizes[-1]
+        for v in (scale, offset):
+            if v.size != 1 and (width is not None and v.size != width):
+                self._refuse(node, f"a constant of {v.size} values does not fit {width} features")
+        old_scale, old_offset = x.extra.get("scale", 1.0), x.extra.get("offset", 0.0)
+        try:
+            new = {"scale": scale * old_scale, "offset": scale * old_offset + offset}
+        except ValueError:
+            self._refuse(node, "the input scalings do not fit each other")
+        return replace(x, extra={**x.extra, **new})
+
+    def _feature_constant(self, node, c: np.ndarray) -> np.ndarray:
+        if c.dtype.kind != "f" or c.ndim > 2 or (c.ndim == 2 and c.shape[0] != 1):
+            self._refuse(node, f"expected a float constant per feature, got {c.dtype} {c.shape}")
+        return c.astype(np.float64).reshape(-1)
+
+    def _op_Scaler(self, node, a, x):
+        x = self._flow(node, x)
+        scale = np.asarray(a.get("scale", [1.0]), np.float64)
+        offset = np.asarray(a.get("offset", [0.0]), np.float64)
+        return self._scale_input(node, x, scale, -offset * scale)  # (x - offset) * scale
+
+    def _op_Mul(self, node, a, p, q):
+        x, c = self._flow_and_const(node, p, q)
+        c = self._feature_constant(node, c)
+        return self._scale_input(node, self._flow(node, x), c, np.zeros(1))
 
     def _op_Relu(self, node, a, x):
         x = self._flow(node, x)
@@ -533,7 +582,10 @@ class _Walk:
         return self._output_activation(node, a, x, -1)
 
     def _op_Sub(self, node, a, p, q):
-        """scikit-learn's binary classifier: ``1 - sigmoid(z)``, the first of two columns."""
+        """scikit-learn's binary classifier: ``1 - sigmoid(z)``, the first of two columns;
+        or a constant taken from the graph's input (a scaler)."""
+        if isinstance(p, _Flow) and p.stage == "input" and isinstance(q, np.ndarray):
+            return self._scale_input(node, p, np.ones(1), -self._feature_constant(node, q))
         if (
             isinstance(p, np.ndarray)
             and p.size == 1
