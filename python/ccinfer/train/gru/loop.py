@@ -27,30 +27,21 @@ def train_char_lm(
     rank: int | None = None,
     shift: float = 0.0,
     updates: int = 10000,
-    seq_len: int = 50,
-    batch_size: int = 64,
-    lr: float = 1e-3,
-    clip_norm: float = 1.0,
-    reset_every: int = 1000,
-    eval_every: int = 1000,
-    eval_symbols: int = 64000,
-    checkpoint_path: str | Path | None = None,
-    checkpoint_every: int = 500,
-    resume: bool = True,
+    *,
     seed: int = 0,
     num_threads: int = 1,
-    progress: bool = True,
+    **training,
 ) -> tuple[CharLM, dict]:
     """Train a character language model on ``text/`` the dissertation's way (section 4.5.1).
 
     A fresh `CharLM` (seeded) trained by `fit_char_lm`; see `CharLMTrainer` for the update.
-    Every `eval_every` updates the validation BPC and the update-gate densities are measured
-    on the first `eval_symbols` symbols of the validation text, and at the end on all of it and
-    on as many symbols from the start of the training text (all in eval mode, running
-    batch-norm statistics). With `checkpoint_path` a checkpoint is written every
-    `checkpoint_every` updates and at the end; with `resume` an existing checkpoint is loaded
-    first and training continues from it up to `updates` in total (a finished checkpoint just
-    re-evaluates).
+    Every ``eval_every`` updates the validation BPC and the update-gate densities are measured
+    on the first ``eval_symbols`` symbols of the validation text, and at the end on all of it
+    and on as many symbols from the start of the training text (all in eval mode, running
+    batch-norm statistics). With ``checkpoint_path`` a checkpoint is written every
+    ``checkpoint_every`` updates and at the end; with ``resume`` an existing checkpoint is
+    loaded first and training continues from it up to `updates` in total (a finished
+    checkpoint just re-evaluates).
 
     Parameters
     ----------
@@ -68,57 +59,28 @@ def train_char_lm(
         The ``s`` of ``BN_s``.
     updates : int
         Total number of updates (including those of a resumed checkpoint).
-    seq_len, batch_size, lr, clip_norm, reset_every :
-        See `CharLMTrainer`.
-    eval_every : int
-        Updates between validation measurements.
-    eval_symbols : int
-        Validation symbols used by the periodic measurement.
-    checkpoint_path : str or Path, optional
-        Checkpoint path without suffix (``.safetensors`` and ``.json`` are added).
-    checkpoint_every : int
-        Updates between checkpoints.
-    resume : bool
-        Continue from `checkpoint_path` if it exists.
     seed : int
         Seeds the initialisation.
     num_threads : int
         PyTorch intra-op threads (`torch.set_num_threads`, process-wide).
-    progress : bool
-        Show a tqdm progress bar. A line per measurement is printed either way.
+    **training
+        The loop's settings, passed to `fit_char_lm` with its defaults: ``seq_len``,
+        ``batch_size``, ``lr``, ``clip_norm``, ``reset_every``, ``eval_every``,
+        ``eval_symbols``, ``checkpoint_path``, ``checkpoint_every``, ``resume``, ``progress``
+        (and the fine-tuning ones).
 
     Returns
     -------
     model : CharLM
         The trained model, in eval mode.
     metrics : dict
-        ``history`` (per measurement: ``step``, ``train_bpc`` (mean training loss since the
-        previous measurement, batch statistics), ``valid_bpc``, ``z_density``, ``seconds``),
-        ``train_seconds`` (wall time of all sessions), ``updates``, ``valid`` and ``train``
-        (`evaluate_char_lm` on all the validation text and on as much training text),
-        ``settings``.
+        As `fit_char_lm` returns, with ``corpus`` and ``seed`` added to ``settings``.
     """
     torch.set_num_threads(num_threads)
     train_ids, valid_ids = load_char_splits(data_dir, corpus)
     torch.manual_seed(seed)
     model = CharLM(hidden, layers, gate, rank, shift)
-    metrics = fit_char_lm(
-        model,
-        train_ids,
-        valid_ids,
-        updates,
-        seq_len=seq_len,
-        batch_size=batch_size,
-        lr=lr,
-        clip_norm=clip_norm,
-        reset_every=reset_every,
-        eval_every=eval_every,
-        eval_symbols=eval_symbols,
-        checkpoint_path=checkpoint_path,
-        checkpoint_every=checkpoint_every,
-        resume=resume,
-        progress=progress,
-    )
+    metrics = fit_char_lm(model, train_ids, valid_ids, updates, **training)
     metrics["settings"]["corpus"] = corpus
     metrics["settings"]["seed"] = seed
     return model, metrics
