@@ -8,13 +8,14 @@ configuration, each its own process so that the two can share the machine's two 
 
 ``--run converted``
     `dense_char_lm` + `conditional_from_dense` (update gate fitted to the dense one, nearly
-    every gate open), then `fit_char_lm` with the dense model as teacher (``--distil``) and a
-    `DensitySchedule` that lowers the z density to the target over ``--anneal`` updates.
+    every gate open), then `fit_char_lm` with the dense model as teacher (``--distil``; off
+    with ``--no-teacher``) and a `DensitySchedule` that lowers the z density to the target
+    over ``--anneal`` updates.
 ``--run scratch``
     The same conditional model (gate and rank, the recipe's initialisation as in
     `train_char_models.py`, no per-unit scale and offset) trained by the same loop for the same
-    number of updates, without a teacher, the same `DensitySchedule` target held from the first
-    update.
+    number of updates, without a teacher (unless ``--teacher``), the same `DensitySchedule`
+    target held from the first update.
 ``--run report``
     Reads every configuration named by ``--tags``, times one stream of each trained model's
     step against the dense model in the engine (`ccinfer.timing`, rounds alternating, one
@@ -84,11 +85,13 @@ def train(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     if args.run == "converted":
         model, info = conditional_from_dense(dense, train_ids, args.gate, args.rank)
-        teacher, schedule = dense, DensitySchedule(args.density, args.anneal)
+        schedule = DensitySchedule(args.density, args.anneal)
     else:  # the same model, the recipe's initialisation
         torch.manual_seed(args.seed)
         model, info = CharLM(dense.gru.hidden_size, 1, args.gate, args.rank).eval(), {}
-        teacher, schedule = None, DensitySchedule(args.density)
+        schedule = DensitySchedule(args.density)
+    with_teacher = args.teacher if args.teacher is not None else args.run == "converted"
+    teacher = dense if with_teacher else None
     init_seconds = time.perf_counter() - start
     initial = engine_measure(model, valid_ids)
     print(f"{args.run}: before training {initial['bpc']:.4f} BPC, z {initial['z_density']}")
@@ -118,6 +121,7 @@ def train(args: argparse.Namespace) -> None:
         "gate": args.gate,
         "rank": args.rank,
         "target_density": args.density,
+        "teacher": with_teacher,
         "shifts": [cell.shift for cell in model.gru.layers],
         "updates": metrics["updates"],
         "init": info,
@@ -189,6 +193,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--updates", type=int, default=2500)
     parser.add_argument("--anneal", type=int, default=1000, help="updates to reach the density")
     parser.add_argument("--distil", type=float, default=0.5, help="weight of the teacher")
+    parser.add_argument(
+        "--teacher",
+        action=argparse.BooleanOptionalAction,
+        help="distil from the dense model (default: the converted run does, scratch does not)",
+    )
     parser.add_argument("--reset-every", type=int, default=20, help="updates between resets")
     parser.add_argument("--eval-every", type=int, default=250)
     parser.add_argument("--lr", type=float, default=1e-3)
