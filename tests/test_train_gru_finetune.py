@@ -83,8 +83,11 @@ def test_distilling_from_an_identical_teacher_alone_has_no_gradient():
         trainer = CharLMTrainer(
             model, _text(), 10, 8, lr=1e-2, teacher=copy.deepcopy(model), distil=distil
         )
+        teacher = trainer.teacher
         loss = trainer.train_step()  # the gradients stay until the next step
         assert loss > 1.0  # the reported loss is the text's either way
+        assert teacher is not None and all(p.grad is None for p in teacher.parameters())
+        assert all(p.requires_grad for p in teacher.parameters())  # the caller's, untouched
         largest[distil] = max(float(p.grad.abs().max()) for p in model.parameters())
     assert largest[1.0] < 1e-6 < 1e-2 < largest[0.0]
 

@@ -116,7 +116,7 @@ class CharLMTrainer:
             np.ascontiguousarray(np.asarray(train_ids[: batch_size * length], dtype=np.uint8))
         ).view(batch_size, length)
         self.optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-        self.teacher = None if teacher is None else teacher.eval().requires_grad_(False)
+        self.teacher = None if teacher is None else teacher.eval()  # read under no_grad
         self.distil = float(distil) if teacher is not None else None
         self.density = density
         self.density_start: float | None = None  # measured at the first update
