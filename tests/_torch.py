@@ -24,3 +24,14 @@ def require_torch() -> types.ModuleType:
 
         return torch
     return pytest.importorskip("torch")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """One PyTorch thread for a test module's tiny ops, which only lose from a thread pool on
+    a shared machine. Autouse: a module that imports it runs with it."""
+    torch = require_torch()
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

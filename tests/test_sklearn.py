@@ -270,7 +270,9 @@ def test_pipeline_scalers_fold_into_the_first_layer(digits, rng, scalers):
 def test_pipeline_regressor(rng):
     X = _random(rng, 400, 6) * 10 + 3
     y = X[:, :2] @ np.array([[1.0, -2.0], [0.5, 1.0]])
-    pipe = _fit(make_pipeline(StandardScaler(), MLPRegressor(hidden_layer_sizes=(16,), max_iter=50)), X, y)
+    pipe = _fit(
+        make_pipeline(StandardScaler(), MLPRegressor(hidden_layer_sizes=(16,), max_iter=50)), X, y
+    )
     model = CondMLP.from_sklearn(pipe)
     np.testing.assert_allclose(model.predict(X), pipe.predict(X), rtol=1e-5, atol=1e-4)
 

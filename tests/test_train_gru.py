@@ -9,7 +9,7 @@ import pytest
 
 from ccinfer.datasets import encode_text
 
-from ._torch import require_torch
+from ._torch import one_torch_thread, require_torch  # noqa: F401 (autouse fixture)
 from .conftest import DATA_DIR
 
 torch = require_torch()
@@ -26,15 +26,6 @@ from ccinfer.train.gru import (  # noqa: E402
 )
 
 CONDITIONAL = [("lowrank", 6), ("block", 4)]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One PyTorch thread: these tiny ops only lose from a thread pool on a shared machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def _words(n: int, seed: int = 0) -> np.ndarray:

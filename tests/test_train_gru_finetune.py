@@ -12,19 +12,11 @@ import pytest
 import ccinfer
 from ccinfer.datasets import encode_text
 
-from ._torch import require_torch
+from ._torch import one_torch_thread, require_torch  # noqa: F401 (autouse fixture)
 
 torch = require_torch()
 
 from ccinfer.train.gru import CharLM, CharLMTrainer, DensitySchedule  # noqa: E402
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def _text(n: int = 20000, seed: int = 0) -> np.ndarray:

@@ -8,7 +8,7 @@ import pytest
 import ccinfer
 from ccinfer.datasets import encode_text
 
-from ._torch import require_torch
+from ._torch import one_torch_thread, require_torch  # noqa: F401 (autouse fixture)
 
 torch = require_torch()
 
@@ -26,14 +26,6 @@ VOCAB = 27
 # A short calibration run keeps these tests fast: 32 streams of 150 symbols.
 CALIBRATION = {"n_streams": 32, "steps": 150}
 CALIBRATION_SYMBOLS = 32 * 150
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def _words(n: int, seed: int = 0) -> np.ndarray:
