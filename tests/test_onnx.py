@@ -182,6 +182,39 @@ def test_input_scaling_anywhere_else_is_refused(rng):
         ccinfer.from_onnx(helper.make_model(graph))
 
 
+@pytest.mark.parametrize(
+    ("scale", "offset", "message"),
+    [
+        ([1.0, 2.0], [0.0], r"scaling of 2 values does not fit weight \(3, 4\)"),
+        (
+            [1.0, 2.0, 3.0, 4.0],
+            [0.0, 1.0],
+            r"Scaler node 'scaler': scale of 4 and offset of 2 values",
+        ),
+        ([float("inf")], [0.0], "not finite"),
+    ],
+)
+def test_input_scaling_that_does_not_fit_is_refused(rng, scale, offset, message):
+    """With the feature width unknown until the first layer, a Scaler of the wrong length is
+    refused by name when it meets that layer."""
+    W = helper.make_tensor("W", TP.FLOAT, [4, 3], rng.normal(size=12).tolist())
+    nodes = [
+        helper.make_node(
+            "Scaler", ["x"], ["s"], name="scaler", domain="ai.onnx.ml", scale=scale, offset=offset
+        ),
+        helper.make_node("MatMul", ["s", "W"], ["y"], name="layer"),
+    ]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TP.FLOAT, [None, None])],
+        [helper.make_tensor_value_info("y", TP.FLOAT, [None, 3])], [W],
+    )  # fmt: skip
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 3)]
+    )
+    with pytest.raises(ValueError, match=message):
+        ccinfer.from_onnx(model)
+
+
 def test_mnist_digits_real_inputs(tmp_path):
     """Real inputs: the shipped MNIST sample through an exported MLP with the shipped
     model's weights, against ONNX Runtime."""

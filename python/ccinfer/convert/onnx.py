@@ -450,10 +450,14 @@ class _Walk:
         if x.sizes[-1] is not None and x.sizes[-1] != W.shape[1]:
             self._refuse(node, f"weight {W.shape} does not fit features of width {x.sizes[-1]}")
         if x.stage == "input" and "scale" in x.extra:  # fold x' = a * x + c: W a, b + W c
-            a, c = (np.broadcast_to(x.extra[k], (W.shape[1],)) for k in ("scale", "offset"))
-            if a.shape != (W.shape[1],):
-                self._refuse(node, f"the input scaling does not fit weight {W.shape}")
-            W, b = W * a, b + W @ c
+            scale, offset = x.extra["scale"], x.extra["offset"]
+            if any(v.size not in (1, W.shape[1]) for v in (scale, offset)):
+                self._refuse(
+                    node,
+                    f"the input scaling of {max(scale.size, offset.size)} values does not "
+                    f"fit weight {W.shape}",
+                )
+            W, b = W * scale, b + W @ np.broadcast_to(offset, (W.shape[1],))
         return replace(
             x,
             stage="mlp",
@@ -527,11 +531,15 @@ class _Walk:
         for v in (scale, offset):
             if v.size != 1 and (width is not None and v.size != width):
                 self._refuse(node, f"a constant of {v.size} values does not fit {width} features")
-        old_scale, old_offset = x.extra.get("scale", 1.0), x.extra.get("offset", 0.0)
-        try:
+        old_scale = x.extra.get("scale", np.ones(1))
+        old_offset = x.extra.get("offset", np.zeros(1))
+        sizes = {v.size for v in (scale, offset, old_scale, old_offset)} - {1}
+        if len(sizes) > 1:
+            self._refuse(node, f"input scalings of {sorted(sizes)} values do not fit each other")
+        with np.errstate(invalid="ignore", over="ignore"):
             new = {"scale": scale * old_scale, "offset": scale * old_offset + offset}
-        except ValueError:
-            self._refuse(node, "the input scalings do not fit each other")
+        if not all(np.isfinite(v).all() for v in new.values()):
+            self._refuse(node, "the input scaling is not finite")
         return replace(x, extra={**x.extra, **new})
 
     def _feature_constant(self, node, c: np.ndarray) -> np.ndarray:
@@ -541,9 +549,12 @@ class _Walk:
 
     def _op_Scaler(self, node, a, x):
         x = self._flow(node, x)
-        scale = np.asarray(a.get("scale", [1.0]), np.float64)
-        offset = np.asarray(a.get("offset", [0.0]), np.float64)
-        return self._scale_input(node, x, scale, -offset * scale)  # (x - offset) * scale
+        scale = np.asarray(a.get("scale", [1.0]), np.float64).reshape(-1)
+        offset = np.asarray(a.get("offset", [0.0]), np.float64).reshape(-1)
+        if len({scale.size, offset.size} - {1}) > 1:
+            self._refuse(node, f"scale of {scale.size} and offset of {offset.size} values")
+        with np.errstate(invalid="ignore", over="ignore"):  # non-finite: refused below
+            return self._scale_input(node, x, scale, -offset * scale)  # (x - offset) * scale
 
     def _op_Mul(self, node, a, p, q):
         x, c = self._flow_and_const(node, p, q)
