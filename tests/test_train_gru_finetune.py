@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -120,6 +121,25 @@ def test_teacher_pulls_the_model_towards_its_predictions():
     assert divergence() < 0.5 * before
 
 
+def test_the_divergence_is_from_the_teacher_to_the_model():
+    """The distillation term is KL(teacher || model), summed over symbols and averaged over
+    positions: with distil = 1, the reported objective's gradient is that of this formula."""
+    torch.manual_seed(13)
+    teacher, model = CharLM(8, 1, "dense").eval(), CharLM(8, 1, "dense")
+    text = _text()
+    trainer = CharLMTrainer(model, text, seq_len=6, batch_size=4, teacher=teacher, distil=1.0)
+    chunk = trainer.streams[:, :7].t().long()
+    with torch.no_grad():
+        p = torch.log_softmax(teacher(chunk[:-1])[0], -1)
+    reference = copy.deepcopy(model)
+    q = torch.log_softmax(reference(chunk[:-1])[0], -1)
+    expected = (p.exp() * (p - q)).sum(-1).mean()  # KL(p || q); KL(q || p) differs
+    expected.backward()
+    trainer.train_step()
+    for (name, got), want in zip(model.named_parameters(), reference.parameters(), strict=True):
+        torch.testing.assert_close(got.grad, want.grad, rtol=1e-5, atol=1e-7, msg=name)
+
+
 def test_teacher_and_distil_are_checked():
     model = CharLM(16, 1, "lowrank", 4)
     with pytest.raises(ValueError, match="same symbols"):
@@ -128,6 +148,72 @@ def test_teacher_and_distil_are_checked():
         CharLMTrainer(model, _text(), 10, 8, teacher=torch.nn.Linear(3, 3))
     with pytest.raises(ValueError, match=r"distil must lie in \[0, 1\]"):
         CharLMTrainer(model, _text(), 10, 8, teacher=CharLM(16), distil=1.5)
+    for distil in (float("nan"), "0.5"):
+        with pytest.raises(ValueError, match=r"distil must lie in \[0, 1\]"):
+            CharLMTrainer(model, _text(), 10, 8, teacher=CharLM(16), distil=distil)
+
+
+def test_trainer_settings_are_checked_before_training():
+    model = CharLM(16, 1, "lowrank", 4)
+    before = _parameters(model)
+    with pytest.raises(ValueError, match="density must be a DensitySchedule"):
+        CharLMTrainer(model, _text(), 10, 8, density=0.5)
+    with pytest.raises(ValueError, match="reset_every must be at least 1"):
+        CharLMTrainer(model, _text(), 10, 8, reset_every=0)
+    for name, value in _parameters(model).items():
+        torch.testing.assert_close(value, before[name], rtol=0, atol=0)
+
+
+def test_staggered_resets_zero_each_stream_on_its_own_update():
+    """Stream b is zeroed before the updates u with (u + b * R // B) % R == 0; the others
+    carry their state."""
+    torch.manual_seed(14)
+    R, B = 4, 8
+    trainer = CharLMTrainer(
+        CharLM(8, 1, "dense"), _text(), seq_len=5, batch_size=B, reset_every=R,
+        stagger_resets=True,
+    )  # fmt: skip
+    trainer.train_step()
+    for _ in range(6):
+        carried = trainer.state.clone()
+        step = trainer.step
+        zeroed = [b for b in range(B) if (step + b * R // B) % R == 0]
+        seen = {}
+
+        def record(module, args, _seen=seen):
+            _seen["h0"] = args[1]
+
+        handle = trainer.model.register_forward_pre_hook(record)
+        trainer.train_step()
+        handle.remove()
+        h0 = seen["h0"]
+        for b in range(B):
+            if b in zeroed:
+                assert torch.count_nonzero(h0[:, b]) == 0
+            else:
+                torch.testing.assert_close(h0[:, b], carried[:, b], rtol=0, atol=0)
+        assert 0 < len(zeroed) < B
+
+
+def test_per_layer_shifts_are_part_of_the_config():
+    """After steering, the layers' shifts differ; config() keeps each, so CharLM(**config)
+    rebuilds the same model."""
+    torch.manual_seed(15)
+    model = CharLM(16, 2, "lowrank", 4, affine=True)
+    trainer = CharLMTrainer(
+        model, _text(), seq_len=10, batch_size=8, density=DensitySchedule(0.3, gain=3.0)
+    )
+    for _ in range(5):
+        trainer.train_step()
+    config = model.config()
+    assert isinstance(config["shift"], list) and len(set(config["shift"])) == 2
+    rebuilt = CharLM(**json.loads(json.dumps(config)))
+    rebuilt.load_state_dict(model.state_dict())
+    ids = torch.from_numpy(_text(400, seed=4)[:120].astype(np.int64)).view(4, 30).t()
+    with torch.no_grad():
+        torch.testing.assert_close(rebuilt.eval()(ids)[0], model.eval()(ids)[0])
+    with pytest.raises(ValueError, match="2 layers need 2 shifts"):
+        CharLM(16, 2, "lowrank", 4, shift=[0.0])
 
 
 # ---- the density schedule -------------------------------------------------------------------
@@ -149,6 +235,11 @@ def test_schedule_moves_linearly_then_holds():
         ({"target": 1.0}, r"target must lie in \(0, 1\)"),
         ({"target": 0.5, "anneal": -1}, "anneal >= 0"),
         ({"target": 0.5, "gain": 0.0}, "gain in"),
+        ({"target": float("nan")}, "target must be a finite number"),
+        ({"target": "0.5"}, "target must be a finite number"),
+        ({"target": 0.5, "anneal": float("nan")}, "anneal must be an int"),
+        ({"target": 0.5, "anneal": 10.5}, "anneal must be an int"),
+        ({"target": 0.5, "gain": float("inf")}, "gain must be a finite number"),
     ],
 )
 def test_schedule_refuses_bad_values(kwargs, message):
@@ -249,6 +340,7 @@ def test_checkpoints_written_before_these_settings_still_load(tmp_path):
     for key in ("stagger_resets", "distil", "density"):
         del meta["settings"][key]
     del meta["settings"]["model"]["affine"]
+    del meta["shifts"], meta["density_start"]
     (tmp_path / "ck.json").write_text(json.dumps(meta))
     fresh = CharLMTrainer(CharLM(16, 1, "lowrank", 4), _text(), seq_len=10, batch_size=8)
     fresh.load(tmp_path / "ck")
@@ -258,3 +350,18 @@ def test_checkpoints_written_before_these_settings_still_load(tmp_path):
     )
     with pytest.raises(ValueError, match="differ"):
         other.load(tmp_path / "ck")
+
+
+def test_a_shipped_checkpoint_still_resumes():
+    """The repository's own training state, written before these settings existed."""
+    path = Path(__file__).resolve().parents[1] / "recipes/text/checkpoints/char-block-h256.ckpt"
+    meta = json.loads(path.with_name(path.name + ".json").read_text())
+    settings = meta["settings"]
+    assert "affine" not in settings["model"] and "density" not in settings
+    ids = np.zeros(settings["batch_size"] * settings["stream_length"], np.uint8)
+    trainer = CharLMTrainer(
+        CharLM(**settings["model"]), ids, settings["seq_len"], settings["batch_size"],
+        settings["lr"], settings["clip_norm"], settings["reset_every"],
+    )  # fmt: skip
+    trainer.load(path)
+    assert trainer.step == meta["step"] and trainer.model.gru.layers[0].shift == -0.25

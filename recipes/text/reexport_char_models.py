@@ -71,6 +71,7 @@ def reexport(export: Path, calibration, mode: str) -> dict | None:
         config["rank"],
         config["shift"],
         config["vocab_size"],
+        affine=config.get("affine", False),
     )
     tensors = load_file(str(ckpt.with_suffix(".ckpt.safetensors")))
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})

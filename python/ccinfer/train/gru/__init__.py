@@ -35,7 +35,10 @@ as ``s`` grows more negative, which only ``+ s`` gives.) In training the statist
 batch's, taken at every time step separately; in eval mode the running statistics, and then
 ``BN_s`` is an affine map per unit that `CondGRU.export_numpy` folds into ``W_z, b_z``. For the
 block gate the statistics are taken over the ``rank`` gate values, which is the same as taking
-them over the expanded units (all units of a block see the same values).
+them over the expanded units (all units of a block see the same values). With
+``affine=True`` the normalisation also has the per-unit ``gamma, beta``
+(``gamma * (u - mu) / sqrt(var + eps) + beta + s``), folded the same way: what a model
+converted from a dense GRU needs, whose units each have their own operating point.
 
 `CharLM` stacks such layers over one-hot characters with a linear output and a softmax;
 `train_char_lm` trains it the dissertation's way (section 4.5.1) and `CharLMTrainer` holds the
@@ -44,8 +47,10 @@ resumable training state.
 A trained dense GRU becomes a conditional one without training from scratch: `dense_char_lm`
 takes it in (a dense `ccinfer.GRUStack`, an ``nn.GRU`` with its head, or its state dict),
 `conditional_from_dense` initialises the low-rank or block update gate from its update gate
-(truncated SVD, ``s`` chosen for a target z density on the user's text) and `fit_char_lm`
-fine-tunes it on the user's text with the same loop.
+(truncated SVD, per-unit ``gamma, beta`` fitted so that the gate takes the dense gate's
+fraction of new state on the user's text) and `fit_char_lm` fine-tunes it on the user's text
+with the same loop, distilling from the dense model (``teacher``) while a `DensitySchedule`
+shuts gates down to the density wanted.
 
 The package is split by concern: `cell` (one layer step), `stack` (layers over a sequence),
 `model` (`CharLM`), `data` (text splits and evaluation), `trainer` (the resumable state and its

@@ -38,8 +38,8 @@ class CondGRUCell(nn.Module):
       ``bias_hh`` (2h,) holding the ``r, n`` rows; ``weight_zl_ih`` (rank, d),
       ``weight_zl_hh`` (rank, h), ``bias_zl`` (rank,); ``lowrank`` also ``weight_z``
       (h, rank). The batch-norm statistics are the buffers of ``bn`` (an
-      ``nn.BatchNorm1d(affine=False)`` over h units for ``lowrank``, over ``rank`` gates for
-      ``block``).
+      ``nn.BatchNorm1d`` over h units for ``lowrank``, over ``rank`` gates for ``block``;
+      with `affine` its ``weight`` and ``bias`` are the ``gamma`` and ``beta``).
 
     Initialisation as in the dissertation: Glorot-uniform for every input-side matrix (each
     gate's block of rows separately, and ``weight_z``), orthogonal for every recurrent matrix

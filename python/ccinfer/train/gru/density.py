@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
+from numbers import Integral, Real
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,14 @@ class DensitySchedule:
     gain: float = 2.0
 
     def __post_init__(self) -> None:
+        for name in ("target", "gain"):
+            value = getattr(self, name)
+            if not isinstance(value, Real) or isinstance(value, bool) or not math.isfinite(value):
+                raise ValueError(f"DensitySchedule: {name} must be a finite number, got {value!r}")
         if not 0.0 < self.target < 1.0:
             raise ValueError(f"DensitySchedule: target must lie in (0, 1), got {self.target}")
+        if not isinstance(self.anneal, Integral) or isinstance(self.anneal, bool):
+            raise ValueError(f"DensitySchedule: anneal must be an int, got {self.anneal!r}")
         if self.anneal < 0 or not 0.0 < self.gain <= 10.0:
             raise ValueError(
                 f"DensitySchedule: need anneal >= 0 and gain in (0, 10], got {self.anneal}, "

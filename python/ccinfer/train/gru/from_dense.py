@@ -216,7 +216,8 @@ def conditional_from_dense(
     >>> dense = dense_char_lm(ccinfer.load("char-dense-h256"))            # doctest: +SKIP
     >>> model, info = conditional_from_dense(dense, train_ids, "lowrank", 64)
     >>> metrics = fit_char_lm(model, train_ids, valid_ids, updates=2500, teacher=dense,
-    ...                       density=DensitySchedule(0.5, anneal=1000), reset_every=20)
+    ...                       density=DensitySchedule(0.5, anneal=1000), reset_every=20,
+    ...                       stagger_resets=True)
     >>> ccinfer.GRUStack.from_char_lm(model.eval()).save("mine.safetensors")
     """
     if not isinstance(dense, CharLM) or dense.gru.gate != "dense":

@@ -139,7 +139,9 @@ def fit_char_lm(
         steer to: see `CharLMTrainer` (what fine-tuning a converted model uses;
         `conditional_from_dense`).
     checkpoint_path, checkpoint_every, resume :
-        As for `train_char_lm`.
+        A checkpoint path without suffix (``.safetensors`` and ``.json`` are added), written
+        every `checkpoint_every` updates and at the end; with `resume` an existing one is
+        loaded first and training continues from it up to `updates` in total.
     progress : bool
         Show a tqdm progress bar. A line per measurement is printed either way.
 
@@ -177,7 +179,7 @@ def fit_char_lm(
     if checkpoint_path is not None and resume:
         if Path(str(checkpoint_path) + ".json").exists():
             extra = trainer.load(checkpoint_path)
-    gate, rank, shift = model.gru.gate, model.gru.rank, model.gru.shift
+    gate, rank, shift = model.gru.gate, model.gru.rank, model.gru.layers[0].shift
     name = gate if gate == "dense" else f"{gate}-{rank}-s{shift:g}"
     window, window_loss = 0, 0.0
     last_time = time.perf_counter()
@@ -202,11 +204,11 @@ def fit_char_lm(
             )
             window, window_loss = 0, 0.0
             bar.set_postfix(valid_bpc=f"{result['bpc']:.3f}")
-            density = result["z_density"]
+            measured = result["z_density"]
             tqdm.write(
                 f"{name} update {trainer.step}: train {extra['history'][-1]['train_bpc']:.3f}"
                 f" valid {result['bpc']:.3f} BPC"
-                + ("" if density is None else f", z density {np.round(density, 3).tolist()}")
+                + ("" if measured is None else f", z density {np.round(measured, 3).tolist()}")
                 + f" ({extra['train_seconds']:.0f} s)"
             )
             last_time = time.perf_counter()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from torch import nn
@@ -25,8 +27,10 @@ class CharLM(nn.Module):
         Width of every GRU layer.
     num_layers : int
         Number of GRU layers.
-    gate, rank, shift, affine :
+    gate, rank, affine :
         As for `CondGRUCell`.
+    shift : float or sequence of float
+        As for `CondGRU`: one for every layer or one per layer.
     vocab_size : int
         Number of symbols (27 for `ccinfer.datasets.VOCAB`).
     """
@@ -37,7 +41,7 @@ class CharLM(nn.Module):
         num_layers: int = 1,
         gate: str = "dense",
         rank: int | None = None,
-        shift: float = 0.0,
+        shift: float | Sequence[float] = 0.0,
         vocab_size: int = len(VOCAB),
         affine: bool = False,
     ):

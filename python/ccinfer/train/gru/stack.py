@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from torch import nn
@@ -20,8 +22,11 @@ class CondGRU(nn.Module):
         Width of every layer's state.
     num_layers : int
         Number of stacked layers; layer ``l + 1`` reads the states of layer ``l``.
-    gate, rank, shift, bn_momentum, affine :
+    gate, rank, bn_momentum, affine :
         As for `CondGRUCell`, the same for every layer.
+    shift : float or sequence of float
+        The ``s`` of every layer, or one per layer (a `DensitySchedule` steers each layer's
+        own).
     batch_first : bool
         If True, inputs and outputs are (B, T, ...) instead of time-first (T, B, ...). The
         state ``h`` is (num_layers, B, h) either way, as in ``torch.nn.GRU``.
@@ -34,7 +39,7 @@ class CondGRU(nn.Module):
         num_layers: int = 1,
         gate: str = "dense",
         rank: int | None = None,
-        shift: float = 0.0,
+        shift: float | Sequence[float] = 0.0,
         batch_first: bool = False,
         bn_momentum: float = 0.01,
         affine: bool = False,
@@ -47,13 +52,16 @@ class CondGRU(nn.Module):
         self.num_layers = num_layers
         self.gate = gate
         self.batch_first = batch_first
+        shifts = [shift] * num_layers if isinstance(shift, (int, float)) else list(shift)
+        if len(shifts) != num_layers:
+            raise ValueError(f"{num_layers} layers need {num_layers} shifts, got {len(shifts)}")
         self.layers = nn.ModuleList(
             CondGRUCell(
                 input_size if i == 0 else hidden_size,
                 hidden_size,
                 gate,
                 rank,
-                shift,
+                shifts[i],
                 bn_momentum,
                 affine=affine,
             )
@@ -71,9 +79,10 @@ class CondGRU(nn.Module):
         return self.layers[0].affine
 
     @property
-    def shift(self) -> float:
-        """The ``s`` of ``BN_s``."""
-        return self.layers[0].shift
+    def shift(self) -> float | list[float]:
+        """The ``s`` of ``BN_s``: one number if every layer has the same, else one per layer."""
+        shifts = [cell.shift for cell in self.layers]
+        return shifts[0] if len(set(shifts)) == 1 else shifts
 
     @classmethod
     @torch.no_grad()

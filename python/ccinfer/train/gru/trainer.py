@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+from numbers import Real
 from pathlib import Path
 
 import numpy as np
@@ -58,8 +60,9 @@ class CharLMTrainer:
         The carried state is zeroed before updates 0, reset_every, 2 * reset_every, ...
     stagger_resets : bool
         Reset each stream on its own: stream ``b`` before the updates ``u`` with
-        ``(u + b * reset_every // batch_size) % reset_every == 0``, so that at any update only
-        a few streams start from a zero state. Batch normalisation in training mode takes
+        ``(u + b * reset_every // batch_size) % reset_every == 0``, so that at most updates
+        only a few streams start from a zero state (all do at the first update and when the
+        streams wrap around to the start of the text). Batch normalisation in training mode takes
         each step's statistics over the batch; when every stream starts from zero together,
         the zero-state steps are normalised among themselves and half of their gates open
         whatever the weights, while eval mode (running statistics) may open none and stay at
@@ -93,10 +96,20 @@ class CharLMTrainer:
                 raise ValueError(
                     "CharLMTrainer: the teacher must be a CharLM over the same symbols"
                 )
-            if not 0.0 <= distil <= 1.0:
-                raise ValueError(f"CharLMTrainer: distil must lie in [0, 1], got {distil}")
+            if not (isinstance(distil, Real) and math.isfinite(distil) and 0 <= distil <= 1):
+                raise ValueError(f"CharLMTrainer: distil must lie in [0, 1], got {distil!r}")
+        if density is not None and not isinstance(density, DensitySchedule):
+            raise ValueError(
+                f"CharLMTrainer: density must be a DensitySchedule (e.g. "
+                f"DensitySchedule(0.5, anneal=1000)), got {density!r}"
+            )
         if density is not None and model.gru.gate == "dense":
             raise ValueError("CharLMTrainer: a dense model has no z density to steer")
+        if min(seq_len, batch_size, reset_every) < 1:
+            raise ValueError(
+                f"CharLMTrainer: seq_len, batch_size and reset_every must be at least 1, got "
+                f"{seq_len}, {batch_size}, {reset_every}"
+            )
         length = len(train_ids) // batch_size
         if length < seq_len + 1:
             raise ValueError(
