@@ -166,6 +166,32 @@ def test_sklearn_pipeline_scalers_fold_into_the_first_layer(rng, scaler):
     np.testing.assert_allclose(model.predict_proba(X), pipe.predict_proba(X), atol=1e-5)
 
 
+@pytest.mark.parametrize("order", ["sub-div", "div-sub", "const-minus-x", "mul-add"])
+def test_hand_written_input_scalings_compose_in_order(rng, order):
+    """Sub, Div, Mul and Add by constants on the input, in any order, fold exactly."""
+    W = helper.make_tensor("W", TP.FLOAT, [3, 2], rng.normal(size=6).tolist())
+    m = helper.make_tensor("m", TP.FLOAT, [3], [0.5, -1.0, 2.0])
+    d = helper.make_tensor("d", TP.FLOAT, [1, 3], [2.0, 0.25, -4.0])
+    first, second = {
+        "sub-div": (("Sub", ["x", "m"]), ("Div", ["a", "d"])),
+        "div-sub": (("Div", ["x", "d"]), ("Sub", ["a", "m"])),
+        "const-minus-x": (("Sub", ["m", "x"]), ("Mul", ["d", "a"])),
+        "mul-add": (("Mul", ["x", "d"]), ("Add", ["m", "a"])),
+    }[order]
+    nodes = [
+        helper.make_node(first[0], first[1], ["a"], name="first"),
+        helper.make_node(second[0], second[1], ["b"], name="second"),
+        helper.make_node("MatMul", ["b", "W"], ["y"], name="layer"),
+    ]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TP.FLOAT, [None, 3])],
+        [helper.make_tensor_value_info("y", TP.FLOAT, [None, 2])], [W, m, d],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    x = rng.normal(size=(20, 3)).astype(np.float32)
+    np.testing.assert_allclose(ccinfer.from_onnx(model)(x), run_ort(model, x), rtol=1e-5, atol=1e-5)
+
+
 def test_input_scaling_anywhere_else_is_refused(rng):
     W = helper.make_tensor("W", TP.FLOAT, [4, 3], rng.normal(size=12).tolist())
     k = helper.make_tensor("k", TP.FLOAT, [3], [1.0, 2.0, 3.0])

@@ -248,11 +248,12 @@ def test_the_array_route_points_at_this_one(digits_mlp):
     [
         [StandardScaler()],
         [StandardScaler(with_mean=False)],
+        [StandardScaler(with_std=False)],
         [MinMaxScaler(feature_range=(-1, 2))],
         [MaxAbsScaler()],
         [MinMaxScaler(), "passthrough", StandardScaler()],
     ],
-    ids=["standard", "standard-no-mean", "minmax", "maxabs", "chain"],
+    ids=["standard", "standard-no-mean", "standard-no-std", "minmax", "maxabs", "chain"],
 )
 def test_pipeline_scalers_fold_into_the_first_layer(digits, rng, scalers):
     """The converted model reads raw features and predicts what the pipeline predicts."""
@@ -294,7 +295,23 @@ def test_pipeline_steps_that_do_not_fold_are_refused_by_name(rng, step, message)
         CondMLP.from_sklearn(pipe)
 
 
-def test_unfitted_pipeline_is_refused():
+def test_unfitted_or_empty_pipeline_is_refused():
     pipe = Pipeline([("scale", StandardScaler()), ("mlp", MLPClassifier())])
     with pytest.raises(ValueError, match="not fitted"):
         CondMLP.from_sklearn(pipe)
+    with pytest.raises(ValueError, match="the Pipeline has no steps"):
+        CondMLP.from_sklearn(Pipeline([]))
+
+
+def test_scalers_fitted_on_other_widths_are_refused(rng):
+    """A pipeline whose steps were fitted apart (set by hand) and do not fit together."""
+    X = _random(rng, 100, 6)
+    y = X[:, 0] > 0
+    mlp = _fit(MLPClassifier(hidden_layer_sizes=(4,), max_iter=5), X, y)
+    narrow = StandardScaler().fit(X[:, :4])
+    with pytest.raises(ValueError, match="scalers have 4 features, the MLP reads 6"):
+        CondMLP.from_sklearn(Pipeline([("scale", narrow), ("mlp", mlp)]))
+    wide = StandardScaler().fit(X)
+    steps = [("a", narrow), ("b", wide), ("mlp", mlp)]
+    with pytest.raises(ValueError, match="step 'b' has 6 features, the step before it 4"):
+        CondMLP.from_sklearn(Pipeline(steps))

@@ -201,7 +201,8 @@ class CondMLP(ModelBase):
     @classmethod
     def from_sklearn(cls, estimator, ranks=None, tau=0.0) -> CondMLP:
         """From a fitted scikit-learn ``MLPClassifier`` or ``MLPRegressor`` with ReLU hidden
-        layers: its output activation, task and ``classes_`` come along, so ``predict`` and
+        layers, alone or last in a ``Pipeline`` of per-feature scalers (folded into the first
+        layer): its output activation, task and ``classes_`` come along, so ``predict`` and
         ``predict_proba`` give what the estimator's give (:mod:`ccinfer.convert.sklearn`);
         estimators as in :meth:`from_dense`."""
         from .convert.sklearn import mlp_from_sklearn

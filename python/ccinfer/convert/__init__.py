@@ -8,7 +8,8 @@ finite, the right shape) on its way in, so the engine never sees a surprise.
 - :mod:`.linear`: ``(weight, bias)`` pairs or a ``state_dict``-like mapping of plain arrays
   (PyTorch's ``(out, in)`` layout), with the activation stated by the caller.
 - :mod:`.torch`: ``nn.Sequential`` of Linear/ReLU, ``nn.GRU`` / ``nn.GRUCell``.
-- :mod:`.sklearn`: ``MLPClassifier`` / ``MLPRegressor`` with ReLU hidden layers.
+- :mod:`.sklearn`: ``MLPClassifier`` / ``MLPRegressor`` with ReLU hidden layers, alone or
+  after per-feature scalers in a ``Pipeline``.
 - :mod:`.keras`: Keras 3 models of Dense layers, or of GRU layers with an embedding and a head.
 - :mod:`.onnx`: ONNX graphs of MLPs and GRUs (``onnx`` imported only when called;
   :mod:`.onnx_file` reads the file within bounds).

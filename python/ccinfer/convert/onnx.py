@@ -8,8 +8,9 @@ them alone), a shape computed from the input's shape (``Shape``, ``Gather``, ``U
 
 - an MLP: ``Gemm``, or ``MatMul`` then ``Add``, with ``Relu`` between layers (``Flatten`` or
   ``Reshape`` of the input, ``Identity``, ``Dropout``, ``Cast`` to float32 pass through; a
-  per-feature scaling of the input, ``ai.onnx.ml`` ``Scaler`` or ``Mul``/``Add``/``Sub`` by
-  constants as skl2onnx writes for scikit-learn's scalers, is folded into the first layer), and
+  per-feature scaling of the input, ``ai.onnx.ml`` ``Scaler`` or ``Mul``/``Div``/``Add``/``Sub``
+  by constants as skl2onnx writes for scikit-learn's scalers, is folded into the first layer),
+  and
   a trailing ``Softmax``, ``LogSoftmax`` or ``Sigmoid`` kept as the output activation (and
   scikit-learn's ``[1 - p, p]`` columns for a binary classifier). The result is a CondMLP.
 - a GRU stack: ``GRU`` nodes (forward, ``linear_before_reset = 1`` as ``torch.onnx.export``
@@ -520,11 +521,17 @@ class _Walk:
     def _scale_input(self, node, x: _Flow, scale, offset) -> _Flow:
         """``x' = scale * x + offset`` per feature on the graph's input, composed with any
         before it and folded into the first layer by `_new_layer`."""
-        if x.stage != "input" or len(x.axes) != 2:
+        if x.stage != "input":
             self._refuse(
                 node,
                 f"{node.op_type} by a constant is folded only on the 2-D graph input (a "
                 f"scaler before the first layer), not at the {x.stage} stage",
+            )
+        if len(x.axes) != 2:
+            self._refuse(
+                node,
+                f"{node.op_type} by a constant is folded only on the 2-D graph input (a "
+                f"scaler before the first layer), not on an input of rank {len(x.axes)}",
             )
         scale, offset = (np.asarray(v, np.float64).reshape(-1) for v in (scale, offset))
         width = x.sizes[-1]
@@ -560,6 +567,14 @@ class _Walk:
         x, c = self._flow_and_const(node, p, q)
         c = self._feature_constant(node, c)
         return self._scale_input(node, self._flow(node, x), c, np.zeros(1))
+
+    def _op_Div(self, node, a, p, q):
+        if not (isinstance(p, _Flow) and isinstance(q, np.ndarray)):
+            self._refuse(node, "only (input) / (constant) is folded (a scaler)")
+        c = self._feature_constant(node, q)
+        if not np.all(c != 0):
+            self._refuse(node, "division by zero in the input scaling")
+        return self._scale_input(node, self._flow(node, p), 1.0 / c, np.zeros(1))
 
     def _op_Relu(self, node, a, x):
         x = self._flow(node, x)
@@ -597,6 +612,9 @@ class _Walk:
         or a constant taken from the graph's input (a scaler)."""
         if isinstance(p, _Flow) and p.stage == "input" and isinstance(q, np.ndarray):
             return self._scale_input(node, p, np.ones(1), -self._feature_constant(node, q))
+        if isinstance(q, _Flow) and q.stage == "input" and isinstance(p, np.ndarray):
+            c = self._feature_constant(node, p)  # c - x
+            return self._scale_input(node, q, -np.ones(1), c)
         if (
             isinstance(p, np.ndarray)
             and p.size == 1

@@ -43,6 +43,8 @@ def mlp_from_sklearn(
     """
     scale, offset = None, None
     if type(estimator).__name__ == "Pipeline" and hasattr(estimator, "steps"):
+        if not estimator.steps:
+            raise ValueError("from_sklearn: the Pipeline has no steps")
         *before, (_, estimator) = estimator.steps
         scale, offset = _scalers_map(before)
     name = type(estimator).__name__
