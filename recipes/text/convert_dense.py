@@ -88,7 +88,8 @@ def train(args: argparse.Namespace) -> None:
         schedule = DensitySchedule(args.density, args.anneal)
     else:  # the same model, the recipe's initialisation
         torch.manual_seed(args.seed)
-        model, info = CharLM(dense.gru.hidden_size, 1, args.gate, args.rank).eval(), {}
+        layers = dense.gru.num_layers
+        model, info = CharLM(dense.gru.hidden_size, layers, args.gate, args.rank).eval(), {}
         schedule = DensitySchedule(args.density)
     with_teacher = args.teacher if args.teacher is not None else args.run == "converted"
     teacher = dense if with_teacher else None
