@@ -20,6 +20,7 @@ from ccinfer.train.gru import (  # noqa: E402
     dense_char_lm,
     evaluate_char_lm,
     fit_char_lm,
+    update_budget,
 )
 
 VOCAB = 27
@@ -308,3 +309,39 @@ def test_fine_tuning_improves_the_converted_model(trained_dense):
     before = _bpc(model, held_out)
     fit_char_lm(model, text, held_out, 60, seq_len=20, batch_size=16, lr=3e-3, progress=False)
     assert _bpc(model, held_out) < before - 0.005
+
+
+# ---- how sparse a dense model could be ---------------------------------------------------------
+
+
+def test_update_budget_keeping_everything_is_the_dense_model(trained_dense):
+    dense, _, held_out = trained_dense
+    budget = update_budget(dense, held_out, (1.0, 0.5, 0.1), n_streams=8, steps=200)
+    full, half, tenth = budget["bpc"]
+    reference = evaluate_char_lm(dense, held_out[: 8 * 200], n_streams=8)["bpc"]
+    assert full["by_update"] == pytest.approx(reference, abs=1e-4)
+    assert full["by_fraction"] == pytest.approx(reference, abs=1e-4)
+    # the largest updates matter most: keeping them beats keeping the largest gate values
+    assert half["by_update"] <= half["by_fraction"] + 1e-6
+    assert tenth["by_update"] > full["by_update"]
+    assert budget["symbols"] == 8 * 199
+    quantiles = budget["new_state_fraction"][0]
+    assert 0 <= quantiles["0.1"] <= quantiles["0.5"] <= quantiles["0.75"] <= 1
+
+
+def test_update_budget_on_two_layers_and_bad_input():
+    torch.manual_seed(5)
+    dense = CharLM(12, 2, "dense").eval()
+    text = _words(3000)
+    budget = update_budget(dense, text, (1.0,), n_streams=4, steps=100)
+    reference = evaluate_char_lm(dense, text[:400], n_streams=4)["bpc"]
+    assert budget["bpc"][0]["by_update"] == pytest.approx(reference, abs=1e-4)
+    assert len(budget["new_state_fraction"]) == 2
+    with pytest.raises(ValueError, match="needs a dense CharLM"):
+        update_budget(CharLM(12, 1, "lowrank", 4), text)
+    with pytest.raises(ValueError, match=r"kept fractions must lie in \(0, 1\]"):
+        update_budget(dense, text, (0.0,))
+    with pytest.raises(ValueError, match=r"symbol ids must lie in 0\.\.26"):
+        update_budget(dense, np.full(500, 30))
+    with pytest.raises(ValueError, match="at least 128 ids"):
+        update_budget(dense, text[:50])

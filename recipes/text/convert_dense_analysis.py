@@ -9,10 +9,10 @@ model"):
     calibrated on the training text; each converted model's BPC and z density in the engine
     (one stream over the whole held-out text) and its gate error, with no training.
 ``oracle``
-    The dense model run on held-out streams with only part of its state updates kept at every
-    step: the units with the largest update ``|Δh| = (1 - z) |n - h|`` (an oracle: no gate can
-    know ``n - h`` before computing it), or the largest fraction of new state ``1 - z`` (what
-    the dense gate itself ranks). Also the distribution of that fraction on the held-out text.
+    `update_budget` on the held-out text: the dense model run with only part of its state
+    updates kept at every step, those largest in ``|Δh| = (1 - z) |n - h|`` (an oracle: no
+    gate can know ``n - h`` before computing it) or in the fraction of new state ``1 - z``
+    (what the dense gate itself ranks), and the distribution of that fraction.
 
 From the repository root::
 
@@ -23,16 +23,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 import ccinfer
 from ccinfer.char_lm import bits_per_char
-from ccinfer.train.gru import CharLM, conditional_from_dense, dense_char_lm, load_char_splits
+from ccinfer.train.gru import (
+    CharLM,
+    conditional_from_dense,
+    dense_char_lm,
+    load_char_splits,
+    update_budget,
+)
 
 HERE = Path(__file__).resolve().parent
 DENSE = HERE.parents[1] / "models" / "text" / "char-dense-h256.safetensors"
@@ -59,48 +63,6 @@ def converted(dense: CharLM, train: np.ndarray, valid: np.ndarray, configs) -> l
     return rows
 
 
-@torch.no_grad()
-def oracle(dense: CharLM, valid: np.ndarray, keep: list[float], streams: int, steps: int) -> dict:
-    cell = dense.gru.layers[0]
-    h_size = cell.hidden_size
-    ids = torch.from_numpy(valid[: streams * steps].astype(np.int64)).view(streams, steps).t()
-    xp = cell.project_input(ids)
-
-    def run(fraction_kept: float, rank_by: str) -> float:
-        h = torch.zeros(streams, h_size)
-        nll = 0.0
-        for t in range(steps - 1):
-            hp = h @ cell.weight_hh.t() + cell.bias_hh
-            xr, xz, xn = xp[t].split(h_size, 1)
-            hr, hz, hn = hp.split(h_size, 1)
-            r = torch.sigmoid(xr + hr)
-            new = torch.sigmoid(-(xz + hz))  # fraction of new state, 1 - z
-            delta = new * (torch.tanh(xn + r * hn) - h)
-            score = delta.abs() if rank_by == "update" else new
-            k = round(fraction_kept * h_size)
-            if k < h_size:
-                threshold = score.topk(k, 1).values[:, -1:]
-                delta = delta * (score >= threshold)
-            h = h + delta
-            nll += float(F.cross_entropy(dense.output(h), ids[t + 1], reduction="sum"))
-        return nll / (streams * (steps - 1)) / math.log(2)
-
-    trace: list[torch.Tensor] = []
-    dense.gru(ids, None, trace)
-    fraction = (1 - trace[0]).flatten()
-    return {
-        "streams": streams,
-        "steps": steps,
-        "new_state_fraction_quantiles": {
-            str(q): float(torch.quantile(fraction[::7], q)) for q in (0.1, 0.25, 0.5, 0.75)
-        },
-        "bpc": [
-            {"kept": f, "by_update": run(f, "update"), "by_fraction": run(f, "fraction")}
-            for f in keep
-        ],
-    }
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, help="default: $CCINFER_DATA, else ./data")
@@ -115,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
         "dense": str(DENSE.relative_to(HERE.parents[1])),
         "dense_bpc": bits_per_char(dense_stack, valid),
         "converted": converted(dense, train, valid, configs),
-        "oracle": oracle(dense, valid, [1.0, 0.8, 0.5, 0.3], streams=64, steps=500),
+        "oracle": update_budget(dense, valid, [1.0, 0.8, 0.5, 0.3], n_streams=64, steps=500),
     }
     for row in result["oracle"]["bpc"]:
         print(f"kept {row['kept']}: {row['by_update']:.3f} by |dh|, {row['by_fraction']:.3f}")

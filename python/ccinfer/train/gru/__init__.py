@@ -50,7 +50,8 @@ takes it in (a dense `ccinfer.GRUStack`, an ``nn.GRU`` with its head, or its sta
 (truncated SVD, per-unit ``gamma, beta`` fitted so that the gate takes the dense gate's
 fraction of new state on the user's text) and `fit_char_lm` fine-tunes it on the user's text
 with the same loop, distilling from the dense model (``teacher``) while a `DensitySchedule`
-shuts gates down to the density wanted.
+shuts gates down to the density wanted. `update_budget` tells beforehand how much of the
+dense model's state updates could be skipped at all (an oracle bound on the user's text).
 
 The package is split by concern: `cell` (one layer step), `stack` (layers over a sequence),
 `model` (`CharLM`), `data` (text splits and evaluation), `trainer` (the resumable state and its
@@ -66,6 +67,7 @@ from .loop import fit_char_lm, train_char_lm
 from .model import CharLM
 from .stack import CondGRU, z_density
 from .trainer import CharLMTrainer, slim_checkpoint
+from .update_budget import update_budget
 
 __all__ = [
     "GATES",
@@ -82,5 +84,6 @@ __all__ = [
     "load_char_splits",
     "slim_checkpoint",
     "train_char_lm",
+    "update_budget",
     "z_density",
 ]
