@@ -229,6 +229,16 @@ def test_block_conversion_fits_each_blocks_mean(trained_dense):
     assert 0 < info["density"][0] <= 1
 
 
+def test_conversion_under_no_grad_gives_the_same_model(trained_dense):
+    dense, text, _ = trained_dense
+    model, info = conditional_from_dense(dense, text, "lowrank", 4, **CALIBRATION)
+    with torch.no_grad():
+        again, info_again = conditional_from_dense(dense, text, "lowrank", 4, **CALIBRATION)
+    assert info_again == info
+    for name, value in model.state_dict().items():
+        torch.testing.assert_close(again.state_dict()[name], value, rtol=0, atol=0)
+
+
 def test_two_layers_are_each_fitted():
     torch.manual_seed(4)
     dense = CharLM(16, 2, "dense").eval()

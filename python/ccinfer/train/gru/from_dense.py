@@ -353,11 +353,12 @@ def _fit_gate(cell, normalised: torch.Tensor, fraction: torch.Tensor) -> tuple[f
     rows = torch.linspace(0, len(u) - 1, min(len(u), FIT_SAMPLES)).long()
     sample, sample_target = normalised[rows], fraction_per_gate[rows]
     optimiser = torch.optim.Adam([gamma, beta], lr=FIT_LR)
-    for _ in range(FIT_STEPS):
-        loss = ((cliptanh(gamma * sample + beta) - sample_target) ** 2).mean()
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
+    with torch.enable_grad():  # also when the caller converts under torch.no_grad()
+        for _ in range(FIT_STEPS):
+            loss = ((cliptanh(gamma * sample + beta) - sample_target) ** 2).mean()
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
     with torch.no_grad():
         cell.bn.weight.copy_(gamma)
         cell.bn.bias.copy_(beta)
